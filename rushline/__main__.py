@@ -1,0 +1,5 @@
+import sys
+
+from rushline.cli import main
+
+sys.exit(main())

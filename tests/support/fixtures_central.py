@@ -1,0 +1,1 @@
+"""Pytest fixtures for a real central server (uvicorn on a free loopback port)."""
