@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
@@ -18,7 +18,7 @@ class DomainError(ValueError):
     """Root of the domain's errors: a rule was asked to do something it cannot."""
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """Priority level, P1 most urgent."""
 
     P1 = "P1"
@@ -41,7 +41,7 @@ class Level(str, Enum):
         return {1: "critical", 2: "urgent", 3: "expedited", 4: "standard"}[self.rank]
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     """Where an order is on its path; see ``domain.status`` for the transitions."""
 
     RECEIVED = "received"
@@ -55,7 +55,7 @@ class OrderStatus(str, Enum):
     ON_HOLD = "on_hold"
 
 
-class ExceptionKind(str, Enum):
+class ExceptionKind(StrEnum):
     """Problems attached to an order as a set, not positions on its path."""
 
     SHORT_PICK = "short_pick"
@@ -70,7 +70,7 @@ class ExceptionKind(str, Enum):
     OTHER = "other"
 
 
-class LocationKind(str, Enum):
+class LocationKind(StrEnum):
     PICK = "pick"
     RESERVE = "reserve"
     DOCK = "dock"
