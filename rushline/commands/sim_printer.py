@@ -1,0 +1,11 @@
+"""`rushline sim printer`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser("printer", help="simulated printer")
+    parser.set_defaults(func=lambda args: parser.error("not available yet") or 2)

@@ -1,0 +1,11 @@
+"""`rushline sim scanner`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser("scanner", help="simulated scanner")
+    parser.set_defaults(func=lambda args: parser.error("not available yet") or 2)
