@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from config.errors import ConfigError
 from rushline.errors import UserError
 
 # Each module exposes ``register(subparsers)`` and sets ``func`` on its parsers; the
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         print(f"rushline: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
