@@ -144,16 +144,17 @@ def _allocate_sku(
     locations: Mapping[str, Location] | None,
     today: date,
 ) -> _SkuOutcome:
+    everything = book.positions(sku, warehouse)
     positions = _sort_rotation(
         [
             p
-            for p in book.positions(sku, warehouse)
+            for p in everything
             if _pickable(p.location, locations) and (p.expiry is None or p.expiry >= today)
         ]
     )
     # A reservation not tied to a lot still holds the bin's stock: cap by the bin's total.
     bin_free: dict[str, int] = {}
-    for p in book.positions(sku, warehouse):
+    for p in everything:
         bin_free[p.location] = bin_free.get(p.location, 0) + p.available
     usable = [(p, max(0, min(p.available, bin_free[p.location]))) for p in positions]
     for pos, qty in _choose(need, usable):

@@ -161,17 +161,40 @@ def optimised_route(lines: Sequence[PickLine], layout: Layout) -> list[PickLine]
     points = [layout.depot, *stops]
     length = layout.aisle_length_m
     dist = [[_distance(ax, ay, bx, by, length) for bx, by in points] for ax, ay in points]
-    tour = _nearest_neighbour(dist)
-    _two_opt(tour, dist)
-    for _ in range(10):  # bounded alternation; each pass only ever shortens the tour
-        if not _or_opt(tour, dist):
-            break
-        _two_opt(tour, dist)
+    index_of = {point: k for k, point in enumerate(points)}
+    seeded = [0]
+    for line in baseline:
+        x, y = location_xy(line.location)
+        k = index_of[(round(x, 6), round(y, 6))]
+        if seeded[-1] != k:
+            seeded.append(k)
+    seeded.append(0)
+    # Two starts (nearest neighbour and the S-shape itself); keep the shorter result.
+    tour = min(
+        (_improve(start, dist) for start in (_nearest_neighbour(dist), seeded)),
+        key=lambda t: _tour_length(t, dist),
+    )
     groups = list(stops.values())
     route = [line for index in tour[1:-1] for line in groups[index - 1]]
     if route_length(route, layout) < route_length(baseline, layout) - _EPS:
         return route
     return baseline
+
+
+def _improve(tour: list[int], dist: list[list[float]]) -> list[int]:
+    """2-opt, then alternate or-opt and 2-opt until neither helps (bounded)."""
+    if len(set(tour)) != len(tour) - 1:
+        return tour  # a stop visited twice (cannot happen for distinct points); keep as is
+    _two_opt(tour, dist)
+    for _ in range(10):  # each pass only ever shortens the tour
+        if not _or_opt(tour, dist):
+            break
+        _two_opt(tour, dist)
+    return tour
+
+
+def _tour_length(tour: list[int], dist: list[list[float]]) -> float:
+    return sum(dist[tour[i]][tour[i + 1]] for i in range(len(tour) - 1))
 
 
 def _nearest_neighbour(dist: list[list[float]]) -> list[int]:
