@@ -182,7 +182,8 @@ def make_stock(rng: random.Random, skus: list[dict[str, Any]],
         for wh in homes:
             bins = 1 if rng.random() < 0.6 else 2
             for b in range(bins):
-                qty = rng.randint(1, sku["reorder_point"]) if wh == low_in else rng.randint(12, 60)
+                rp = sku["reorder_point"]
+                qty = rng.randint(1, rp) if wh == low_in else rng.randint(max(12, 2 * rp), 60)
                 stock.append(_stock(rng, wh, free[(wh, "pick")].pop(), sku, qty, dated, b))
             if wh != low_in and rng.random() < 0.3:
                 qty = rng.randint(40, 200)

@@ -36,6 +36,11 @@ class CarrierChoiceSettings:
     prior: float = 0.95
     prior_weight: int = 20
 
+    @property
+    def beta_prior(self) -> tuple[float, float]:
+        """The prior as (on-time, late) pseudo-counts, as ``domain.carriers`` takes it."""
+        return (self.prior * self.prior_weight, (1.0 - self.prior) * self.prior_weight)
+
 
 @dataclass(frozen=True, slots=True)
 class CentralSettings:

@@ -1,0 +1,1 @@
+"""The simulated floor behind ``rushline demo``: order stream and floor runs."""
