@@ -19,8 +19,19 @@ from domain.models import (
     LocationKind,
     Order,
     OrderLine,
+    OrderStatus,
     Sku,
     Warehouse,
+)
+
+_PAST_PICKING = frozenset(
+    {
+        OrderStatus.PICKED,
+        OrderStatus.PACKED,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.CANCELLED,
+    }
 )
 
 # Replenishment fills the pick face up to this multiple of the reorder point.
@@ -96,8 +107,9 @@ def allocate(
     now: datetime | None = None,
 ) -> AllocationResult:
     """Reserve the order's lines from pick bins of ``warehouse``. Idempotent: an order that
-    already holds its lines gets them back; a partial one is topped up. Lots expiring
-    before ``now`` (default: the order's creation) are never reserved."""
+    already holds its lines gets them back; a partial one is topped up (units already
+    picked count as held). Lots expiring before ``now`` (default: the order's creation)
+    are never reserved; an order past picking is never topped up."""
     if not warehouse:
         raise DomainError(f"order {order.id}: no warehouse to allocate from")
     needs = _needs(order)
@@ -105,9 +117,15 @@ def allocate(
     existing = book.reservations(order.id)
     if any(res.level != level for res in existing):
         book.set_level(order.id, level)
+    if order.status in _PAST_PICKING:
+        # Nothing more to reserve once picking is over; report what it still holds.
+        return AllocationResult(order.id, tuple(existing), (), (), True)
     for res in existing:
         if res.warehouse == warehouse and res.sku in needs:
             needs[res.sku] -= res.qty
+    for sku in needs:
+        # Units already picked are no longer reserved, yet need no stock again.
+        needs[sku] -= book.picked(order.id, warehouse, sku)
     preempted: list[str] = []
     shortages: list[OrderLine] = []
     for sku, need in needs.items():

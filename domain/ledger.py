@@ -98,6 +98,7 @@ class StockBook:
         self._bins: dict[tuple[str, str], dict[_BinKey, _Bin]] = {}
         self._warehouses_of: dict[str, set[str]] = {}
         self._orders: dict[str, dict[_ResKey, Reservation]] = {}
+        self._picked: dict[str, dict[tuple[str, str], int]] = {}  # order -> (wh, sku) -> units
         for movement in movements:
             self.apply(movement)
 
@@ -253,11 +254,17 @@ class StockBook:
             (k for k in held if k[0] == warehouse and k[2] == sku),
             key=lambda k: (k[1] != location, k[1], k[3] or ""),
         )
+        picked = self._picked.setdefault(order_id, {})
+        picked[(warehouse, sku)] = picked.get((warehouse, sku), 0) + qty
         remaining = qty
         for key in keys:
             remaining -= self.reduce(order_id, *key, qty=remaining)
             if remaining == 0:
                 break
+
+    def picked(self, order_id: str, warehouse: str, sku: str) -> int:
+        """Units of a SKU consumed by confirmed picks for an order in a warehouse."""
+        return self._picked.get(order_id, {}).get((warehouse, sku), 0)
 
     def reservations(self, order_id: str | None = None) -> list[Reservation]:
         """Open reservations of one order, or of every order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from domain.models import (
     LocationKind,
     Order,
     OrderLine,
+    OrderStatus,
     ShipTo,
     Sku,
     Warehouse,
@@ -103,6 +105,35 @@ def test_idempotent_and_tops_up_after_stock_arrives() -> None:
     stock(book, "A02", "S1", 9)
     topped = allocate(order("O1", ("S1", 3), ("S1", 1)), Level.P3, book, WH)
     assert topped.complete and book.reserved("S1", WH) == 4
+
+
+def test_picked_units_are_not_reserved_again() -> None:
+    book = StockBook()
+    stock(book, "A01", "S1", 10)
+    allocate(order("O1", ("S1", 3)), Level.P3, book, WH)
+    book.consume("O1", WH, "A01", "S1", 2)
+    result = allocate(order("O1", ("S1", 3)), Level.P3, book, WH)
+    assert result.complete and book.reserved("S1", WH) == 1
+
+
+def test_order_past_picking_is_not_topped_up() -> None:
+    book = StockBook()
+    stock(book, "A01", "S1", 1)
+    allocate(order("O1", ("S1", 3)), Level.P3, book, WH)
+    stock(book, "A02", "S1", 5)
+    packed = replace(order("O1", ("S1", 3)), status=OrderStatus.PACKED)
+    result = allocate(packed, Level.P3, book, WH)
+    assert book.reserved("S1", WH) == 1 and result.shortages == ()
+
+
+def test_reallocating_at_a_new_level_relevels_reservations() -> None:
+    book = StockBook()
+    stock(book, "A01", "S1", 2)
+    allocate(order("O1", ("S1", 2)), Level.P4, book, WH)
+    allocate(order("O1", ("S1", 2)), Level.P2, book, WH)
+    assert {r.level for r in book.reservations("O1")} == {Level.P2}
+    # Now equal to another P2 order: it can no longer be taken by one.
+    assert allocate(order("O2", ("S1", 1)), Level.P2, book, WH).preempted == ()
 
 
 def test_urgent_takes_from_standard_not_picking_only() -> None:

@@ -97,6 +97,8 @@ def test_consume_reduces_the_reservation_there_first_then_elsewhere() -> None:
     # Picked from an unreserved bin: the order's claim elsewhere shrinks.
     book.consume("O1", WH, "A09", "S1", 3)
     assert book.reserved("S1", WH) == 1
+    assert book.picked("O1", WH, "S1") == 5
+    assert book.picked("O2", WH, "S1") == 0
 
 
 def test_positions_per_location_and_lot_with_expiry_and_fifo_age() -> None:
