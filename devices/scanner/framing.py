@@ -40,7 +40,7 @@ class Framing:
     def encode(self, code: str, symbology: str | None = None) -> bytes:
         """The bytes a scanner configured like this sends for ``code`` (for simulators)."""
         aim = (symbology or "]C0") if self.aim else ""
-        return (self.prefix + aim + code).encode("latin-1") + self.terminator
+        return (self.prefix + aim + code).encode("latin-1", errors="replace") + self.terminator
 
 
 @dataclass
