@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.models import SiteConfig
-from domain.models import Sku
 
 # (city, postcode, country); the first ones sit in the same-day couriers' zones.
 ADDRESSES = (
@@ -181,8 +180,3 @@ def _order(
     if service:
         body["service"] = service
     return body
-
-
-def sku_names(skus: list[Sku]) -> dict[str, str]:
-    """SKU id -> name, for readable demo output."""
-    return {s.sku: s.name for s in skus}
