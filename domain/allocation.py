@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from domain.ledger import Reservation, StockBook, StockPosition
+from domain.ledger import BinStock, Reservation, StockBook, StockPosition
 from domain.models import (
     DomainError,
     Level,
@@ -81,20 +81,23 @@ def _needs(order: Order) -> dict[str, int]:
     return needs
 
 
-def _choose(need: int, usable: list[tuple[StockPosition, int]]) -> list[tuple[StockPosition, int]]:
+_Bin = tuple[str, str | None, BinStock]  # (location, lot, totals)
+
+
+def _choose(need: int, usable: list[tuple[_Bin, int]]) -> list[tuple[_Bin, int]]:
     """Take ``need`` units from bins already in rotation order: strict across expiry dates;
     within one expiry date, a single bin covering the rest wins (fewest bins), FIFO ties."""
-    taken: list[tuple[StockPosition, int]] = []
+    taken: list[tuple[_Bin, int]] = []
     pool = [item for item in usable if item[1] > 0]
     while need > 0 and pool:
-        group_expiry = pool[0][0].expiry
-        group = [item for item in pool if item[0].expiry == group_expiry]
+        group_expiry = pool[0][0][2].expiry
+        group = [item for item in pool if item[0][2].expiry == group_expiry]
         whole = next((item for item in group if item[1] >= need), None)
-        pos, qty = whole if whole is not None else group[0]
-        amount = min(need, qty)
-        taken.append((pos, amount))
+        chosen = whole if whole is not None else group[0]
+        amount = min(need, chosen[1])
+        taken.append((chosen[0], amount))
         need -= amount
-        pool.remove((pos, qty))
+        pool.remove(chosen)
     return taken
 
 
@@ -162,25 +165,26 @@ def _allocate_sku(
     locations: Mapping[str, Location] | None,
     today: date,
 ) -> _SkuOutcome:
-    everything = book.positions(sku, warehouse)
-    positions = _sort_rotation(
-        [
-            p
-            for p in everything
-            if _pickable(p.location, locations) and (p.expiry is None or p.expiry >= today)
-        ]
-    )
+    everything = book.rotation(sku, warehouse)
     # A reservation not tied to a lot still holds the bin's stock: cap by the bin's total.
     bin_free: dict[str, int] = {}
-    for p in everything:
-        bin_free[p.location] = bin_free.get(p.location, 0) + p.available
-    usable = [(p, max(0, min(p.available, bin_free[p.location]))) for p in positions]
-    for pos, qty in _choose(need, usable):
-        book.reserve(Reservation(order_id, warehouse, pos.location, sku, qty, level, pos.lot))
+    for location, _lot, totals in everything:
+        bin_free[location] = bin_free.get(location, 0) + totals.on_hand - totals.reserved
+    candidates = [
+        item
+        for item in everything
+        if _pickable(item[0], locations) and (item[2].expiry is None or item[2].expiry >= today)
+    ]
+    usable = [
+        (item, max(0, min(item[2].on_hand - item[2].reserved, bin_free[item[0]])))
+        for item in candidates
+    ]
+    for (location, lot, _totals), qty in _choose(need, usable):
+        book.reserve(Reservation(order_id, warehouse, location, sku, qty, level, lot))
         need -= qty
     if need == 0 or not level.is_urgent:
         return _SkuOutcome(need, ())
-    return _preempt(order_id, sku, need, level, book, warehouse, positions)
+    return _preempt(order_id, sku, need, level, book, warehouse, candidates)
 
 
 def _preempt(
@@ -190,10 +194,10 @@ def _preempt(
     level: Level,
     book: StockBook,
     warehouse: str,
-    positions: list[StockPosition],
+    candidates: list[_Bin],
 ) -> _SkuOutcome:
     """Take reservations of less urgent orders not yet picking, least urgent first."""
-    order_of_bin = {(p.location, p.lot): i for i, p in enumerate(positions)}
+    order_of_bin = {(location, lot): i for i, (location, lot, _t) in enumerate(candidates)}
     victims = sorted(
         (
             res

@@ -76,8 +76,8 @@ _BinKey = tuple[str, str | None]  # (location, lot) inside one (warehouse, sku)
 _ResKey = tuple[str, str, str, str | None]  # (warehouse, location, sku, lot)
 
 
-class _Bin:
-    """Mutable running totals of one (warehouse, location, sku, lot)."""
+class BinStock:
+    """Running totals of one (warehouse, location, sku, lot). Read-only outside the book."""
 
     __slots__ = ("expiry", "first_received", "holds", "on_hand", "reserved")
 
@@ -95,10 +95,12 @@ class StockBook:
     def __init__(self, movements: Sequence[Movement] = ()) -> None:
         self._movements: list[Movement] = []
         self._seen: set[str] = set()
-        self._bins: dict[tuple[str, str], dict[_BinKey, _Bin]] = {}
+        self._bins: dict[tuple[str, str], dict[_BinKey, BinStock]] = {}
         self._warehouses_of: dict[str, set[str]] = {}
         self._orders: dict[str, dict[_ResKey, Reservation]] = {}
         self._picked: dict[str, dict[tuple[str, str], int]] = {}  # order -> (wh, sku) -> units
+        # Rotation order only changes on a receipt or a new bin, so allocation reuses it.
+        self._rotation: dict[tuple[str, str], list[tuple[str, str | None, BinStock]]] = {}
         for movement in movements:
             self.apply(movement)
 
@@ -125,6 +127,7 @@ class StockBook:
 
     def _receive(self, movement: Movement) -> None:
         slot = self._bin(movement.warehouse, movement.location, movement.sku, movement.lot)
+        self._rotation.pop((movement.warehouse, movement.sku), None)
         # A bin emptied and refilled starts a new FIFO age.
         if slot.first_received is None or slot.on_hand <= 0:
             slot.first_received = movement.at
@@ -312,31 +315,51 @@ class StockBook:
             )
         ]
 
+    def rotation(self, sku: str, warehouse: str) -> Sequence[tuple[str, str | None, BinStock]]:
+        """(location, lot, live totals) of every bin of the SKU, FEFO then FIFO: dated bins
+        first by expiry, then by first receipt. Do not modify the totals."""
+        key = (warehouse, sku)
+        cached = self._rotation.get(key)
+        if cached is None:
+            cached = sorted(
+                ((loc, lot, slot) for (loc, lot), slot in self._bins_of(warehouse, sku).items()),
+                key=lambda item: (
+                    item[2].expiry or date.max,
+                    item[2].first_received is None,
+                    item[2].first_received.timestamp() if item[2].first_received else 0.0,
+                    item[0],
+                    item[1] or "",
+                ),
+            )
+            self._rotation[key] = cached
+        return cached
+
     def skus(self, warehouse: str) -> list[str]:
         """SKUs the warehouse has ever held or reserved."""
         return sorted(sku for (wh, sku) in self._bins if wh == warehouse)
 
-    def _select(self, sku: str, warehouse: str | None, location: str | None) -> Iterator[_Bin]:
+    def _select(self, sku: str, warehouse: str | None, location: str | None) -> Iterator[BinStock]:
         warehouses = [warehouse] if warehouse is not None else self._warehouses_of.get(sku, ())
         for wh in warehouses:
             for (loc, _lot), slot in self._bins_of(wh, sku).items():
                 if location is None or loc == location:
                     yield slot
 
-    def _bins_of(self, warehouse: str, sku: str) -> dict[_BinKey, _Bin]:
+    def _bins_of(self, warehouse: str, sku: str) -> dict[_BinKey, BinStock]:
         return self._bins.get((warehouse, sku), {})
 
-    def _bin(self, warehouse: str, location: str, sku: str, lot: str | None) -> _Bin:
+    def _bin(self, warehouse: str, location: str, sku: str, lot: str | None) -> BinStock:
         bins = self._bins.get((warehouse, sku))
         if bins is None:
             bins = self._bins[(warehouse, sku)] = {}
             self._warehouses_of.setdefault(sku, set()).add(warehouse)
         slot = bins.get((location, lot))
         if slot is None:
-            slot = bins[(location, lot)] = _Bin()
+            slot = bins[(location, lot)] = BinStock()
+            self._rotation.pop((warehouse, sku), None)
         return slot
 
 
-def _fefo_key(key: _BinKey, slot: _Bin) -> tuple[bool, date, str]:
+def _fefo_key(key: _BinKey, slot: BinStock) -> tuple[bool, date, str]:
     """Earliest expiry first, bins without expiry last."""
     return (slot.expiry is None, slot.expiry or date.max, key[1] or "")
