@@ -63,6 +63,24 @@ def test_fefo_takes_earliest_expiry_and_never_expired_lots() -> None:
     assert held(book, "O1") == {("A03", "SOON"): 2, ("A02", "LATE"): 2}
 
 
+def test_a_later_receipt_with_earlier_expiry_goes_first() -> None:
+    book = StockBook()
+    stock(book, "A01", "S1", 5, lot="L1", expiry=date(2027, 6, 1))
+    allocate(order("O1", ("S1", 1)), Level.P3, book, WH)
+    stock(book, "A02", "S1", 5, lot="L2", expiry=date(2027, 2, 1))
+    allocate(order("O2", ("S1", 1)), Level.P3, book, WH)
+    assert held(book, "O2") == {("A02", "L2"): 1}
+
+
+def test_a_reservation_without_lot_still_holds_the_bin() -> None:
+    book = StockBook()
+    stock(book, "A01", "S1", 3, lot="L1", expiry=date(2027, 6, 1))
+    book.reserve(Reservation("OLD", WH, "A01", "S1", 2, Level.P4, lot=None, picking=True))
+    result = allocate(order("O1", ("S1", 3)), Level.P3, book, WH)
+    assert held(book, "O1") == {("A01", "L1"): 1}
+    assert result.shortages == (OrderLine("S1", 2),)
+
+
 def test_fifo_without_expiry_oldest_receipt_first() -> None:
     book = StockBook()
     stock(book, "A01", "S1", 3, at=T0 - timedelta(days=1))
