@@ -182,6 +182,13 @@ class ConveyorSim:
         with self._lock:
             return list(self._belt)
 
+    def position_m(self, tote: str) -> float | None:
+        """How far ``tote`` has travelled from induction now; None when not on the belt."""
+        with self._lock:
+            self._advance(time.monotonic())
+            entry = self._belt.get(tote)
+            return entry.position_m if entry else None
+
     # -- controller thread -------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
