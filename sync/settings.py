@@ -1,0 +1,103 @@
+"""A device's settings file (TOML): who it is, where its store lives, where central is.
+
+```toml
+[device]
+id = "hh-01"          # device id, as in its token
+site = "DE-FRA"       # the warehouse it works in
+store = "hh-01.db"    # SQLite file; relative to this file's folder
+[central]
+url = "http://127.0.0.1:8700"
+token = "..."         # device token (rushline central token --role device ...)
+[sync]                # optional
+interval = 1.0        # seconds between rounds when idle
+batch_size = 500      # ops per push (max 1000)
+timeout = 5.0         # HTTP timeout, seconds
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What a device needs to open its store and reach the central server."""
+
+    device_id: str
+    site: str
+    store: Path
+    central_url: str
+    token: str
+    interval: float = 1.0
+    batch_size: int = 500
+    timeout: float = 5.0
+
+
+def _text(path: Path, table: dict[str, Any], section: str, key: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{path}: [{section}] {key}: required, a non-empty string")
+    return value.strip()
+
+
+def _number(
+    path: Path, table: dict[str, Any], key: str, default: float, lo: float, hi: float
+) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise SettingsError(
+            f"{path}: [sync] {key}: must be a number from {lo} to {hi}, got {value!r}"
+        )
+    return float(value)
+
+
+def parse_device_settings(data: dict[str, Any], path: Path) -> DeviceSettings:
+    """Build settings from a parsed TOML document; ``path`` names it in errors and
+    anchors a relative store path."""
+    sections: dict[str, dict[str, Any]] = {}
+    for name in ("device", "central", "sync"):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise SettingsError(f"{path}: [{name}]: must be a table")
+        if name != "sync" and not table:
+            raise SettingsError(f"{path}: [{name}]: missing")
+        sections[name] = table
+    device, central, sync = sections["device"], sections["central"], sections["sync"]
+    store = Path(_text(path, device, "device", "store"))
+    if not store.is_absolute():
+        store = path.parent / store
+    url = _text(path, central, "central", "url")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"{path}: [central] url: must start with http:// or https://, got {url!r}"
+        )
+    return DeviceSettings(
+        device_id=_text(path, device, "device", "id"),
+        site=_text(path, device, "device", "site"),
+        store=store,
+        central_url=url.rstrip("/"),
+        token=_text(path, central, "central", "token"),
+        interval=_number(path, sync, "interval", 1.0, 0.01, 3600),
+        batch_size=int(_number(path, sync, "batch_size", 500, 1, 1000)),
+        timeout=_number(path, sync, "timeout", 5.0, 0.1, 600),
+    )
+
+
+def load_device_settings(path: str | Path) -> DeviceSettings:
+    """Read a device settings TOML file; ``SettingsError`` names the file and key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_device_settings(data, path)
