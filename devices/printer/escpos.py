@@ -12,6 +12,7 @@ import threading
 from types import TracebackType
 from typing import Any, Protocol
 
+from escpos.capabilities import NotSupported, get_profile
 from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposError
 from escpos.printer import Dummy, File, Network, Serial, Usb
@@ -177,6 +178,10 @@ def open_printer(url: str, profile: str | None = None) -> EscposPrinter:
     """A printer for ``url``; nothing is opened until the first status or send."""
     parsed = parse_device_url(url, SCHEMES)
     kwargs: dict[str, Any] = {"profile": profile or parsed.option("profile")}
+    try:
+        get_profile(kwargs["profile"])
+    except (KeyError, NotSupported):
+        raise DeviceURLError(f"{url}: unknown printer profile {kwargs['profile']!r}") from None
     timeout = _timeout(parsed)
     device: Escpos
     if parsed.scheme == "tcp":
@@ -192,10 +197,11 @@ def open_printer(url: str, profile: str | None = None) -> EscposPrinter:
         return EscposPrinter(url, device, answers_status=True)
     if parsed.scheme == "usb":
         vendor, product = _usb_ids(parsed)
-        try:
-            device = Usb(vendor, product, timeout=int(timeout * 1000), **kwargs)
-        except RuntimeError as exc:  # python-escpos says so when pyusb is missing
-            raise DeviceError(f"printer {url}: {exc}") from exc
+        # Checked before constructing: a Usb object made without pyusb raises from
+        # __del__ too, at whatever moment the garbage collector runs.
+        if not Usb.is_usable():
+            raise DeviceError(f"printer {url}: USB printing needs the pyusb package")
+        device = Usb(vendor, product, timeout=int(timeout * 1000), **kwargs)
         return EscposPrinter(url, device, answers_status=True)
     if parsed.scheme == "file":
         if not parsed.path:

@@ -89,7 +89,7 @@ def _new_printer(profile: str) -> Dummy:
     (building them costs ~10 ms, far more than a whole label)."""
     try:
         get_profile(profile)
-    except NotSupported as exc:
+    except (NotSupported, KeyError) as exc:
         raise LabelError(f"unknown printer profile {profile!r}") from exc
     printer = Dummy(profile=profile)
     encoder = Encoder(printer.profile.get_code_pages())
