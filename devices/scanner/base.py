@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -57,7 +57,6 @@ class ScannerStatus:
     garbage_bytes: int = 0
     scans: int = 0
     last_error: str = ""
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 _CLOSED = object()  # queue sentinel that wakes a blocked reader on close

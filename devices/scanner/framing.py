@@ -92,6 +92,11 @@ class FrameDecoder:
             self._buffer.clear()
         return out
 
+    @property
+    def pending(self) -> int:
+        """Bytes held waiting for a suffix (bounded by ``max_line``)."""
+        return len(self._buffer)
+
     def reset(self) -> None:
         """Forget a partial frame (the port was reopened)."""
         self._buffer.clear()
