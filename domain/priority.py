@@ -13,9 +13,12 @@ disruption matching and the sort) and the per-order arithmetic runs in numpy.
 
 from __future__ import annotations
 
+import gc
 import math
+import operator
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import numpy as np
@@ -184,6 +187,8 @@ def evaluate(
     now_ts = _check_now(now)
     static = _static(order, rules, skus)
     transit = rules.default_transit_hours if transit_hours is None else transit_hours
+    if not 0 <= transit < _KEY_SPAN / 60:
+        raise DomainError(f"transit_hours out of range: {transit}")
     to_deadline_s = static.deadline_ts - now_ts
     slack_h = to_deadline_s / 3600.0 - rules.default_processing_hours - transit
     bands = rules.slack_bands
@@ -200,8 +205,10 @@ def evaluate(
         if affects(disruption, order, carrier, now):
             escalate = max(escalate, disruption.escalate_by)
             disruption_reasons.append(_describe(disruption))
+    to_deadline_min = _round_min(to_deadline_s)
+    overhead_min = _round_min((rules.default_processing_hours + transit) * 3600.0)
     reasons = (
-        _slack_reason(_round_min(to_deadline_s), _round_min(slack_h * 60.0 * 60.0)),
+        _slack_reason(to_deadline_min, to_deadline_min - overhead_min),
         *static.reasons,
         *disruption_reasons,
     )
@@ -211,6 +218,136 @@ def evaluate(
 
 def _round_min(seconds: float) -> int:
     return math.floor(seconds / 60.0 + 0.5)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Building 100k result tuples would trigger many full collections that walk the whole
+    # backlog; nothing created here forms cycles, so collection can wait until we return.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_KEY_SPAN = 10_000_000
+
+
+def _combinations(
+    hits: Sequence[tuple[np.ndarray, str]], count: int
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Number each order's set of matching disruptions (0 = none) and list the reason
+    tuple of each number, so per-order work is one index."""
+    if not hits:
+        return np.zeros(count, np.int64), [()]
+    if len(hits) <= 62:
+        bits = np.zeros(count, np.int64)
+        for k, (mask, _) in enumerate(hits):
+            bits |= mask.astype(np.int64) << k
+        unique_bits, combo_of = np.unique(bits, return_inverse=True)
+        rows = [[bool(b >> k & 1) for k in range(len(hits))] for b in unique_bits.tolist()]
+    else:
+        stacked = np.stack([mask for mask, _ in hits])
+        unique_rows, combo_of = np.unique(stacked.T, axis=0, return_inverse=True)
+        rows = unique_rows.tolist()
+    combos = [tuple(text for (_, text), hit in zip(hits, row, strict=True) if hit) for row in rows]
+    # Renumber so that "no disruption" is 0 and tests as false.
+    empty = next((n for n, c in enumerate(combos) if not c), None)
+    if empty is not None and empty != 0:
+        swap = np.arange(len(combos))
+        swap[0], swap[empty] = empty, 0
+        combo_of = swap[combo_of.reshape(-1)]
+        combos[0], combos[empty] = combos[empty], combos[0]
+    elif empty is None:
+        combo_of = combo_of.reshape(-1) + 1
+        combos.insert(0, ())
+    return combo_of.reshape(-1).astype(np.int64), combos
+
+
+class _Backlog:
+    """Column arrays for one sequence of orders, reused while the same order objects
+    are re-ranked again (the common case: a disruption arrives, the clock moves on)."""
+
+    __slots__ = (
+        "_countries",
+        "_postcodes",
+        "deadline",
+        "ids",
+        "orders",
+        "points",
+        "rules",
+        "skus",
+        "statics",
+    )
+
+    def __init__(
+        self, orders: Sequence[Order], rules: PriorityRules, skus: Mapping[str, Sku]
+    ) -> None:
+        self.orders = list(orders)
+        self.rules = rules
+        self.skus = skus
+        self.statics = [_static(order, rules, skus) for order in self.orders]
+        count = len(self.orders)
+        self.deadline = np.fromiter((s.deadline_ts for s in self.statics), np.float64, count)
+        self.points = np.fromiter((s.points for s in self.statics), np.float64, count)
+        self.ids = np.array([order.id for order in self.orders])
+        self._countries: np.ndarray | None = None
+        self._postcodes: np.ndarray | None = None
+
+    def matches(
+        self, orders: Sequence[Order], rules: PriorityRules, skus: Mapping[str, Sku]
+    ) -> bool:
+        return (
+            self.rules is rules
+            and self.skus is skus
+            and len(self.orders) == len(orders)
+            and all(map(operator.is_, self.orders, orders))
+        )
+
+    @property
+    def countries(self) -> np.ndarray:
+        if self._countries is None:
+            self._countries = np.array([s.country for s in self.statics])
+        return self._countries
+
+    @property
+    def postcodes(self) -> np.ndarray:
+        if self._postcodes is None:
+            self._postcodes = np.array([s.postcode for s in self.statics])
+        return self._postcodes
+
+
+_LAST_BACKLOG: list[_Backlog] = []
+
+
+def _backlog(orders: Sequence[Order], rules: PriorityRules, skus: Mapping[str, Sku]) -> _Backlog:
+    if _LAST_BACKLOG and _LAST_BACKLOG[0].matches(orders, rules, skus):
+        return _LAST_BACKLOG[0]
+    backlog = _Backlog(orders, rules, skus)
+    _LAST_BACKLOG[:] = [backlog]
+    return backlog
+
+
+def _mask(
+    backlog: _Backlog, disruption: Disruption, carriers: Mapping[str, str] | None
+) -> np.ndarray:
+    count = len(backlog.orders)
+    mask = np.ones(count, bool)
+    if disruption.country:
+        mask &= backlog.countries == disruption.country.upper()
+    if disruption.postcode_prefix:
+        mask &= np.char.startswith(backlog.postcodes, _postcode(disruption.postcode_prefix))
+    if disruption.carrier:
+        wanted = disruption.carrier
+        lookup = carriers or {}
+        names = [lookup.get(order.id) for order in backlog.orders]
+        # Few distinct carriers: match each name once, then test membership per order.
+        hit = {n for n in set(names) if n is not None and _carrier_matches(wanted, n)}
+        mask &= np.fromiter((n in hit for n in names), bool, count)
+    return mask
 
 
 def rerank(
@@ -227,20 +364,31 @@ def rerank(
     level, then score descending, then deadline, then order id. ``carriers`` and
     ``transit_hours`` map order id to its carrier and its transit estimate."""
     now_ts = _check_now(now)
-    count = len(orders)
-    if count == 0:
+    if not orders:
         return []
-    statics = [_static(order, rules, skus) for order in orders]
-    deadline = np.fromiter((s.deadline_ts for s in statics), np.float64, count)
-    static_points = np.fromiter((s.points for s in statics), np.float64, count)
+    with _gc_paused():
+        return _rerank(orders, now, now_ts, disruptions, rules, skus, carriers, transit_hours)
+
+
+def _rerank(
+    orders: Sequence[Order],
+    now: datetime,
+    now_ts: float,
+    disruptions: Sequence[Disruption],
+    rules: PriorityRules,
+    skus: Mapping[str, Sku],
+    carriers: Mapping[str, str] | None,
+    transit_hours: Mapping[str, float] | None,
+) -> list[tuple[Order, Priority]]:
+    count = len(orders)
+    backlog = _backlog(orders, rules, skus)
+    transit: np.ndarray | float = rules.default_transit_hours
     if transit_hours:
         default = rules.default_transit_hours
-        transit: np.ndarray | float = np.fromiter(
-            (transit_hours.get(o.id, default) for o in orders), np.float64, count
+        transit = np.fromiter(
+            (transit_hours.get(o.id, default) for o in backlog.orders), np.float64, count
         )
-    else:
-        transit = rules.default_transit_hours
-    to_deadline_s = deadline - now_ts
+    to_deadline_s = backlog.deadline - now_ts
     slack_h = to_deadline_s / 3600.0 - rules.default_processing_hours - transit
     overdue = slack_h < 0
 
@@ -249,7 +397,7 @@ def rerank(
     slack_points = np.where(
         overdue, rules.overdue_points, band_points[np.searchsorted(uppers, slack_h, side="right")]
     )
-    base = static_points + slack_points
+    base = backlog.points + slack_points
     thresholds = rules.level_thresholds
     rank = (
         4
@@ -261,39 +409,43 @@ def rerank(
 
     escalate = np.zeros(count, np.int64)
     hits: list[tuple[np.ndarray, str]] = []
-    active = [d for d in disruptions if d.active(now)]
-    if active:
-        countries = np.array([s.country for s in statics])
-        postcodes = np.array([s.postcode for s in statics])
-        carrier_ids = np.array([(carriers or {}).get(o.id, "").lower() for o in orders])
-        for disruption in active:
-            mask = np.ones(count, bool)
-            if disruption.country:
-                mask &= countries == disruption.country.upper()
-            if disruption.postcode_prefix:
-                mask &= np.char.startswith(postcodes, _postcode(disruption.postcode_prefix))
-            if disruption.carrier:
-                wanted = disruption.carrier.lower()
-                mask &= (carrier_ids == wanted) | np.char.startswith(carrier_ids, wanted + "-")
+    for disruption in disruptions:
+        if disruption.active(now):
+            mask = _mask(backlog, disruption, carriers)
             escalate = np.where(mask, np.maximum(escalate, disruption.escalate_by), escalate)
             hits.append((mask, _describe(disruption)))
     level_rank = np.maximum(1, rank - escalate)
     score = base + escalate * rules.disruption_points
+    sequence = np.lexsort((backlog.ids, backlog.deadline, -score, level_rank))
 
-    ids = np.array([o.id for o in orders])
-    order_index = np.lexsort((ids, deadline, -score, level_rank))
-
-    to_deadline_min = np.floor(to_deadline_s / 60.0 + 0.5).astype(np.int64).tolist()
-    slack_min = np.floor((slack_h * 60.0 * 60.0) / 60.0 + 0.5).astype(np.int64).tolist()
-    levels = level_rank.tolist()
-    scores = score.tolist()
-    extra: list[tuple[str, ...]] = [()] * count
-    if hits:
-        for i in np.flatnonzero(np.any(np.stack([m for m, _ in hits]), axis=0)).tolist():
-            extra[i] = tuple(text for mask, text in hits if mask[i])
+    to_deadline_min = np.floor(to_deadline_s / 60.0 + 0.5).astype(np.int64)
+    overhead = np.floor(((rules.default_processing_hours + transit) * 3600.0) / 60.0 + 0.5)
+    overhead_min = np.broadcast_to(np.asarray(overhead, np.int64), (count,))
+    if int(overhead_min.min()) < 0 or int(overhead_min.max()) >= _KEY_SPAN:
+        raise DomainError("transit_hours out of range (0 .. 10 million minutes)")
+    # One integer per distinct (minutes to deadline, overhead) pair: the slack reason text
+    # is built once per pair, not once per order.
+    text_keys = to_deadline_min * _KEY_SPAN + overhead_min
+    combo_of, combos = _combinations(hits, count)
+    statics, ordered = backlog.statics, backlog.orders
+    texts: dict[int, str] = {}
     result: list[tuple[Order, Priority]] = []
     append = result.append
-    for i in order_index.tolist():
-        reasons = (_slack_reason(to_deadline_min[i], slack_min[i]), *statics[i].reasons, *extra[i])
-        append((orders[i], Priority(_LEVELS[levels[i]], scores[i], reasons)))
+    for i, lv, sc, key, combo in zip(
+        sequence.tolist(),
+        level_rank[sequence].tolist(),
+        score[sequence].tolist(),
+        text_keys[sequence].tolist(),
+        combo_of[sequence].tolist(),
+        strict=True,
+    ):
+        text = texts.get(key)
+        if text is None:
+            minutes, over = divmod(key, _KEY_SPAN)
+            text = texts[key] = _slack_reason(minutes, minutes - over)
+        if combo:
+            reasons = (text, *statics[i].reasons, *combos[combo])
+        else:
+            reasons = (text, *statics[i].reasons)
+        append((ordered[i], Priority(_LEVELS[lv], sc, reasons)))
     return result

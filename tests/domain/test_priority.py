@@ -335,3 +335,27 @@ def test_rerank_agrees_with_evaluate_on_any_backlog(
         assert priority == evaluate(order, NOW, disruptions, RULES, SKUS)
     keys = [(p.level.rank, -p.score, o.deadline, o.id) for o, p in ranked]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("how_many", [1, 3, 70])
+def test_rerank_reasons_with_many_overlapping_disruptions(how_many: int) -> None:
+    disruptions = [
+        storm(id=f"d{k}", postcode_prefix=None if k % 2 else "6", escalate_by=k % 3)
+        for k in range(how_many)
+    ]
+    orders = [
+        make_order("O-1", postcode="60311"),
+        make_order("O-2", postcode="10115"),
+        make_order("O-3", country="PL"),
+    ]
+    ranked = rerank(orders, NOW, disruptions, RULES, SKUS)
+    for order, priority in ranked:
+        assert priority == evaluate(order, NOW, disruptions, RULES, SKUS)
+    by_id = {o.id: p for o, p in ranked}
+    assert sum(r.startswith("disruption") for r in by_id["O-1"].reasons) == how_many
+    assert not any(r.startswith("disruption") for r in by_id["O-3"].reasons)
+
+
+def test_rerank_rejects_negative_transit() -> None:
+    with pytest.raises(DomainError, match="transit_hours"):
+        rerank([make_order()], NOW, [], RULES, SKUS, transit_hours={"O-1": -100.0})
