@@ -118,10 +118,17 @@ class PrinterSim:
         self._stopping.clear()
         self._spawn(self._accept_loop, "printer-sim-accept")
 
+    def set_online(self, online: bool) -> None:
+        """Take the printer offline (DLE EOT 1 says so) or back online."""
+        self.online = online
+
     def stop(self) -> None:
         """Stop accepting, end every connection (finishing its open job) and wait."""
         self._stopping.set()
-        for thread in list(self._threads):
+        # The accept thread is first in the list and spawns no more once it has ended.
+        for thread in list(self._threads[:1]):
+            thread.join(timeout=5)
+        for thread in list(self._threads[1:]):
             thread.join(timeout=5)
         self._threads.clear()
         if self._server is not None:
@@ -172,7 +179,8 @@ class PrinterSim:
                         break
                     consumed = token.end
                     if token.kind == "status_query":
-                        self.status_queries += 1
+                        with self._lock:
+                            self.status_queries += 1
                         try:
                             conn.sendall(encode_status(token.arg, self.online, self.paper))
                         except OSError:

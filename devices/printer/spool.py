@@ -110,7 +110,8 @@ class Spool:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # one connection shared by callers and the worker
-        self._changed = threading.Condition()
+        self._changed = threading.Condition()  # a job was printed (for wait_idle)
+        self._wake = threading.Event()  # a job was submitted, or stop() was called
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._printer: Printer | None = None
@@ -205,20 +206,18 @@ class Spool:
         self.close()
 
     def _notify(self) -> None:
+        self._wake.set()
         with self._changed:
             self._changed.notify_all()
 
     def _sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` on the spool's clock, waking early on submit or stop."""
+        """Wait ``seconds`` on the spool's clock; stop() ends the wait early."""
         until = self.clock() + seconds
-        with self._changed:
-            while not self._stopping.is_set():
-                remaining = until - self.clock()
-                if remaining <= 0:
-                    return
-                self._changed.wait(min(remaining, 0.5))
-                if seconds == float("inf"):
-                    return
+        while not self._stopping.is_set():
+            remaining = until - self.clock()
+            if remaining <= 0:
+                return
+            self._stopping.wait(min(remaining, 0.5))
 
     def _backoff(self, reason: str) -> None:
         delay = min(self.retry_cap, self.retry_base * 2 ** min(self._failures, 30))
@@ -263,10 +262,11 @@ class Spool:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before the look-up, so a submit after it is not missed
             job = self._next_job()
             if job is None:
                 self.last_status = "idle"
-                self._sleep(float("inf"))
+                self._wake.wait()
                 continue
             job_id, data = job
             try:

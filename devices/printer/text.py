@@ -30,13 +30,14 @@ def _is_control(char: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """Drop C0/C1 control characters (ESC, GS, NUL, DEL, ...); line breaks and tabs
-    become one space so a field cannot break the label's layout."""
+    """Drop C0/C1 control characters (ESC, GS, NUL, DEL, ...) and invisible format
+    characters (bidi overrides, zero-width); line breaks and tabs become one space so a
+    field cannot break the label's layout."""
     kept = []
     for char in text:
-        if char in _WHITESPACE_CONTROLS:
+        if char in _WHITESPACE_CONTROLS or char in "\u2028\u2029":
             kept.append(" ")
-        elif not _is_control(char):
+        elif not _is_control(char) and unicodedata.category(char) != "Cf":
             kept.append(char)
     return " ".join("".join(kept).split())
 

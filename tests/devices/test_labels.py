@@ -146,6 +146,7 @@ def test_accented_letters_without_a_code_page_lose_only_the_accent() -> None:
 def test_clean_text_strips_c0_c1_and_del() -> None:
     assert clean_text("a\x00b\x1bc\x1dd\x7fe\x85f\x9fg") == "abcdefg"
     assert clean_text(" two\r\nlines\tx ") == "two lines x"
+    assert clean_text("evil\u202egnp.exe\u200b") == "evilgnp.exe"
 
 
 def test_bad_fields_are_named() -> None:

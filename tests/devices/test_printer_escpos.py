@@ -44,7 +44,7 @@ def test_tcp_status_follows_the_printer(sim: PrinterSim) -> None:
         sim.set_paper("out")
         assert printer.status().paper is Paper.OUT
         sim.set_paper("ok")
-        sim.online = False
+        sim.set_online(False)
         assert printer.status() == PrinterStatus(online=False, paper=Paper.OK)
 
 
