@@ -101,6 +101,7 @@ class MqttConveyor:
         self._unacked: dict[int, tuple[int, str, int]] = {}  # mid -> (seq, tote, lane)
         self._connected = False
         self._closing = False
+        self._opened = False
         self._ever_connected = False
         self._refused: str | None = None
         self._subscribed = threading.Event()
@@ -123,6 +124,8 @@ class MqttConveyor:
 
     def open(self) -> Self:
         """Connect and subscribe; ``ConveyorError`` if the broker is away or refuses us."""
+        if self._opened:
+            return self
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = _SESSION_EXPIRY_S
         try:
@@ -134,6 +137,7 @@ class MqttConveyor:
             reason = self._refused or f"no answer within {self._connect_timeout:g} s"
             self.close()
             raise ConveyorError(f"conveyor {self.name}: broker refused: {reason}")
+        self._opened = True
         return self
 
     def close(self) -> None:
