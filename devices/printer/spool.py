@@ -6,6 +6,10 @@ Delivery is at-least-once with a narrow window, stated honestly:
   (committed) only after the printer acknowledged it: for a readable printer (tcp,
   serial, usb) the DLE EOT status query sent *after* the job was answered, which the
   printer does only once it has processed every byte before it.
+  Printers answer DLE EOT as soon as they parse it, so "acknowledged" means the printer
+  received the whole job; a printer that then runs out of paper keeps it in its buffer
+  and prints it when paper is loaded (ESC/POS ASB or GS ( H would confirm the paper
+  actually came out; not used here).
 * A job marked ``printed`` is never sent again, by this spool or by any later one.
 * If the process dies after the bytes went out but before ``printed`` is committed, or the
   acknowledgement is lost, the next attempt prints the job again. A duplicate label is
