@@ -23,85 +23,18 @@ from datetime import datetime
 
 import numpy as np
 
-from domain.models import Disruption, DomainError, Level, Order, Priority, Sku
+from domain.models import Disruption, DomainError, Order, Priority, Sku
+from domain.priority_facts import (
+    LEVELS,
+    carrier_matches,
+    describe_disruption,
+    normal_postcode,
+    order_facts,
+    slack_reason,
+)
 from domain.priority_rules import PriorityRules
 
 __all__ = ["PriorityRules", "affects", "evaluate", "rerank"]
-
-_LEVELS = (Level.P1, Level.P1, Level.P2, Level.P3, Level.P4)  # index by rank
-
-
-class _Static:
-    """What does not change between re-ranks: points, reasons and matching keys."""
-
-    __slots__ = ("country", "deadline_ts", "points", "postcode", "reasons")
-
-    def __init__(self, order: Order, rules: PriorityRules, skus: Mapping[str, Sku]) -> None:
-        points = 0.0
-        reasons: list[str] = []
-        if order.service:
-            service_points = rules.service_points.get(order.service.lower(), 0.0)
-            points += service_points
-            if service_points:
-                reasons.append(f"paid service: {order.service}")
-        tier_points = rules.tier_points.get(order.customer.tier, 0.0)
-        points += tier_points
-        if tier_points:
-            reasons.append(f"customer tier: {order.customer.tier}")
-        for flag in sorted(order.customer.flags):
-            flag_points = rules.flag_points.get(flag, 0.0)
-            points += flag_points
-            if flag_points:
-                reasons.append(f"customer flag: {flag}")
-        for name, category_points in sorted(rules.category_points.items()):
-            hits = sorted(
-                {
-                    line.sku
-                    for line in order.lines
-                    if (sku := skus.get(line.sku)) is not None
-                    and (sku.category == name or name in sku.flags)
-                }
-            )
-            if hits:
-                points += category_points
-                if category_points:
-                    reasons.append(f"{name}: {', '.join(hits)}")
-        for tag in sorted(order.tags):
-            tag_points = rules.tag_points.get(tag, 0.0)
-            points += tag_points
-            if tag_points:
-                reasons.append(f"order tag: {tag}")
-        self.points = points
-        self.reasons = tuple(reasons)
-        self.deadline_ts = order.deadline.timestamp()
-        self.country = order.ship_to.country.upper()
-        self.postcode = _postcode(order.ship_to.postcode)
-
-
-_CACHE: dict[str, tuple[Order, PriorityRules, Mapping[str, Sku], _Static]] = {}
-_CACHE_LIMIT = 1_000_000
-
-
-def _static(order: Order, rules: PriorityRules, skus: Mapping[str, Sku]) -> _Static:
-    # Memoised by order id, valid only for the very same order, rules and SKU objects:
-    # a changed order is a new object, so a stale entry is never used.
-    hit = _CACHE.get(order.id)
-    if hit is not None and hit[0] is order and hit[1] is rules and hit[2] is skus:
-        return hit[3]
-    static = _Static(order, rules, skus)
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.clear()
-    _CACHE[order.id] = (order, rules, skus, static)
-    return static
-
-
-def _postcode(value: str) -> str:
-    return value.replace(" ", "").upper()
-
-
-def _carrier_matches(wanted: str, carrier: str) -> bool:
-    wanted, carrier = wanted.lower(), carrier.lower()
-    return carrier == wanted or carrier.startswith(wanted + "-")
 
 
 def affects(
@@ -114,56 +47,12 @@ def affects(
         return False
     if disruption.country and order.ship_to.country.upper() != disruption.country.upper():
         return False
-    if disruption.postcode_prefix and not _postcode(order.ship_to.postcode).startswith(
-        _postcode(disruption.postcode_prefix)
+    if disruption.postcode_prefix and not normal_postcode(order.ship_to.postcode).startswith(
+        normal_postcode(disruption.postcode_prefix)
     ):
         return False
     return not disruption.carrier or (
-        carrier is not None and _carrier_matches(disruption.carrier, carrier)
-    )
-
-
-def _describe(disruption: Disruption) -> str:
-    where: list[str] = []
-    if disruption.country:
-        region = disruption.country.upper()
-        if disruption.postcode_prefix:
-            region += f" {disruption.postcode_prefix}*"
-        where.append(region)
-    if disruption.carrier:
-        where.append(f"carrier {disruption.carrier}")
-    scope = ", ".join([disruption.kind, *where])
-    levels = max(disruption.escalate_by, 0)
-    return f"disruption {disruption.id} ({scope}): +{levels} level{'s' if levels != 1 else ''}"
-
-
-_DURATIONS: dict[int, str] = {}
-
-
-def _duration(minutes: int) -> str:
-    text = _DURATIONS.get(minutes)
-    if text is None:
-        hours, mins = divmod(abs(minutes), 60)
-        text = f"{hours}h{mins:02d}m" if hours else f"{mins}m"
-        if len(_DURATIONS) < 100_000:
-            _DURATIONS[minutes] = text
-    return text
-
-
-def _slack_reason(to_deadline_min: int, slack_min: int) -> str:
-    if to_deadline_min <= 0:
-        return (
-            f"deadline passed {_duration(to_deadline_min)} ago "
-            f"({_duration(slack_min)} short after processing and transit)"
-        )
-    if slack_min < 0:
-        return (
-            f"deadline in {_duration(to_deadline_min)}, "
-            f"{_duration(slack_min)} short after processing and transit"
-        )
-    return (
-        f"deadline in {_duration(to_deadline_min)} "
-        f"(slack {_duration(slack_min)} after processing and transit)"
+        carrier is not None and carrier_matches(disruption.carrier, carrier)
     )
 
 
@@ -185,7 +74,7 @@ def evaluate(
     """Score one order at ``now``; ``transit_hours`` defaults to the rules' default and
     ``carrier`` (name or service id) is used to match carrier disruptions."""
     now_ts = _check_now(now)
-    static = _static(order, rules, skus)
+    static = order_facts(order, rules, skus)
     transit = rules.default_transit_hours if transit_hours is None else transit_hours
     if not 0 <= transit < _KEY_SPAN / 60:
         raise DomainError(f"transit_hours out of range: {transit}")
@@ -204,16 +93,16 @@ def evaluate(
     for disruption in disruptions:
         if affects(disruption, order, carrier, now):
             escalate = max(escalate, disruption.escalate_by)
-            disruption_reasons.append(_describe(disruption))
+            disruption_reasons.append(describe_disruption(disruption))
     to_deadline_min = _round_min(to_deadline_s)
     overhead_min = _round_min((rules.default_processing_hours + transit) * 3600.0)
     reasons = (
-        _slack_reason(to_deadline_min, to_deadline_min - overhead_min),
+        slack_reason(to_deadline_min, to_deadline_min - overhead_min),
         *static.reasons,
         *disruption_reasons,
     )
     score = base + escalate * rules.disruption_points
-    return Priority(_LEVELS[max(1, rank - escalate)], score, reasons)
+    return Priority(LEVELS[max(1, rank - escalate)], score, reasons)
 
 
 def _round_min(seconds: float) -> int:
@@ -289,7 +178,7 @@ class _Backlog:
         self.orders = list(orders)
         self.rules = rules
         self.skus = skus
-        self.statics = [_static(order, rules, skus) for order in self.orders]
+        self.statics = [order_facts(order, rules, skus) for order in self.orders]
         count = len(self.orders)
         self.deadline = np.fromiter((s.deadline_ts for s in self.statics), np.float64, count)
         self.points = np.fromiter((s.points for s in self.statics), np.float64, count)
@@ -339,13 +228,13 @@ def _mask(
     if disruption.country:
         mask &= backlog.countries == disruption.country.upper()
     if disruption.postcode_prefix:
-        mask &= np.char.startswith(backlog.postcodes, _postcode(disruption.postcode_prefix))
+        mask &= np.char.startswith(backlog.postcodes, normal_postcode(disruption.postcode_prefix))
     if disruption.carrier:
         wanted = disruption.carrier
         lookup = carriers or {}
         names = [lookup.get(order.id) for order in backlog.orders]
         # Few distinct carriers: match each name once, then test membership per order.
-        hit = {n for n in set(names) if n is not None and _carrier_matches(wanted, n)}
+        hit = {n for n in set(names) if n is not None and carrier_matches(wanted, n)}
         mask &= np.fromiter((n in hit for n in names), bool, count)
     return mask
 
@@ -413,7 +302,7 @@ def _rerank(
         if disruption.active(now):
             mask = _mask(backlog, disruption, carriers)
             escalate = np.where(mask, np.maximum(escalate, disruption.escalate_by), escalate)
-            hits.append((mask, _describe(disruption)))
+            hits.append((mask, describe_disruption(disruption)))
     level_rank = np.maximum(1, rank - escalate)
     score = base + escalate * rules.disruption_points
     sequence = np.lexsort((backlog.ids, backlog.deadline, -score, level_rank))
@@ -442,10 +331,10 @@ def _rerank(
         text = texts.get(key)
         if text is None:
             minutes, over = divmod(key, _KEY_SPAN)
-            text = texts[key] = _slack_reason(minutes, minutes - over)
+            text = texts[key] = slack_reason(minutes, minutes - over)
         if combo:
             reasons = (text, *statics[i].reasons, *combos[combo])
         else:
             reasons = (text, *statics[i].reasons)
-        append((ordered[i], Priority(_LEVELS[lv], sc, reasons)))
+        append((ordered[i], Priority(LEVELS[lv], sc, reasons)))
     return result
