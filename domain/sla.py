@@ -41,7 +41,8 @@ class SlaRisk:
 
 def remaining_processing(status: OrderStatus, level: Level, rules: PriorityRules) -> timedelta:
     """In-warehouse time left from ``status``: the level's processing hours times the
-    share of the work still ahead (``rules.stage_remaining``); zero once closed."""
+    share of the work still ahead (``rules.stage_remaining``; a status without a share,
+    such as on_hold, counts as all of it); zero once closed."""
     if not is_open(status):
         return timedelta(0)
     share = rules.stage_remaining.get(status.value, 1.0)

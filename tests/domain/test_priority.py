@@ -359,3 +359,29 @@ def test_rerank_reasons_with_many_overlapping_disruptions(how_many: int) -> None
 def test_rerank_rejects_negative_transit() -> None:
     with pytest.raises(DomainError, match="transit_hours"):
         rerank([make_order()], NOW, [], RULES, SKUS, transit_hours={"O-1": -100.0})
+
+
+def test_from_mapping_accepts_the_documented_toml_table() -> None:
+    import tomllib
+
+    text = """
+    [priority]
+    default_processing_hours = 2.0
+    default_transit_hours = 24
+    processing_hours = { P1 = 1.0, P2 = 1.5, P3 = 3.0, P4 = 6.0 }
+    stage_remaining = { received = 1.0, allocated = 0.9, picking = 0.7, picked = 0.4, packed = 0.1 }
+    overdue_points = 100
+    slack_bands = [[2, 60], [6, 40], [12, 25], [24, 10]]
+    service_points = { express = 30, priority = 20, standard = 0 }
+    flag_points = { medical = 40, vip = 20 }
+    tier_points = { platinum = 15, gold = 10 }
+    category_points = { perishable = 25, medical = 30 }
+    tag_points = { urgent = 30 }
+    level_thresholds = { P1 = 90, P2 = 60, P3 = 30 }
+    disruption_points = 15
+    safety_margin_minutes = 30
+    on_time_threshold = 0.9
+    """
+    rules = PriorityRules.from_mapping(tomllib.loads(text)["priority"])
+    order = make_order(service="express", flags=frozenset({"medical"}))
+    assert evaluate(order, NOW, [], rules, SKUS) == evaluate(order, NOW, [], RULES, SKUS)
