@@ -89,6 +89,7 @@ class ConveyorSim:
         self._lock = threading.RLock()
         self._belt: dict[str, _Tote] = {}
         self._recirculating: dict[str, float] = {}  # tote -> when it is inducted again
+        self._preset: dict[str, tuple[int, int]] = {}  # recirculating tote -> (lane, seq)
         self._recent: dict[tuple[int, str, int], None] = {}
         self._ind_seq = 0
         self._hb_seq = 0
@@ -151,6 +152,7 @@ class ConveyorSim:
             if tote in self._belt:
                 raise ConveyorError(f"conveyor sim: tote {tote} is already on the belt")
             self._recirculating.pop(tote, None)
+            self._preset.pop(tote, None)  # put on by hand: a new journey
             return self._induct(tote)
 
     def inject_fault(self, code: str, text: str) -> None:
@@ -235,6 +237,7 @@ class ConveyorSim:
             del self._recent[next(iter(self._recent))]
         self._emit(Ack(div.seq))
         if tote is None:  # recirculating: the divert applies on its next pass
+            self._preset[div.tote] = (div.lane, div.seq)
             return
         gate = self.gates_m[div.lane - 1]
         if tote.position_m > gate + self.window_m:
@@ -251,7 +254,9 @@ class ConveyorSim:
 
     def _induct(self, tote: str) -> int:
         self._ind_seq = self._ind_seq % MAX_SEQ + 1
-        self._belt[tote] = _Tote(tote)
+        entry = self._belt[tote] = _Tote(tote)
+        if tote in self._preset:
+            entry.lane, entry.div_seq = self._preset.pop(tote)
         self._emit(Ind(self._ind_seq, tote))
         return self._ind_seq
 

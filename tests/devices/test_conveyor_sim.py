@@ -103,6 +103,21 @@ def test_undiverted_tote_is_missed_with_lane_0_and_recirculates(
     assert host.wait_for(lambda f: isinstance(f, Ind)) == Ind(2, "TOTE-9")
 
 
+def test_divert_while_recirculating_applies_on_the_next_pass() -> None:
+    with ConveyorSim(lanes=2, speed_m_s=4.0, gate_spacing_m=0.5, recirculation_s=0.5) as sim:
+        host = RawHost(sim.path)
+        try:
+            sim.induct("TOTE-R")
+            assert host.wait_for(lambda f: isinstance(f, Ind)) == Ind(1, "TOTE-R")
+            assert host.wait_for(lambda f: isinstance(f, Miss)) == Miss("TOTE-R", 0)
+            host.send(Div(11, "TOTE-R", 2))
+            assert host.wait_for(lambda f: isinstance(f, Ack)) == Ack(11)
+            assert host.wait_for(lambda f: isinstance(f, Ind)) == Ind(2, "TOTE-R")
+            assert host.wait_for(lambda f: isinstance(f, Done)) == Done(11, "TOTE-R", 2)
+        finally:
+            host.close()
+
+
 def test_late_divert_is_acked_and_missed(sim: ConveyorSim, host: RawHost) -> None:
     sim.induct("TOTE-2")
     host.wait_for(lambda f: isinstance(f, Ind))
