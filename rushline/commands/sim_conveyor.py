@@ -20,13 +20,20 @@ from devices.conveyor import ConveyorError
 from devices.conveyor.sim import ConveyorSim
 from rushline.errors import UserError
 
+DESCRIPTION = """\
+A simulated conveyor controller speaking the serial line protocol on a pseudo-terminal.
+Prints the device path alone on the first line, then serves until SIGTERM or SIGINT.
+With --induct-file F ('-' for stdin) each non-blank line is a tote id put on the belt
+at the induction scanner (an IND frame), --interval seconds apart. Totes with no divert
+are reported MISS|tote|0 and come round again after --recirculation seconds."""
+
 
 def register(subparsers: Any) -> None:
     """Add ``sim conveyor`` to the ``sim`` sub-commands."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "conveyor",
         help="simulated conveyor controller on a pseudo-terminal",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--lanes", type=int, default=4, help="divert lanes (default 4)")
