@@ -1,11 +1,155 @@
-"""`rushline central`."""
+"""`rushline central serve|token|import`: the central server and its administration."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import tomllib
+from pathlib import Path
 from typing import Any
+
+from rushline.errors import UserError
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("central", help="central")
-    parser.set_defaults(func=lambda args: parser.error("not available yet") or 2)
+    """Add ``central`` and its sub-commands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser("central", help="the central server")
+    sub = parser.add_subparsers(dest="central_command", metavar="COMMAND")
+
+    def _help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=_help)
+
+    serve = sub.add_parser("serve", help="run the central server")
+    serve.add_argument("--db", help="database URL (default: sqlite:///<data dir>/central.db)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--config", help="site file with priority rules and cartons")
+    serve.add_argument(
+        "--reprioritise-seconds",
+        type=float,
+        default=None,
+        help="re-evaluation interval (default 60)",
+    )
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser("token", help="create an API token (printed once, on the last line)")
+    token.add_argument("--db", help="database URL")
+    token.add_argument("--role", required=True, choices=("admin", "device"))
+    token.add_argument("--device", help="device id (device tokens)")
+    token.add_argument("--site", help="site = warehouse id (device tokens)")
+    token.set_defaults(func=_token)
+
+    load = sub.add_parser("import", help="load master data (JSON or TOML, §4.2 shape)")
+    load.add_argument("--db", help="database URL")
+    load.add_argument("file")
+    load.set_defaults(func=_import)
+
+
+def _open(url: str | None) -> Any:
+    from central.store import StoreError, open_store
+
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.app import create_app
+    from central.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config, reprioritise_seconds=args.reprioritise_seconds)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from exc
+    store = _open(args.db)
+    try:
+        print(f"rushline central: {store.url} on http://{args.host}:{args.port}", flush=True)
+        uvicorn.run(
+            create_app(store, settings=settings),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
+    finally:
+        store.close()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from central.auth import create_token
+
+    if args.role == "device" and not (args.device and args.site):
+        raise UserError("a device token needs --device ID and --site WAREHOUSE")
+    store = _open(args.db)
+    try:
+        token = create_token(store, args.role, args.device, args.site)
+    finally:
+        store.close()
+    who = f"device {args.device} at {args.site}" if args.role == "device" else "admin"
+    print(f"token for {who} (shown once; store it now):")
+    print(token)
+    return 0
+
+
+def read_masterdata(path: Path) -> dict[str, Any]:
+    """A §4.2 master-data document from a JSON or TOML file (checked by the config loader
+    when it is installed)."""
+    try:
+        from config.loader import load_masterdata, masterdata_to_dict
+    except ImportError:
+        load_masterdata = None  # type: ignore[assignment]
+    if load_masterdata is not None:
+        try:
+            return masterdata_to_dict(load_masterdata(path))
+        except Exception as exc:  # ConfigError names file and field
+            raise UserError(str(exc)) from exc
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(
+            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the document must be an object at the top level")
+    return data
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from central.api.schemas import MasterDataIn
+    from central.clock import SystemClock
+    from central.service.context import InputError
+    from central.service.masterdata import import_masterdata
+    from central.settings import ServerSettings
+
+    path = Path(args.file)
+    data = read_masterdata(path)
+    try:
+        body = MasterDataIn.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"{path}: {where}: {first['msg']}") from exc
+    store = _open(args.db)
+    try:
+        counts = import_masterdata(store, body, SystemClock(), ServerSettings())
+    except InputError as exc:
+        raise UserError(f"{path}: {'.'.join(str(p) for p in exc.loc[1:])}: {exc.message}") from exc
+    finally:
+        store.close()
+    print(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    return 0

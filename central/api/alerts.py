@@ -1,0 +1,21 @@
+"""Alerts: low stock, oversold bins, at-risk orders, open exceptions, rejected ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from central.api.deps import Services, admin, services
+from central.service.alerts import alerts
+from central.store.base import TokenRecord
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+
+@router.get("")
+def get_alerts(
+    svc: Services = Depends(services), _: TokenRecord = Depends(admin)
+) -> dict[str, list[dict[str, Any]]]:
+    """Every alert class, computed now."""
+    return alerts(svc.store, svc.clock, svc.settings)

@@ -1,0 +1,84 @@
+"""Sync with floor devices: push operations, pull the change feed (SYNC_CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from central.api.deps import Services, caller, services
+from central.api.schemas import PushIn
+from central.service import apply_ops, feed
+from central.store.base import TokenRecord
+
+router = APIRouter(prefix="/v1/sync", tags=["sync"])
+
+
+@router.post("/push")
+async def push(
+    request: Request, svc: Services = Depends(services), token: TokenRecord = Depends(caller)
+) -> dict[str, Any]:
+    """Apply a device's operations: ``{acked_seq, results}``."""
+    if token.role != "device":
+        raise HTTPException(403, "push needs a device token")
+    limit = svc.settings.max_push_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"push body larger than {limit} bytes: send fewer ops")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise HTTPException(413, f"push body larger than {limit} bytes: send fewer ops")
+    try:
+        body = PushIn.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", exc.pos),
+                    "msg": f"JSON decode error: {exc.msg}",
+                    "type": "json_invalid",
+                }
+            ]
+        ) from exc
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("body", *e["loc"])}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+        ) from exc
+    if body.device != token.device:
+        raise HTTPException(
+            403, f"this token belongs to device {token.device!r}, not {body.device!r}"
+        )
+    if len(body.ops) > svc.settings.max_push_ops:
+        raise HTTPException(
+            413, f"{len(body.ops)} ops in one push; at most {svc.settings.max_push_ops}"
+        )
+    ops = [op.model_dump() for op in body.ops]
+    return await run_in_threadpool(
+        apply_ops.push, svc.store, body.device, token.site, ops, svc.clock, svc.settings
+    )
+
+
+@router.get("/pull")
+def pull(
+    cursor: int = Query(0, ge=0),
+    limit: int = Query(500, ge=1),
+    epoch: str | None = Header(default=None, alias="X-Rushline-Epoch"),
+    svc: Services = Depends(services),
+    token: TokenRecord = Depends(caller),
+) -> dict[str, Any]:
+    """Changes after ``cursor``: a device sees its own site only, an admin everything."""
+    site = token.site if token.role == "device" else None
+    try:
+        page = feed.pull(svc.store, cursor, min(limit, svc.settings.pull_limit_max), site, epoch)
+    except feed.EpochMismatch as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return {"cursor": page.cursor, "epoch": page.epoch, "changes": page.changes, "more": page.more}

@@ -1,0 +1,124 @@
+"""Alerts, computed from the current state when asked: low stock (with a replenishment
+suggestion), oversold bins, orders at risk of missing their deadline, open order
+exceptions and rejected device operations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from central.clock import Clock
+from central.service.context import Ctx
+from central.settings import ServerSettings
+from central.store.base import Store
+from domain.models import Level, parse_time
+
+
+def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, list[dict[str, Any]]]:
+    """Every alert class as a list."""
+    with store.reader() as tx:
+        ctx = Ctx(tx, clock.now(), settings)
+        lines = tx.stock_lines()
+        held: dict[tuple[str, str, str], int] = defaultdict(int)
+        for r in tx.reservations():
+            held[(r.warehouse, r.location, r.sku)] += r.qty
+        bins: dict[tuple[str, str, str], int] = defaultdict(int)
+        for line in lines:
+            bins[(line.warehouse, line.location, line.sku)] += line.on_hand
+        pick_free: dict[tuple[str, str], int] = defaultdict(int)
+        reserve_stock: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+        for (wh, loc, sku), on_hand in bins.items():
+            location = ctx.locations.get((wh, loc))
+            if location is None or location.kind.value == "pick":
+                pick_free[(wh, sku)] += on_hand - held.get((wh, loc, sku), 0)
+            elif on_hand > 0:
+                reserve_stock[(wh, sku)].append((loc, on_hand))
+        low = []
+        for (wh, sku), available in sorted(pick_free.items()):
+            point = ctx.skus[sku].reorder_point if sku in ctx.skus else 0
+            if point and available < point:
+                suggestion = None
+                if reserve_stock.get((wh, sku)):
+                    loc, qty = max(reserve_stock[(wh, sku)], key=lambda item: item[1])
+                    suggestion = {
+                        "from_location": loc,
+                        "qty": min(qty, 2 * point - max(available, 0)),
+                    }
+                low.append(
+                    {
+                        "kind": "low_stock",
+                        "warehouse": wh,
+                        "sku": sku,
+                        "available": available,
+                        "reorder_point": point,
+                        "suggestion": suggestion,
+                        "message": f"{sku} in {wh}: {available} available, reorder point {point}",
+                    }
+                )
+        oversold = [
+            {
+                "kind": "oversold",
+                "warehouse": wh,
+                "location": loc,
+                "sku": sku,
+                "on_hand": qty,
+                "message": f"{wh}/{loc} {sku}: on hand {qty}",
+            }
+            for (wh, loc, sku), qty in sorted(bins.items())
+            if qty < 0
+        ]
+        at_risk, exceptions = [], []
+        for doc in tx.open_orders():
+            level = Level(doc["priority"]["level"])
+            needed = timedelta(hours=float(settings.rules.processing_for(level)))
+            slack = parse_time(doc["deadline"]) - ctx.now - needed
+            if slack < timedelta(0):
+                at_risk.append(
+                    {
+                        "kind": "at_risk",
+                        "order_id": doc["id"],
+                        "level": level.value,
+                        "deadline": doc["deadline"],
+                        "message": f"order {doc['id']} ({level.value}) may miss its deadline {doc['deadline']}",
+                    }
+                )
+            if doc["exceptions"]:
+                exceptions.append(
+                    {
+                        "kind": "exception",
+                        "order_id": doc["id"],
+                        "exceptions": doc["exceptions"],
+                        "message": f"order {doc['id']}: {', '.join(doc['exceptions'])}",
+                    }
+                )
+        for doc in tx.list_orders(status="shipped", limit=10_000):
+            if "cancel_after_ship" in doc["exceptions"]:
+                exceptions.append(
+                    {
+                        "kind": "exception",
+                        "order_id": doc["id"],
+                        "exceptions": doc["exceptions"],
+                        "message": f"order {doc['id']}: cancelled after shipping",
+                    }
+                )
+        rejected = [
+            {
+                "kind": "rejected_op",
+                "op_id": o.op_id,
+                "device": o.device,
+                "seq": o.seq,
+                "op_kind": o.kind,
+                "reason": o.reason,
+                "at": o.received_at,
+                "message": f"{o.device} op {o.op_id} ({o.kind}): {o.reason}",
+            }
+            for o in tx.rejected_ops()
+        ]
+    return {
+        "low_stock": low,
+        "oversold": oversold,
+        "at_risk": at_risk,
+        "exceptions": exceptions,
+        "rejected_ops": rejected,
+    }

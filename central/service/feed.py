@@ -1,0 +1,99 @@
+"""The change feed: what a step changed goes to the compacted feed in the same
+transaction; devices page through it with a cursor (SYNC_CONTRACT.md, Pull)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from central.service.context import Ctx
+from central.service.docs import feed_view
+from central.store.base import Store, Tx
+
+
+class EpochMismatch(Exception):
+    """The client's epoch is not this feed's: it must drop its replica and re-pull."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the feed."""
+
+    cursor: int
+    epoch: str
+    changes: list[dict[str, Any]]
+    more: bool
+
+
+def stock_docs(tx: Tx, keys: set[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """Feed documents of bins ``(warehouse, location, sku)``: on-hand per lot, reserved,
+    available and the ledger position they reflect."""
+    if not keys:
+        return []
+    lines = tx.stock_lines(keys=keys)
+    reserved: dict[tuple[str, str, str], int] = defaultdict(int)
+    for r in tx.reservations(skus={k[2] for k in keys}):
+        reserved[(r.warehouse, r.location, r.sku)] += r.qty
+    docs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for key in sorted(keys):
+        docs[key] = {
+            "warehouse": key[0],
+            "location": key[1],
+            "sku": key[2],
+            "on_hand": 0,
+            "reserved": reserved.get(key, 0),
+            "available": 0,
+            "lots": [],
+            "ledger_seq": 0,
+        }
+    for line in lines:
+        doc = docs[(line.warehouse, line.location, line.sku)]
+        doc["on_hand"] += line.on_hand
+        doc["ledger_seq"] = max(doc["ledger_seq"], line.ledger_seq)
+        if line.lot or line.expiry:
+            doc["lots"].append({"lot": line.lot, "expiry": line.expiry, "qty": line.on_hand})
+    for doc in docs.values():
+        doc["available"] = doc["on_hand"] - doc["reserved"]
+    return list(docs.values())
+
+
+def flush(ctx: Ctx) -> None:
+    """Write the step's changed orders, timeline entries and feed changes."""
+    if ctx.changed:
+        docs = list(ctx.changed.values())
+        for doc in docs:
+            doc["updated_at"] = ctx.at
+            ctx.feed.append(("order", doc["id"], doc["warehouse"], feed_view(doc)))
+        ctx.tx.update_orders(docs)
+        ctx.changed.clear()
+    if ctx.touched:
+        for doc in stock_docs(ctx.tx, ctx.touched):
+            ident = f"{doc['warehouse']}/{doc['location']}/{doc['sku']}"
+            ctx.feed.append(("stock", ident, doc["warehouse"], doc))
+        ctx.touched.clear()
+    ctx.tx.add_timeline(ctx.timeline)
+    ctx.tx.feed_put(ctx.feed)
+    ctx.timeline.clear()
+    ctx.feed.clear()
+
+
+def pull(store: Store, cursor: int, limit: int, site: str | None, epoch: str | None) -> Page:
+    """One page of changes after ``cursor`` (only ``site``'s, when given)."""
+    with store.reader() as tx:
+        current = tx.get_meta("epoch") or ""
+        if epoch is not None and epoch != current:
+            raise EpochMismatch(
+                f"epoch {epoch!r} is not the feed's epoch {current!r}: re-pull from 0"
+            )
+        if cursor > tx.feed_head():
+            raise EpochMismatch(f"cursor {cursor} is ahead of the feed: re-pull from 0")
+        rows = tx.feed_page(cursor, limit + 1, site)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        cursor=rows[-1].seq if rows else cursor,
+        epoch=current,
+        changes=[{"entity": r.entity, "id": r.id, "data": r.data} for r in rows],
+        more=more,
+    )

@@ -1,0 +1,80 @@
+"""Priority re-evaluated as time passes (the periodic tick) and when a disruption is
+posted; level changes go to the order, its reservations, the timeline and the feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central.clock import Clock
+from central.service import rules
+from central.service.context import Ctx
+from central.service.docs import order_of
+from central.service.feed import flush
+from central.service.tasks import hot_task
+from central.settings import ServerSettings
+from central.store.base import ReservationRow, Store
+from domain.models import Level
+
+
+def reprioritise(ctx: Ctx, docs: list[dict[str, Any]] | None = None) -> list[str]:
+    """Re-evaluate open orders; returns the ids whose level changed."""
+    changed: list[str] = []
+    for doc in docs if docs is not None else ctx.tx.open_orders():
+        priority = rules.evaluate(
+            order_of(doc), ctx.now, ctx.disruptions, ctx.settings.rules, ctx.skus
+        )
+        before = doc["priority"]
+        new = priority.to_dict()
+        if new["level"] == before["level"]:
+            continue
+        doc["priority"] = new
+        changed.append(doc["id"])
+        ctx.note(
+            doc["id"],
+            "priority",
+            f"{before['level']} -> {new['level']}: " + "; ".join(priority.reasons),
+        )
+        ctx.change(doc)
+        held = ctx.tx.reservations(order_ids=[doc["id"]])
+        if held:
+            ctx.tx.replace_reservations(
+                doc["id"],
+                [
+                    ReservationRow(
+                        r.order_id,
+                        r.warehouse,
+                        r.location,
+                        r.sku,
+                        r.lot,
+                        r.qty,
+                        new["level"],
+                        r.picking,
+                    )
+                    for r in held
+                ],
+            )
+        if Level(new["level"]).is_urgent and doc["status"] == "allocated":
+            hot_task(ctx, doc)
+    return changed
+
+
+def post_disruption(
+    store: Store, body: dict[str, Any], clock: Clock, settings: ServerSettings
+) -> dict[str, Any]:
+    """Store a disruption (upsert by id) and re-prioritise open orders."""
+    with store.transaction() as tx:
+        ctx = Ctx(tx, clock.now(), settings)
+        tx.upsert_disruption(body)
+        ctx.feed.append(("disruption", body["id"], None, body))
+        changed = reprioritise(ctx)
+        flush(ctx)
+        return {"id": body["id"], "changed": len(changed), "orders": changed}
+
+
+def tick(store: Store, clock: Clock, settings: ServerSettings) -> list[str]:
+    """One periodic re-evaluation; returns the orders whose level changed."""
+    with store.transaction() as tx:
+        ctx = Ctx(tx, clock.now(), settings)
+        changed = reprioritise(ctx)
+        flush(ctx)
+        return changed

@@ -1,0 +1,178 @@
+"""Stock in a transaction: the in-memory book for some SKUs, allocation of orders
+against it and writing the outcome back (reservations, allocations, transfers)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from central.service import rules
+from central.service.context import Ctx, parse_day
+from central.service.docs import order_of, set_state, state_of
+from central.store.base import ReservationRow
+from domain.ledger import Movement, Reservation, StockBook
+from domain.models import ExceptionKind, Level, LocationKind, OrderLine, OrderStatus, parse_time
+from domain.status import add_exception, advance
+
+
+def load_book(ctx: Ctx, skus: set[str]) -> StockBook:
+    """The ledger and open reservations of ``skus`` (every warehouse) as a StockBook."""
+    book = StockBook()
+    for m in ctx.tx.movements(skus):
+        book.apply(
+            Movement(
+                m.op_id,
+                m.warehouse,
+                m.location,
+                m.sku,
+                m.delta,
+                m.reason,
+                parse_time(m.at),
+                m.lot or None,
+                parse_day(m.expiry),
+            )
+        )
+    for r in ctx.tx.reservations(skus=skus):
+        book.reserve(
+            Reservation(
+                r.order_id,
+                r.warehouse,
+                r.location,
+                r.sku,
+                r.qty,
+                Level(r.level),
+                r.lot or None,
+                r.picking,
+            )
+        )
+    return book
+
+
+def _allocations(book: StockBook, order_id: str) -> list[dict[str, Any]]:
+    result = []
+    for res in sorted(book.reservations(order_id), key=lambda r: (r.sku, r.location, r.lot or "")):
+        expiry = next(
+            (
+                p.expiry
+                for p in book.positions(res.sku, res.warehouse)
+                if p.location == res.location and p.lot == res.lot
+            ),
+            None,
+        )
+        result.append(
+            {
+                "sku": res.sku,
+                "location": res.location,
+                "qty": res.qty,
+                "lot": res.lot,
+                "expiry": expiry.isoformat() if expiry else None,
+            }
+        )
+    return result
+
+
+def save_reservations(ctx: Ctx, book: StockBook, order_id: str) -> None:
+    """Write an order's reservations from the book and mark its bins touched."""
+    held = book.reservations(order_id)
+    before = ctx.tx.reservations(order_ids=[order_id])
+    ctx.tx.replace_reservations(
+        order_id,
+        [
+            ReservationRow(
+                r.order_id,
+                r.warehouse,
+                r.location,
+                r.sku,
+                r.lot or "",
+                r.qty,
+                r.level.value,
+                r.picking,
+            )
+            for r in held
+        ],
+    )
+    for row in before:
+        ctx.touched.add((row.warehouse, row.location, row.sku))
+    for res in held:
+        ctx.touched.add((res.warehouse, res.location, res.sku))
+
+
+def allocate_orders(
+    ctx: Ctx, docs: list[dict[str, Any]], excluded: set[tuple[str, str]] | None = None
+) -> None:
+    """Allocate open orders, most urgent first, preempted ones again afterwards; record
+    shortages as exceptions and transfer proposals. ``excluded`` bins (warehouse, code)
+    are not picked from (a picker found them empty)."""
+    if not docs:
+        return
+    skus = {li["sku"] for d in docs for li in d["lines"]}
+    book = load_book(ctx, skus)
+    queue = sorted(docs, key=lambda d: (d["priority"]["level"], -d["priority"]["score"], d["id"]))
+    seen: set[str] = set()
+    rounds = 0
+    while queue and rounds < 3 * len(docs) + 10:
+        rounds += 1
+        doc = queue.pop(0)
+        preempted = _allocate_one(ctx, book, doc, excluded or set())
+        seen.add(doc["id"])
+        if preempted:
+            victims = ctx.tx.get_orders([p for p in preempted if p not in ctx.changed])
+            victims.update({p: ctx.changed[p] for p in preempted if p in ctx.changed})
+            for vid in preempted:
+                ctx.note(vid, "preempted", f"stock taken by more urgent order {doc['id']}")
+                save_reservations(ctx, book, vid)
+                if vid in victims:
+                    queue.append(victims[vid])
+
+
+def _allocate_one(
+    ctx: Ctx, book: StockBook, doc: dict[str, Any], excluded: set[tuple[str, str]]
+) -> tuple[str, ...]:
+    state = state_of(doc)
+    if state.status in (OrderStatus.CANCELLED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        return ()
+    level = Level(doc["priority"]["level"])
+    warehouse = doc["warehouse"]
+    locations = dict(ctx.locations_in(warehouse))
+    for wh, code in excluded:
+        if wh == warehouse and code in locations:
+            locations[code] = replace(locations[code], kind=LocationKind.RESERVE)
+    # Only what is still to be picked is allocated (a partly picked order keeps its picks).
+    remaining = tuple(
+        OrderLine(li["sku"], li["qty"] - li.get("picked", 0))
+        for li in doc["lines"]
+        if li["qty"] - li.get("picked", 0) > 0
+    )
+    if not remaining:
+        return ()
+    order = replace(order_of(doc), lines=remaining)
+    result = rules.allocate(order, level, book, warehouse, locations, ctx.now)
+    save_reservations(ctx, book, doc["id"])
+    doc["allocations"] = _allocations(book, doc["id"])
+    missing = {li.sku: li.qty for li in result.shortages}
+    for li in doc["lines"]:
+        li["short"] = missing.get(li["sku"], 0)
+    if result.complete:
+        state = advance(state, OrderStatus.ALLOCATED)
+        ctx.note(
+            doc["id"],
+            "allocated",
+            ", ".join(f"{a['sku']}x{a['qty']}@{a['location']}" for a in doc["allocations"]),
+        )
+    else:
+        state = add_exception(state, ExceptionKind.STOCK_SHORTAGE)
+        short = ", ".join(f"{li.sku}x{li.qty}" for li in result.shortages)
+        ctx.note(doc["id"], "stock_shortage", f"short in {warehouse}: {short}")
+        proposal = rules.propose_transfer(
+            order, result.shortages, ctx.warehouses[warehouse], ctx.warehouses, book, ctx.now
+        )
+        if proposal is not None:
+            proposal["created_at"] = ctx.at
+            proposal["status"] = "proposed"
+            tid = ctx.tx.add_transfer(proposal)
+            ctx.note(
+                doc["id"], "transfer_proposed", f"#{tid} from {proposal['from_warehouse']}: {short}"
+            )
+    set_state(doc, state)
+    ctx.change(doc)
+    return tuple(result.preempted)

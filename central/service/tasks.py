@@ -1,0 +1,84 @@
+"""Pick tasks: P1/P2 orders become a hot task at once; the others are batched when
+enough are waiting (or on the periodic tick)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central.service import rules
+from central.service.context import Ctx
+from central.service.docs import order_of
+from domain.models import Level, Location, OrderStatus
+
+
+def _pick_lines(ctx: Ctx, doc: dict[str, Any]) -> list[tuple[str, Location, int]]:
+    lines = []
+    for a in doc["allocations"]:
+        loc = ctx.locations.get((doc["warehouse"], a["location"]))
+        if loc is None:
+            loc = Location(doc["warehouse"], a["location"])
+        lines.append((a["sku"], loc, int(a["qty"])))
+    return lines
+
+
+def _save(ctx: Ctx, warehouse: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for task in tasks:
+        task["warehouse"] = warehouse
+        task["status"] = "open"
+        if task["kind"] != "hot" or not task["id"]:
+            # Ids from one call may repeat across calls; an order belongs to one task.
+            task["id"] = f"BATCH-{warehouse}-{min(task['order_ids'])}"
+        for order_id in task["order_ids"]:
+            ctx.note(order_id, "task", f"{task['kind']} pick task {task['id']}")
+        ctx.feed.append(("task", task["id"], warehouse, task))
+    ctx.tx.upsert_tasks(tasks)
+    return tasks
+
+
+def hot_task(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """A hot task for an urgent, allocated order that has none yet."""
+    level = Level(doc["priority"]["level"])
+    if not level.is_urgent or not doc["allocations"] or doc["id"] in ctx.tx.tasked_order_ids():
+        return None
+    tasks = rules.build_tasks(
+        [(order_of(doc), level, _pick_lines(ctx, doc))], ctx.settings.batch_size
+    )
+    return _save(ctx, doc["warehouse"], tasks)[0] if tasks else None
+
+
+def batch_waiting(ctx: Ctx, force: bool = False) -> list[dict[str, Any]]:
+    """Batch allocated orders without a task, per warehouse: full batches always, a last
+    partial batch only when ``force`` (the tick)."""
+    tasked = ctx.tx.tasked_order_ids()
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    for doc in ctx.tx.list_orders(status=OrderStatus.ALLOCATED.value, limit=10_000):
+        doc = ctx.changed.get(doc["id"], doc)
+        if doc["id"] not in tasked and doc["allocations"]:
+            waiting.setdefault(doc["warehouse"], []).append(doc)
+    size = ctx.settings.batch_size
+    made: list[dict[str, Any]] = []
+    for warehouse, docs in sorted(waiting.items()):
+        urgent = [d for d in docs if Level(d["priority"]["level"]).is_urgent]
+        for doc in urgent:
+            task = hot_task(ctx, doc)
+            if task is not None:
+                made.append(task)
+        rest = [d for d in docs if not Level(d["priority"]["level"]).is_urgent]
+        take = len(rest) if force else len(rest) - len(rest) % size
+        if take <= 0:
+            continue
+        rest.sort(key=lambda d: (d["deadline"], d["id"]))
+        items = [
+            (order_of(d), Level(d["priority"]["level"]), _pick_lines(ctx, d)) for d in rest[:take]
+        ]
+        made.extend(_save(ctx, warehouse, rules.build_tasks(items, size)))
+    return made
+
+
+def close_tasks_of(ctx: Ctx, order_id: str, status: str) -> None:
+    """Mark tasks that hold only this order done/cancelled (shipped or cancelled order)."""
+    for task in ctx.tx.tasks(status="open"):
+        if task["order_ids"] == [order_id]:
+            task["status"] = status
+            ctx.tx.upsert_tasks([task])
+            ctx.feed.append(("task", task["id"], task["warehouse"], task))
