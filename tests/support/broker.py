@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ class Broker:
     def config_text(self) -> str:
         lines = [
             f"listener {self.port} 127.0.0.1",
+            # as root mosquitto would drop to user "mosquitto", who cannot read the 0600
+            # password file nor write the log in the test's temp folder
+            *(["user root"] if os.geteuid() == 0 else []),
             f"persistence_location {self.workdir}/",
             "persistence true",
             "autosave_interval 1",
