@@ -62,16 +62,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     from central.app import create_app
     from central.settings import SettingsError, load_settings
+    from sync.simclock import clock_from_env
 
     try:
         settings = load_settings(args.config, reprioritise_seconds=args.reprioritise_seconds)
     except SettingsError as exc:
         raise UserError(str(exc)) from exc
+    try:
+        clock = clock_from_env()  # the demo's simulated floor clock, else the wall clock
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     store = _open(args.db)
     try:
         print(f"rushline central: {store.url} on http://{args.host}:{args.port}", flush=True)
         uvicorn.run(
-            create_app(store, settings=settings),
+            create_app(store, clock=clock, settings=settings),
             host=args.host,
             port=args.port,
             log_level="warning",
