@@ -1,0 +1,53 @@
+"""The status bar on every screen: online or offline, ops waiting, last sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from handheld_app.presenters.timefmt import age
+
+
+class SyncState(Protocol):
+    """The parts of ``sync.client.SyncStatus`` the bar shows."""
+
+    online: bool
+    pending: int
+    last_success_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The bar's text pieces."""
+
+    online: bool
+    text: str
+    pending: int
+    last_sync: str
+    operator: str = ""
+
+
+class StatusPresenter:
+    """Reads the sync client's status (None = no sync configured: offline)."""
+
+    def __init__(
+        self,
+        status: Callable[[], SyncState | None],
+        pending: Callable[[], int],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.status = status
+        self.pending = pending
+        self.clock = clock
+
+    def view(self, operator: str = "") -> StatusView:
+        """The bar as of now; the pending count is read from the store itself."""
+        state = self.status()
+        online = bool(state is not None and state.online)
+        pending = self.pending()
+        last = age(state.last_success_at if state else None, self.clock())
+        text = f"{'ONLINE' if online else 'OFFLINE'}  |  {pending} to send  |  sync {last}"
+        return StatusView(online, text, pending, last, operator)

@@ -1,0 +1,118 @@
+"""The task list: open tasks most urgent first, coloured by level, with a countdown to
+the deadline and the priority reasons; a banner when a hot task is pushed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from handheld_app.presenters.progress import TaskProgress
+from handheld_app.presenters.timefmt import countdown, parse_when
+from sync.store import LocalStore
+
+Row = dict[str, Any]
+URGENT_LEVELS = ("P1", "P2")
+
+
+def task_reasons(store: LocalStore, task: Row, limit: int = 4) -> tuple[str, ...]:
+    """Why the task is urgent: the priority reasons of its orders (deduplicated)."""
+    seen: dict[str, None] = {}
+    for order_id in task.get("order_ids") or []:
+        order = store.order(str(order_id)) or {}
+        for reason in (order.get("priority") or {}).get("reasons") or []:
+            seen.setdefault(str(reason), None)
+    return tuple(list(seen)[:limit])
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task in the list."""
+
+    task_id: str
+    level: str
+    kind: str
+    title: str
+    countdown: str
+    late: bool
+    lines_left: int
+    units_left: int
+    first_location: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskListView:
+    """The task list screen: rows most urgent first and a banner for a pushed hot task."""
+
+    rows: tuple[TaskRow, ...]
+    banner: str = ""
+    banner_level: str = ""
+
+
+class TaskListPresenter:
+    """Open tasks of this device's site that still have work on this device."""
+
+    def __init__(
+        self, store: LocalStore, progress: TaskProgress, clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.progress = progress
+        self.clock = clock
+        self._banner = ""
+        self._banner_level = ""
+        self._announced: set[str] = set()
+
+    def open_tasks(self) -> list[Row]:
+        """Open tasks with work left here, most urgent first (level, deadline)."""
+        rows = self.store.tasks(status="open", warehouse=self.store.site)
+        return [t for t in rows if not self.progress.finished(t)]
+
+    def row(self, task: Row) -> TaskRow:
+        """The list row of one task."""
+        now = self.clock()
+        deadline = parse_when(task.get("deadline"))
+        left = [line for line in self.progress.lines(task) if line.left]
+        order_ids = [str(o) for o in task.get("order_ids") or []]
+        title = order_ids[0] if len(order_ids) == 1 else f"Batch of {len(order_ids)} orders"
+        return TaskRow(
+            task_id=str(task["id"]),
+            level=str(task.get("level") or "P4"),
+            kind=str(task.get("kind") or ""),
+            title=title,
+            countdown=countdown(deadline, now),
+            late=deadline is not None and deadline < now,
+            lines_left=len(left),
+            units_left=sum(line.left for line in left),
+            first_location=left[0].location if left else "tote",
+            reasons=task_reasons(self.store, task),
+        )
+
+    def view(self) -> TaskListView:
+        """The list as it should be shown now."""
+        rows = tuple(self.row(t) for t in self.open_tasks())
+        return TaskListView(rows, self._banner, self._banner_level)
+
+    def pushed(self, task: Row) -> bool:
+        """A task pushed to this device: a new urgent one raises the banner (once).
+        Returns True when the banner was raised."""
+        task_id = str(task.get("id") or "")
+        level = str(task.get("level") or "")
+        if not task_id or level not in URGENT_LEVELS or task_id in self._announced:
+            return False
+        self._announced.add(task_id)
+        order_ids = ", ".join(str(o) for o in task.get("order_ids") or [])
+        self._banner = f"NEW {level} HOT PICK {order_ids}".strip()
+        self._banner_level = level
+        return True
+
+    def dismiss_banner(self) -> None:
+        """Hide the banner (the picker saw it or opened the task)."""
+        self._banner = ""
+        self._banner_level = ""
+
+    def find(self, task_id: str) -> Row | None:
+        """An open task by id."""
+        task = self.store.get("task", task_id)
+        return task if task is not None and task.get("status") == "open" else None

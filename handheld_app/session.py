@@ -1,0 +1,134 @@
+"""``PickerSession``: one signed-in picker driving the presenters without any UI.
+
+The Kivy screens and the simulated pickers of the demo use the same facade, so what a
+test proves here is what the floor does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
+from handheld_app.presenters.feedback import Feedback, FeedbackPort, SilentFeedback
+from handheld_app.presenters.pick import PickFlow, PickView, ShortReason
+from handheld_app.presenters.progress import TaskProgress
+from handheld_app.presenters.stock import StockPresenter, StockView
+from handheld_app.presenters.tasks import TaskListPresenter, TaskListView
+from sync.store import LocalStore
+
+View = PickView | TaskListView | StockView
+
+
+class PickerSession:
+    """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``;
+    ``current_view()`` is what the screen shows. Each action returns ``Feedback`` and
+    rings the feedback port (beep on ok, buzz on a refusal)."""
+
+    def __init__(
+        self,
+        store: LocalStore,
+        operator: str,
+        clock: Callable[[], datetime],
+        feedback: FeedbackPort | None = None,
+        prefixes: Prefixes = DEFAULT_PREFIXES,
+        last_sync: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
+        if not operator or not str(operator).strip():
+            raise ValueError("operator: required (the signed-in picker's id)")
+        self.store = store
+        self.operator = str(operator).strip()
+        self.clock = clock
+        self.feedback_port: FeedbackPort = feedback or SilentFeedback()
+        self.prefixes = prefixes
+        self.progress = TaskProgress(store.outbox_history())
+        self.tasks = TaskListPresenter(store, self.progress, clock)
+        self.stock = StockPresenter(store, clock, last_sync)
+        self.flow: PickFlow | None = None
+        self.mode = "tasks"
+        self.last = Feedback.good("")
+
+    # --- navigation ----------------------------------------------------------------
+
+    def start(self, task_id: str | None = None) -> Feedback:
+        """Open a task (default: the most urgent open one) on the pick screen."""
+        if task_id is None:
+            open_tasks = self.tasks.open_tasks()
+            task = open_tasks[0] if open_tasks else None
+            if task is None:
+                return self._ring(Feedback.refuse("no_task", "No open tasks"))
+        else:
+            task = self.tasks.find(task_id)
+            if task is None:
+                return self._ring(Feedback.refuse("no_task", f"Task {task_id} is not open"))
+            if self.progress.finished(task):
+                return self._ring(Feedback.refuse("task_done", f"Task {task_id} is done"))
+        if self.flow is None or self.flow.task_id != str(task["id"]):
+            self.flow = PickFlow(self.store, self.progress, task, self.operator, self.clock)
+        self.mode = "pick"
+        self.tasks.dismiss_banner()
+        view = self.flow.view()
+        return self._ring(Feedback.good(f"Task {task['id']}: {view.prompt}", "started"))
+
+    def back_to_tasks(self) -> None:
+        """Leave the pick or stock screen; a started task keeps its progress."""
+        self.mode = "tasks"
+
+    def show_stock(self) -> None:
+        """Open the stock lookup screen."""
+        self.mode = "stock"
+
+    # --- actions -------------------------------------------------------------------
+
+    def scan(self, code: str | Scan) -> Feedback:
+        """A scanned code (raw text or an already decoded scan)."""
+        scan = code if isinstance(code, Scan) else decode(code, self.prefixes)
+        if self.mode == "pick" and self.flow is not None:
+            return self._after_flow(self.flow.scan(scan))
+        if self.mode == "stock" or (scan.kind is ScanKind.GS1 and scan.data.get("gtin")):
+            self.mode = "stock"
+            return self._ring(self.stock.lookup(scan))
+        if scan.kind is ScanKind.UNKNOWN:
+            why = scan.data.get("error", "not readable")
+            return self._ring(Feedback.refuse("unknown_barcode", f"Unknown barcode: {why}"))
+        return self._ring(Feedback.refuse("no_task", "Choose a task first"))
+
+    def enter_qty(self, qty: int) -> Feedback:
+        """Confirm the quantity of the scanned item."""
+        if self.mode != "pick" or self.flow is None:
+            return self._ring(Feedback.refuse("no_task", "Choose a task first"))
+        return self._after_flow(self.flow.enter_qty(qty))
+
+    def short(self, reason: ShortReason | str) -> Feedback:
+        """Report the current line short (bin_empty, damaged or not_found)."""
+        if self.mode != "pick" or self.flow is None:
+            return self._ring(Feedback.refuse("no_task", "Choose a task first"))
+        return self._after_flow(self.flow.short(reason))
+
+    def pushed_task(self, task: dict[str, object]) -> bool:
+        """A task pushed over MQTT: raise the banner for a new P1/P2 one."""
+        return self.tasks.pushed(dict(task))
+
+    # --- views ---------------------------------------------------------------------
+
+    def current_view(self) -> View:
+        """What the screen shows now."""
+        if self.mode == "pick" and self.flow is not None:
+            return self.flow.view()
+        if self.mode == "stock":
+            return self.stock.current
+        return self.tasks.view()
+
+    def _after_flow(self, feedback: Feedback) -> Feedback:
+        if self.flow is not None and self.progress.finished(self.flow.task):
+            self.flow = None
+            self.mode = "tasks"
+        return self._ring(feedback)
+
+    def _ring(self, feedback: Feedback) -> Feedback:
+        self.last = feedback
+        if feedback.ok:
+            self.feedback_port.on_ok()
+        else:
+            self.feedback_port.on_error()
+        return feedback

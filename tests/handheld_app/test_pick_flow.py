@@ -1,0 +1,220 @@
+"""The pick flow through ``PickerSession``: every step and every refusal, no Kivy."""
+
+from __future__ import annotations
+
+from handheld_app.presenters import PickView, SilentFeedback, Step, TaskListView
+from handheld_app.session import PickerSession
+from sync.store import LocalStore
+from tests.handheld_app.floor import GTIN_BAG, GTIN_PEN, GTIN_STRANGER, Clock, gs1
+
+
+def _session(store: LocalStore, clock: Clock) -> tuple[PickerSession, SilentFeedback]:
+    port = SilentFeedback()
+    return PickerSession(store, "op7", clock, feedback=port), port
+
+
+def _pick_view(session: PickerSession) -> PickView:
+    view = session.current_view()
+    assert isinstance(view, PickView), view
+    return view
+
+
+def _ops(store: LocalStore) -> list[tuple[str, dict]]:
+    return [(op.kind, op.data) for op in store.outbox_history()]
+
+
+def test_hot_pick_end_to_end_records_picks_and_tote(store: LocalStore, clock: Clock) -> None:
+    session, port = _session(store, clock)
+    assert session.start().ok  # the most urgent task: the P1 hot pick
+    view = _pick_view(session)
+    assert (view.task_id, view.step, view.location, view.left) == (
+        "HOT-O-HOT",
+        Step.LOCATION,
+        "A01-01-1",
+        2,
+    )
+    assert "customer flag: medical" in view.reasons
+    assert view.countdown == "45m00s"
+
+    assert session.scan("LOC-A01-01-1").code == "at_location"
+    assert session.scan(gs1(GTIN_BAG, lot="LOT9", expiry="270430")).code == "item_ok"
+    view = _pick_view(session)
+    assert (view.step, view.lot, view.expiry) == (Step.QTY, "LOT9", "2027-04-30")
+    assert session.enter_qty(2).code == "picked"
+    # Next line in route order, another bin: the location must be scanned again.
+    view = _pick_view(session)
+    assert (view.step, view.location, view.sku) == (Step.LOCATION, "B02-05-2", "SKU-PEN")
+    assert session.scan("LOC-B02-05-2").ok
+    # A single unit: the item scan confirms it without the keypad.
+    assert session.scan(GTIN_PEN).code == "picked"
+    view = _pick_view(session)
+    assert (view.step, view.order_id) == (Step.TOTE, "O-HOT")
+    done = session.scan("TOTE-0042")
+    assert (done.ok, done.code) == (True, "task_done")
+    assert "TOTE-0042" in done.message
+    assert isinstance(session.current_view(), TaskListView)  # back to the list
+
+    ops = _ops(store)
+    assert [k for k, _ in ops] == ["pick.confirmed", "pick.confirmed", "tote.assigned"]
+    first = ops[0][1]
+    assert first["qty"] == 2 and first["lot"] == "LOT9" and first["expiry"] == "2027-04-30"
+    assert first["operator"] == "op7" and first["task_id"] == "HOT-O-HOT"
+    assert ops[2][1] == {"tote": "TOTE-0042", "order_id": "O-HOT", "task_id": "HOT-O-HOT"}
+    order = store.order("O-HOT")
+    assert order is not None
+    assert order["status"] == "picked" and order["tote"] == "TOTE-0042"
+    stock = store.get("stock", "DE-FRA/A01-01-1/SKU-BAG")
+    assert stock is not None and stock["on_hand"] == 3
+    assert port.errors == 0 and port.oks >= 6
+    # The finished task leaves the list; the batch task remains.
+    tasks = session.current_view()
+    assert isinstance(tasks, TaskListView)
+    assert [r.task_id for r in tasks.rows] == ["BATCH-1"]
+
+
+def test_tote_scanned_first_goes_with_each_pick(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    assert session.scan("TOTE-0007").code == "tote_bound"
+    session.scan("LOC-A01-01-1")
+    session.scan(GTIN_BAG)
+    session.enter_qty(2)
+    session.scan("LOC-B02-05-2")
+    finished = session.scan(GTIN_PEN)
+    assert finished.ok and "task done" in finished.message
+    picks = [d for k, d in _ops(store) if k == "pick.confirmed"]
+    assert [p.get("tote") for p in picks] == ["TOTE-0007", "TOTE-0007"]
+    assert isinstance(session.current_view(), TaskListView)
+
+
+def test_wrong_location_is_refused_and_changes_nothing(store: LocalStore, clock: Clock) -> None:
+    session, port = _session(store, clock)
+    session.start("HOT-O-HOT")
+    refused = session.scan("LOC-C03-01-1")
+    assert (refused.ok, refused.code) == (False, "wrong_location")
+    assert "C03-01-1" in refused.message and "A01-01-1" in refused.message
+    assert _pick_view(session).step is Step.LOCATION
+    assert _pick_view(session).message == refused.message
+    assert port.errors == 1
+    assert store.pending_count() == 0
+
+
+def test_item_before_location_is_refused(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    refused = session.scan(GTIN_BAG)
+    assert (refused.ok, refused.code) == (False, "scan_location_first")
+    assert store.pending_count() == 0
+
+
+def test_wrong_item_is_refused(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    refused = session.scan(GTIN_PEN)
+    assert (refused.ok, refused.code) == (False, "wrong_item")
+    assert "SKU-PEN" in refused.message and "SKU-BAG" in refused.message
+    assert _pick_view(session).step is Step.ITEM
+    assert store.pending_count() == 0
+
+
+def test_item_not_in_catalogue_is_refused(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    refused = session.scan(GTIN_STRANGER)
+    assert (refused.ok, refused.code) == (False, "unknown_item")
+    assert store.pending_count() == 0
+
+
+def test_unknown_barcode_is_refused_with_the_reason(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    refused = session.scan("4006381333932")  # check digit wrong
+    assert (refused.ok, refused.code) == (False, "unknown_barcode")
+    assert "check digit" in refused.message
+    assert session.scan("HELLO").code == "unknown_barcode"
+    assert store.pending_count() == 0
+
+
+def test_too_many_and_bad_quantities_are_refused(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    assert session.enter_qty(1).code == "scan_item_first"
+    session.scan("LOC-A01-01-1")
+    session.scan(GTIN_BAG)
+    too_many = session.enter_qty(3)
+    assert (too_many.ok, too_many.code) == (False, "too_many")
+    assert "only 2 left" in too_many.message
+    assert session.enter_qty(0).code == "bad_qty"
+    assert store.pending_count() == 0
+    # A partial quantity leaves the rest of the line at the same bin.
+    assert session.enter_qty(1).ok
+    view = _pick_view(session)
+    assert (view.step, view.left, view.location) == (Step.ITEM, 1, "A01-01-1")
+    assert session.scan(GTIN_BAG).code == "picked"
+
+
+def test_short_pick_records_reason_and_shows_other_bins(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    session.scan(GTIN_BAG)
+    session.enter_qty(2)
+    session.scan("LOC-B02-05-2")
+    assert session.short("exploded").code == "bad_reason"
+    short = session.short("bin_empty")
+    assert short.ok and short.code == "short"
+    assert "C03-01-1 (7)" in short.message  # the other bin of SKU-PEN, from the cache
+    view = _pick_view(session)
+    assert view.step is Step.TOTE and view.alternatives == ("C03-01-1 (7)",)
+    kinds = _ops(store)
+    assert kinds[-1] == (
+        "pick.short",
+        {
+            "order_id": "O-HOT",
+            "sku": "SKU-PEN",
+            "location": "B02-05-2",
+            "qty_short": 1,
+            "reason": "bin_empty",
+            "operator": "op7",
+            "task_id": "HOT-O-HOT",
+        },
+    )
+    order = store.order("O-HOT")
+    assert order is not None and "short_pick" in order["exceptions"]
+
+
+def test_tote_holding_another_open_order_is_refused(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("BATCH-1")
+    assert session.scan("TOTE-0001").ok
+    session.back_to_tasks()
+    session.start("HOT-O-HOT")
+    refused = session.scan("TOTE-0001")
+    assert (refused.ok, refused.code) == (False, "tote_in_use")
+    assert "O-SLOW" in refused.message
+    assert [k for k, _ in _ops(store)] == ["tote.assigned"]
+
+
+def test_progress_survives_a_restart(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    session.scan(GTIN_BAG)
+    session.enter_qty(2)
+    again = PickerSession(store, "op7", clock)
+    again.start("HOT-O-HOT")
+    view = _pick_view(again)
+    assert (view.sku, view.line_no, view.step) == ("SKU-PEN", 2, Step.LOCATION)
+
+
+def test_scans_without_a_task(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    assert session.scan("LOC-A01-01-1").code == "no_task"
+    assert session.enter_qty(1).code == "no_task"
+    assert session.short("damaged").code == "no_task"
+    assert session.start("NOPE").code == "no_task"
+    # An item scanned on the list opens the stock lookup.
+    assert session.scan(GTIN_PEN).code == "stock"
+    assert session.mode == "stock"
