@@ -1,0 +1,532 @@
+"""Analytics maths: where time went, which carriers are late, which stations and
+operators carry the load, and which floor stage is the bottleneck.
+
+Pure and fast: inputs are plain tuples (as a database cursor returns them) with times
+as POSIX seconds, so 100,000 orders with their timelines summarise in well under a
+second of tight loops. Percentiles interpolate linearly between closest ranks (as
+``numpy.percentile``'s default and ``statistics.quantiles(method="inclusive")``).
+
+Row layouts (positional, documented here once):
+
+- ``OrderFact``: ``(order_id, level, status, deadline_ts)``
+- ``TimelineMark``: ``(order_id, event, at_ts)``; only milestone events count
+- ``DeliveryFact``: ``(order_id, service, country, delivered_ts)``
+- ``WorkFact``: ``(device, kind, at_ts, operator, units)`` one device operation
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.models import DomainError, Level
+
+OrderFact = tuple[str, str, str, float]
+TimelineMark = tuple[str, str, float]
+DeliveryFact = tuple[str, str, str, float]
+WorkFact = tuple[str, str, float, str | None, int]
+
+MILESTONES: tuple[str, ...] = ("received", "allocated", "picked", "packed", "shipped", "delivered")
+"""Timeline events that mark an order reaching each point of its path, in order."""
+
+STAGES: tuple[str, ...] = ("allocate", "pick", "pack", "ship", "deliver")
+"""Stage ``STAGES[i]`` runs from ``MILESTONES[i]`` to ``MILESTONES[i + 1]``."""
+
+FLOOR_STAGES: tuple[str, ...] = STAGES[:4]
+"""The stages the warehouse controls (delivery is the carrier's)."""
+
+LEVELS: tuple[str, ...] = tuple(level.value for level in Level)
+URGENT_LEVELS = frozenset(level.value for level in Level if level.is_urgent)
+
+# Picking an order is a run of per-line events: it is done at the last one; every other
+# milestone counts from its first occurrence (a repeat is a late duplicate).
+_MILESTONE_INDEX = {name: i for i, name in enumerate(MILESTONES)}
+_PICKED = _MILESTONE_INDEX["picked"]
+
+# Where an open order waits, by status: (stage it is in, milestone its wait started at).
+_WAITING: dict[str, tuple[int, int]] = {
+    "received": (0, 0),
+    "allocated": (1, 1),
+    "picking": (1, 1),
+    "picked": (2, 2),
+    "packed": (3, 3),
+    "shipped": (4, 4),
+}
+
+# Work operations counted as station throughput, and what one of them is called.
+WORK_KINDS: Mapping[str, str] = {
+    "pick.confirmed": "pick lines",
+    "pack.verified": "pack scans",
+    "order.packed": "orders packed",
+    "order.shipped": "orders shipped",
+    "tote.diverted": "totes diverted",
+    "label.printed": "labels printed",
+}
+_MIN_SPAN_S = 60.0
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ascending ``ordered`` values, linearly interpolated."""
+    if not ordered:
+        raise DomainError("percentile of no values")
+    if not 0.0 <= q <= 1.0:
+        raise DomainError(f"quantile must be within 0..1, got {q}")
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Count, median, 90th percentile, mean and maximum of durations in seconds."""
+
+    count: int
+    p50_s: float
+    p90_s: float
+    mean_s: float
+    max_s: float
+
+    @staticmethod
+    def of(values: list[float]) -> Spread | None:
+        """The spread of ``values`` (sorted in place); None when empty."""
+        if not values:
+            return None
+        values.sort()
+        return Spread(
+            len(values),
+            percentile(values, 0.5),
+            percentile(values, 0.9),
+            sum(values) / len(values),
+            values[-1],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape, seconds rounded to 0.1."""
+        return {
+            "count": self.count,
+            "p50_s": round(self.p50_s, 1),
+            "p90_s": round(self.p90_s, 1),
+            "mean_s": round(self.mean_s, 1),
+            "max_s": round(self.max_s, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StageStats:
+    """Durations of one stage over all orders and per priority level."""
+
+    stage: str
+    start: str
+    end: str
+    overall: Spread | None
+    by_level: Mapping[str, Spread]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {
+            "stage": self.stage,
+            "from": self.start,
+            "to": self.end,
+            "overall": self.overall.to_dict() if self.overall else None,
+            "by_level": {lvl: s.to_dict() for lvl, s in self.by_level.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """Open orders waiting in a stage now and how long they have waited."""
+
+    stage: str
+    waiting: int
+    oldest_s: float | None
+    p90_age_s: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {
+            "stage": self.stage,
+            "waiting": self.waiting,
+            "oldest_s": None if self.oldest_s is None else round(self.oldest_s, 1),
+            "p90_age_s": None if self.p90_age_s is None else round(self.p90_age_s, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OnTime:
+    """Deliveries at or before the deadline out of all measured deliveries."""
+
+    on_time: int
+    total: int
+
+    @property
+    def rate(self) -> float | None:
+        """on_time / total, None before the first delivery."""
+        return self.on_time / self.total if self.total else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        rate = self.rate
+        return {
+            "on_time": self.on_time,
+            "total": self.total,
+            "rate": None if rate is None else round(rate, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    """The floor stage taking the largest share of the summed p90 stage times."""
+
+    stage: str
+    p90_s: float
+    share: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {
+            "stage": self.stage,
+            "p90_s": round(self.p90_s, 1),
+            "share": round(self.share, 4),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Work done by one station (device) or operator: count of operations, units, and
+    operations per hour over its active span (first to last, at least a minute)."""
+
+    name: str
+    kind: str
+    ops: int
+    units: int
+    first_ts: float
+    last_ts: float
+
+    @property
+    def per_hour(self) -> float:
+        """Operations per hour while active."""
+        return self.ops * 3600.0 / max(self.last_ts - self.first_ts, _MIN_SPAN_S)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "ops": self.ops,
+            "units": self.units,
+            "per_hour": round(self.per_hour, 2),
+            "first": _iso(self.first_ts),
+            "last": _iso(self.last_ts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The whole report (``GET /v1/reports/summary``)."""
+
+    generated_at: datetime
+    orders_total: int
+    by_status: Mapping[str, int]
+    by_level: Mapping[str, int]
+    stages: tuple[StageStats, ...]
+    queues: tuple[Queue, ...]
+    bottleneck: Bottleneck | None
+    on_time_urgent: OnTime
+    on_time_standard: OnTime
+    on_time_by_level: Mapping[str, OnTime]
+    on_time_by_carrier: Mapping[str, OnTime]
+    on_time_by_lane: Mapping[tuple[str, str], OnTime]
+    stations: tuple[Throughput, ...]
+    operators: tuple[Throughput, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the report."""
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "orders": {
+                "total": self.orders_total,
+                "by_status": dict(self.by_status),
+                "by_level": dict(self.by_level),
+            },
+            "stages": [s.to_dict() for s in self.stages],
+            "queues": [q.to_dict() for q in self.queues],
+            "bottleneck": self.bottleneck.to_dict() if self.bottleneck else None,
+            "on_time": {
+                "urgent": self.on_time_urgent.to_dict(),
+                "standard": self.on_time_standard.to_dict(),
+                "by_level": {k: v.to_dict() for k, v in self.on_time_by_level.items()},
+                "by_carrier": [
+                    {"service": k, **v.to_dict()} for k, v in self.on_time_by_carrier.items()
+                ],
+                "by_lane": [
+                    {"service": k[0], "country": k[1], **v.to_dict()}
+                    for k, v in self.on_time_by_lane.items()
+                ],
+            },
+            "stations": [t.to_dict() for t in self.stations],
+            "operators": [t.to_dict() for t in self.operators],
+            "notes": list(self.notes),
+        }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def milestones(timeline: Iterable[TimelineMark]) -> dict[str, list[float | None]]:
+    """Per order, the time it reached each of ``MILESTONES`` (None when not yet)."""
+    marks: dict[str, list[float | None]] = {}
+    index = _MILESTONE_INDEX
+    for order_id, event, at in timeline:
+        i = index.get(event)
+        if i is None:
+            continue
+        row = marks.get(order_id)
+        if row is None:
+            row = marks[order_id] = [None, None, None, None, None, None]
+        current = row[i]
+        if current is None or (at > current if i == _PICKED else at < current):
+            row[i] = at
+    return marks
+
+
+def _stage_stats(
+    levels: Mapping[str, str], marks: Mapping[str, list[float | None]]
+) -> tuple[StageStats, ...]:
+    overall: list[list[float]] = [[] for _ in STAGES]
+    per_level: list[dict[str, list[float]]] = [{} for _ in STAGES]
+    for order_id, row in marks.items():
+        level = levels.get(order_id)
+        if level is None:
+            continue
+        for i in range(len(STAGES)):
+            start, end = row[i], row[i + 1]
+            # A negative span is clock skew between writers, not a duration: skip it.
+            if start is None or end is None or end < start:
+                continue
+            span = end - start
+            overall[i].append(span)
+            bucket = per_level[i].get(level)
+            if bucket is None:
+                per_level[i][level] = [span]
+            else:
+                bucket.append(span)
+    result = []
+    for i, stage in enumerate(STAGES):
+        by_level: dict[str, Spread] = {}
+        for level in sorted(per_level[i]):
+            spread = Spread.of(per_level[i][level])
+            if spread is not None:
+                by_level[level] = spread
+        result.append(
+            StageStats(stage, MILESTONES[i], MILESTONES[i + 1], Spread.of(overall[i]), by_level)
+        )
+    return tuple(result)
+
+
+def _queues(
+    orders: Sequence[OrderFact], marks: Mapping[str, list[float | None]], now_ts: float
+) -> tuple[Queue, ...]:
+    ages: list[list[float]] = [[] for _ in STAGES]
+    waiting = [0] * len(STAGES)
+    for order_id, _level, status, _deadline in orders:
+        where = _WAITING.get(status)
+        if where is None:
+            continue
+        in_stage, since = where
+        waiting[in_stage] += 1
+        row = marks.get(order_id)
+        started = row[since] if row is not None else None
+        if started is not None:
+            ages[in_stage].append(max(0.0, now_ts - started))
+    result = []
+    for i, stage in enumerate(STAGES):
+        spread = Spread.of(ages[i])
+        result.append(
+            Queue(
+                stage,
+                waiting[i],
+                spread.max_s if spread else None,
+                spread.p90_s if spread else None,
+            )
+        )
+    return tuple(result)
+
+
+def _bottleneck(stages: Sequence[StageStats], queues: Sequence[Queue]) -> Bottleneck | None:
+    floor = [s for s in stages if s.stage in FLOOR_STAGES and s.overall is not None]
+    total = sum(s.overall.p90_s for s in floor if s.overall is not None)
+    if not floor or total <= 0:
+        return None
+    worst = max(floor, key=lambda s: s.overall.p90_s if s.overall else 0.0)
+    p90 = worst.overall.p90_s if worst.overall else 0.0
+    share = p90 / total
+    reason = (
+        f"{worst.stage} ({worst.start} -> {worst.end}) takes {share:.0%} of the floor's "
+        f"p90 time: p90 {duration_text(p90)}"
+    )
+    # A queue that has already waited longer than the slowest stage usually runs is the
+    # bottleneck forming now, before completed orders show it.
+    for queue in queues:
+        if (
+            queue.stage in FLOOR_STAGES
+            and queue.p90_age_s is not None
+            and queue.p90_age_s > p90
+            and queue.waiting > 0
+        ):
+            reason += (
+                f"; queue now: {queue.waiting} orders waiting to {queue.stage}, p90 wait "
+                f"{duration_text(queue.p90_age_s)}"
+            )
+    return Bottleneck(worst.stage, p90, share, reason)
+
+
+def _on_time(
+    orders: Mapping[str, tuple[str, float]], deliveries: Iterable[DeliveryFact]
+) -> tuple[
+    OnTime,
+    OnTime,
+    dict[str, OnTime],
+    dict[str, OnTime],
+    dict[tuple[str, str], OnTime],
+]:
+    level_counts: dict[str, list[int]] = {}
+    carrier_counts: dict[str, list[int]] = {}
+    lane_counts: dict[tuple[str, str], list[int]] = {}
+    seen: set[str] = set()
+    for order_id, service, country, delivered in deliveries:
+        facts = orders.get(order_id)
+        if facts is None or order_id in seen:
+            continue
+        seen.add(order_id)
+        level, deadline = facts
+        hit = 1 if delivered <= deadline else 0
+        for key, counts in (
+            (level, level_counts),
+            (service, carrier_counts),
+        ):
+            pair = counts.setdefault(key, [0, 0])
+            pair[0] += hit
+            pair[1] += 1
+        lane = lane_counts.setdefault((service, country.upper()), [0, 0])
+        lane[0] += hit
+        lane[1] += 1
+    urgent = [0, 0]
+    standard = [0, 0]
+    for level, (hit, total) in level_counts.items():
+        target = urgent if level in URGENT_LEVELS else standard
+        target[0] += hit
+        target[1] += total
+    return (
+        OnTime(urgent[0], urgent[1]),
+        OnTime(standard[0], standard[1]),
+        {k: OnTime(*level_counts[k]) for k in sorted(level_counts)},
+        {k: OnTime(*carrier_counts[k]) for k in sorted(carrier_counts)},
+        {k: OnTime(*lane_counts[k]) for k in sorted(lane_counts)},
+    )
+
+
+def throughput(work: Iterable[WorkFact]) -> tuple[tuple[Throughput, ...], tuple[Throughput, ...]]:
+    """Per station (device) and per operator: operations, units and rate, busiest first.
+    A station's ``kind`` is the work it did most; operators are counted on pick lines."""
+    stations: dict[str, list[Any]] = {}
+    kinds: dict[str, dict[str, int]] = {}
+    operators: dict[str, list[Any]] = {}
+    for device, kind, at, operator, units in work:
+        label = WORK_KINDS.get(kind)
+        if label is None:
+            continue
+        row = stations.get(device)
+        if row is None:
+            stations[device] = [1, units, at, at]
+            kinds[device] = {label: 1}
+        else:
+            row[0] += 1
+            row[1] += units
+            row[2] = min(row[2], at)
+            row[3] = max(row[3], at)
+            kinds[device][label] = kinds[device].get(label, 0) + 1
+        if operator and kind == "pick.confirmed":
+            op_row = operators.get(operator)
+            if op_row is None:
+                operators[operator] = [1, units, at, at]
+            else:
+                op_row[0] += 1
+                op_row[1] += units
+                op_row[2] = min(op_row[2], at)
+                op_row[3] = max(op_row[3], at)
+    station_rows = [
+        Throughput(name, max(kinds[name].items(), key=lambda kv: (kv[1], kv[0]))[0], *row)
+        for name, row in stations.items()
+    ]
+    operator_rows = [Throughput(name, "pick lines", *row) for name, row in operators.items()]
+
+    def busiest(t: Throughput) -> tuple[float, str]:
+        return (-t.ops, t.name)
+
+    return tuple(sorted(station_rows, key=busiest)), tuple(sorted(operator_rows, key=busiest))
+
+
+def summarise(
+    orders: Sequence[OrderFact],
+    timeline: Iterable[TimelineMark],
+    deliveries: Iterable[DeliveryFact] = (),
+    work: Iterable[WorkFact] = (),
+    now: datetime | None = None,
+) -> Summary:
+    """The report over ``orders`` (see the module docstring for row layouts); ``now``
+    (aware) ages the open orders' queues and stamps the report."""
+    if now is None or now.tzinfo is None:
+        raise DomainError("summarise needs an aware 'now'")
+    levels: dict[str, str] = {}
+    facts: dict[str, tuple[str, float]] = {}
+    by_status: dict[str, int] = {}
+    by_level: dict[str, int] = {}
+    for order_id, level, status, deadline in orders:
+        levels[order_id] = level
+        facts[order_id] = (level, deadline)
+        by_status[status] = by_status.get(status, 0) + 1
+        by_level[level] = by_level.get(level, 0) + 1
+    marks = milestones(timeline)
+    stages = _stage_stats(levels, marks)
+    queues = _queues(orders, marks, now.timestamp())
+    urgent, standard, on_level, on_carrier, on_lane = _on_time(facts, deliveries)
+    stations, operators = throughput(work)
+    notes = []
+    if not urgent.total and not standard.total:
+        notes.append("no deliveries recorded yet: post carrier events to measure on-time rates")
+    return Summary(
+        generated_at=now,
+        orders_total=len(levels),
+        by_status=dict(sorted(by_status.items())),
+        by_level=dict(sorted(by_level.items())),
+        stages=stages,
+        queues=queues,
+        bottleneck=_bottleneck(stages, queues),
+        on_time_urgent=urgent,
+        on_time_standard=standard,
+        on_time_by_level=on_level,
+        on_time_by_carrier=on_carrier,
+        on_time_by_lane=on_lane,
+        stations=stations,
+        operators=operators,
+        notes=tuple(notes),
+    )
+
+
+def duration_text(seconds: float) -> str:
+    """A short human duration: ``45s``, ``12m``, ``3h05m``, ``2d04h``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
