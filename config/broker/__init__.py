@@ -1,0 +1,1 @@
+"""Mosquitto configuration for a site's floor bus: templates, ACL and password file."""

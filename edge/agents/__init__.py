@@ -1,0 +1,1 @@
+"""Floor agents: one process per station (sorter, pack, dock, dispatch)."""
