@@ -160,15 +160,25 @@ def _allocate_one(
             ", ".join(f"{a['sku']}x{a['qty']}@{a['location']}" for a in doc["allocations"]),
         )
     else:
-        state = add_exception(state, ExceptionKind.STOCK_SHORTAGE)
         short = ", ".join(f"{li.sku}x{li.qty}" for li in result.shortages)
-        ctx.note(doc["id"], "stock_shortage", f"short in {warehouse}: {short}")
         proposal = rules.propose_transfer(
             order, result.shortages, ctx.warehouses[warehouse], ctx.warehouses, book, ctx.now
         )
-        if proposal is not None:
-            proposal["created_at"] = ctx.at
-            proposal["status"] = "proposed"
+        movable = not doc.get("moved_from") and not any(li.get("picked") for li in doc["lines"])
+        if proposal is not None and proposal["move_fulfilment"] and movable:
+            # Another warehouse holds the whole order and ships sooner: fulfil it there.
+            proposal.update(created_at=ctx.at, status="moved")
+            ctx.tx.add_transfer(proposal)
+            book.release(doc["id"])
+            save_reservations(ctx, book, doc["id"])
+            doc["warehouse"], doc["moved_from"] = proposal["to_warehouse"], warehouse
+            ctx.note(doc["id"], "fulfilment_moved", proposal["reason"])
+            set_state(doc, state)
+            return tuple(result.preempted) + _allocate_one(ctx, book, doc, excluded)
+        state = add_exception(state, ExceptionKind.STOCK_SHORTAGE)
+        ctx.note(doc["id"], "stock_shortage", f"short in {warehouse}: {short}")
+        if proposal is not None and not proposal["move_fulfilment"]:
+            proposal.update(created_at=ctx.at, status="proposed")
             tid = ctx.tx.add_transfer(proposal)
             ctx.note(
                 doc["id"], "transfer_proposed", f"#{tid} from {proposal['from_warehouse']}: {short}"

@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox, its channels (webhook, e-mail) and the worker."""

@@ -1,0 +1,1 @@
+"""Jinja2 templates of the central server (tracking page, e-mails); package data."""

@@ -1,0 +1,101 @@
+"""The SQLite store: migrations, the op_id constraint, the compacted feed, periodic tick."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from central.clock import ManualClock
+from central.settings import ServerSettings
+from central.store import open_store
+from central.store.base import MovementRow, OpRecord
+from central.store.migrations import MIGRATIONS
+from tests.central.conftest import NOW, order_body
+from tests.support.central import TEST_MASTERDATA
+from tests.support.fixtures_central import start_central_app, stop_central_app
+from tests.support.waiting import wait_until
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.reader() as tx:
+        epoch = tx.get_meta("epoch")
+    store.close()
+    store = open_store(str(tmp_path / "c.db"))  # a bare path works too
+    with store.reader() as tx:
+        assert tx.get_meta("epoch") == epoch
+    store.close()
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+    assert versions == [m.version for m in MIGRATIONS]
+    assert mode == "wal"
+
+
+def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    record = OpRecord(
+        "op-1", "HH-1", 1, "stock.adjusted", NOW.isoformat(), {}, "applied", None, NOW.isoformat()
+    )
+    with store.transaction() as tx:
+        tx.record_ops([record])
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        tx.record_ops([record])
+    row = MovementRow("m-1", "W", "L", "S", 5, "import", NOW.isoformat())
+    with store.transaction() as tx:
+        assert tx.append_movements([row, row]) == 1  # a repeated movement is not booked twice
+        assert tx.on_hand("W", "L", "S") == 5
+    store.close()
+
+
+def test_feed_keeps_one_row_per_entity(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.transaction() as tx:
+        tx.feed_put([("sku", "A", None, {"v": 1}), ("sku", "B", None, {"v": 1})])
+        tx.feed_put([("sku", "A", None, {"v": 2})])
+        tx.feed_put([("task", "T", "DE-FRA", None)])
+    with store.reader() as tx:
+        page = tx.feed_page(0, 10, None)
+        assert [(c.entity, c.id, c.data) for c in page] == [
+            ("sku", "B", {"v": 1}),
+            ("sku", "A", {"v": 2}),
+            ("task", "T", None),
+        ]
+        assert [c.id for c in tx.feed_page(0, 10, "PL-WAW")] == ["B", "A"]
+    store.close()
+
+
+def test_periodic_tick_raises_priority_as_time_passes(tmp_path: Path) -> None:
+    clock = ManualClock(NOW)
+    handle, server, thread = start_central_app(
+        tmp_path / "c.db",
+        clock=clock,
+        settings=ServerSettings(reprioritise_seconds=0.05, batch_size=8),
+    )
+    try:
+        with handle.client() as http:
+            http.post("/v1/masterdata", json=TEST_MASTERDATA).raise_for_status()
+            doc = http.post("/v1/orders", json=order_body("TICK-1", hours=40)).json()
+            assert doc["priority"]["level"] == "P4"
+            # The tick batches the waiting standard order into a task.
+            wait_until(
+                lambda: (
+                    "task" in [e["event"] for e in http.get("/v1/orders/TICK-1").json()["timeline"]]
+                ),
+                timeout=10,
+            )
+            clock.advance(
+                timedelta(hours=39)
+            )  # one hour left: overdue after processing and transit
+            wait_until(
+                lambda: http.get("/v1/orders/TICK-1").json()["priority"]["level"] == "P1",
+                timeout=10,
+            )
+            events = http.get("/v1/orders/TICK-1").json()["timeline"]
+            assert any(e["event"] == "priority" and "-> P1" in e["detail"] for e in events)
+    finally:
+        stop_central_app(handle, server, thread)

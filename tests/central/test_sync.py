@@ -1,0 +1,331 @@
+"""Sync push and pull over real HTTP (SYNC_CONTRACT.md)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.central.conftest import NOW, fault_fields, order_body
+from tests.support.fixtures_central import CentralApp
+
+_op = itertools.count(1)
+AT = NOW.isoformat()
+
+
+def op(op_kind: str, seq: int, op_id: str | None = None, **data: Any) -> dict[str, Any]:
+    return {
+        "op_id": op_id or f"op-{next(_op)}",
+        "seq": seq,
+        "kind": op_kind,
+        "at": AT,
+        "data": data,
+    }
+
+
+@pytest.fixture
+def device(app: CentralApp) -> Iterator[httpx.Client]:
+    """Handheld HH-1 at DE-FRA."""
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as client:
+        yield client
+
+
+def push(client: httpx.Client, *ops: dict[str, Any], device: str = "HH-1") -> dict[str, Any]:
+    r = client.post("/v1/sync/push", json={"device": device, "ops": list(ops)})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def stock_of(
+    http: httpx.Client, sku: str, location: str, warehouse: str = "DE-FRA"
+) -> dict[str, Any]:
+    rows = http.get("/v1/stock", params={"sku": sku, "warehouse": warehouse}).json()
+    return next(r for r in rows if r["location"] == location)
+
+
+def pull_all(
+    client: httpx.Client, cursor: int = 0, limit: int = 500
+) -> tuple[list[dict[str, Any]], int]:
+    changes: list[dict[str, Any]] = []
+    for _ in range(1000):
+        page = client.get("/v1/sync/pull", params={"cursor": cursor, "limit": limit}).json()
+        changes += page["changes"]
+        assert page["cursor"] >= cursor
+        cursor = page["cursor"]
+        if not page["more"]:
+            return changes, cursor
+    raise AssertionError("feed never ended")
+
+
+def test_pick_flow_and_idempotent_push(http: httpx.Client, device: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("P-1", [("SKU-2001", 3)])).raise_for_status()
+    pick = op(
+        "pick.confirmed",
+        1,
+        order_id="P-1",
+        sku="SKU-2001",
+        location="A01-02-1",
+        qty=3,
+        operator="OP-7",
+        tote="TOTE-1",
+    )
+    first = push(device, pick)
+    assert first == {"acked_seq": 1, "results": [{"op_id": pick["op_id"], "status": "applied"}]}
+    again = push(device, pick)
+    assert again["results"][0]["status"] == "duplicate" and again["acked_seq"] == 1
+    row = stock_of(http, "SKU-2001", "A01-02-1")
+    assert (row["on_hand"], row["reserved"]) == (7, 0)  # picked once, reservation consumed
+    doc = http.get("/v1/orders/P-1").json()
+    assert doc["status"] == "picked" and doc["tote"] == "TOTE-1"
+    assert doc["lines"][0]["picked"] == 3
+
+
+def test_rejected_ops_have_reasons_and_show_as_alerts(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("R-1", [("SKU-2001", 1)])).raise_for_status()
+    http.post(
+        "/v1/orders", json=order_body("R-PL", [("SKU-3001", 1)], warehouse="PL-WAW")
+    ).raise_for_status()
+    ops = [
+        op("teleport", 1),
+        op(
+            "pick.confirmed",
+            2,
+            order_id="R-1",
+            sku="SKU-2001",
+            location="A01-02-1",
+            operator="OP-7",
+        ),
+        op("pick.confirmed", 3, order_id="NOPE", sku="SKU-2001", location="A01-02-1", qty=1),
+        op("pick.confirmed", 4, order_id="R-1", sku="SKU-2001", location="Z99", qty=1),
+        op("pick.confirmed", 5, order_id="R-PL", sku="SKU-3001", location="W01-01-1", qty=1),
+        op(
+            "stock.adjusted",
+            6,
+            warehouse="DE-FRA",
+            location="A01-02-1",
+            sku="SKU-2001",
+            delta="x",
+            reason="r",
+        ),
+        op("exception.raised", 7, order_id="R-1", kind="bored", detail=""),
+    ]
+    result = push(device, *ops)
+    reasons = [r.get("reason", "") for r in result["results"]]
+    assert [r["status"] for r in result["results"]] == ["rejected"] * 7
+    assert "unknown kind 'teleport'" in reasons[0]
+    assert "missing field 'qty'" in reasons[1]
+    assert "unknown order 'NOPE'" in reasons[2]
+    assert "unknown location DE-FRA/Z99" in reasons[3]
+    assert "outside the device's site" in reasons[4]
+    assert "'delta'" in reasons[5]
+    assert "'kind'" in reasons[6]
+    assert result["acked_seq"] == 7  # rejected ops are acknowledged, never retried
+    assert stock_of(http, "SKU-2001", "A01-02-1")["on_hand"] == 10  # nothing changed
+    alerted = {a["op_id"] for a in http.get("/v1/alerts").json()["rejected_ops"]}
+    assert {o["op_id"] for o in ops} <= alerted
+
+
+def test_oversold_pick_is_accepted(http: httpx.Client, device: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("OS-1", [("SKU-3001", 3)])).raise_for_status()
+    result = push(
+        device,
+        op(
+            "pick.confirmed",
+            1,
+            order_id="OS-1",
+            sku="SKU-3001",
+            location="A02-01-1",
+            qty=5,
+            operator="OP-1",
+        ),
+    )
+    assert result["results"][0]["status"] == "applied"
+    assert stock_of(http, "SKU-3001", "A02-01-1")["on_hand"] == -2
+    assert "oversold" in http.get("/v1/orders/OS-1").json()["exceptions"]
+    oversold = http.get("/v1/alerts").json()["oversold"]
+    assert [(a["location"], a["on_hand"]) for a in oversold] == [("A02-01-1", -2)]
+
+
+def test_count_is_booked_against_the_position_the_device_saw(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    seen = stock_of(http, "SKU-2001", "A01-02-1")
+    assert seen["on_hand"] == 10
+    # Someone else removes 2 after the counting device looked.
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as other:
+        push(
+            other,
+            op(
+                "stock.adjusted",
+                1,
+                warehouse="DE-FRA",
+                location="A01-02-1",
+                sku="SKU-2001",
+                delta=-2,
+                reason="damaged",
+            ),
+            device="HH-2",
+        )
+    push(
+        device,
+        op(
+            "stock.counted",
+            1,
+            warehouse="DE-FRA",
+            location="A01-02-1",
+            sku="SKU-2001",
+            counted=7,
+            seen_cursor=seen["ledger_seq"],
+        ),
+    )
+    # The count found 3 fewer than the 10 it saw; the later -2 is kept: 10 - 2 - 3.
+    assert stock_of(http, "SKU-2001", "A01-02-1")["on_hand"] == 5
+
+
+def test_stock_moved_and_short_pick_reallocates(http: httpx.Client, device: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("SP-1", [("SKU-1001", 2)])).raise_for_status()
+    push(
+        device,
+        op(
+            "stock.moved",
+            1,
+            warehouse="DE-FRA",
+            sku="SKU-1001",
+            from_location="A01-01-1",
+            to_location="A02-05-1",
+            qty=4,
+        ),
+    )
+    assert stock_of(http, "SKU-1001", "A02-05-1")["on_hand"] == 4
+    assert stock_of(http, "SKU-1001", "A01-01-1")["on_hand"] == 20
+    result = push(
+        device,
+        op(
+            "pick.short",
+            2,
+            order_id="SP-1",
+            sku="SKU-1001",
+            location="A01-01-1",
+            qty_short=2,
+            reason="empty",
+            operator="OP-1",
+        ),
+    )
+    assert result["results"][0]["status"] == "applied"
+    doc = http.get("/v1/orders/SP-1").json()
+    assert "short_pick" in doc["exceptions"]
+    assert [(a["location"], a["qty"]) for a in doc["allocations"]] == [("A02-05-1", 2)]
+
+
+def test_status_never_moves_backwards(http: httpx.Client, device: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("SH-1", [("SKU-2001", 1)])).raise_for_status()
+    shipped = op(
+        "order.shipped", 5, order_id="SH-1", carrier_service="dhl-express", tracking="JD01"
+    )
+    late_pick = op("pick.confirmed", 3, order_id="SH-1", sku="SKU-2001", location="A01-02-1", qty=1)
+    late_pack = op(
+        "order.packed",
+        4,
+        order_id="SH-1",
+        carton="S",
+        weight_g=200,
+        carrier_service="dhl-express",
+        tracking="JD01",
+    )
+    push(device, shipped)
+    result = push(device, late_pick, late_pack)
+    assert [r["status"] for r in result["results"]] == ["applied", "applied"]
+    assert result["acked_seq"] == 5
+    doc = http.get("/v1/orders/SH-1").json()
+    assert doc["status"] == "shipped" and doc["tracking"] == "JD01"
+    cancelled = http.post("/v1/orders/SH-1/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "shipped"
+    assert "cancel_after_ship" in cancelled.json()["exceptions"]
+
+
+def test_ship_after_cancel_becomes_an_exception(http: httpx.Client, device: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("CS-1", [("SKU-2001", 1)])).raise_for_status()
+    http.post("/v1/orders/CS-1/cancel").raise_for_status()
+    push(
+        device,
+        op("order.shipped", 1, order_id="CS-1", carrier_service="dhl-express", tracking="T1"),
+    )
+    doc = http.get("/v1/orders/CS-1").json()
+    assert doc["status"] == "shipped" and "cancel_after_ship" in doc["exceptions"]
+    assert any(a["order_id"] == "CS-1" for a in http.get("/v1/alerts").json()["exceptions"])
+
+
+def test_push_auth_and_limits(app: CentralApp, http: httpx.Client, device: httpx.Client) -> None:
+    body = {
+        "device": "HH-1",
+        "ops": [op("label.printed", 1, order_id="x", printer="p", job_id="j")],
+    }
+    assert httpx.post(f"{app.url}/v1/sync/push", json=body).status_code == 401
+    assert http.post("/v1/sync/push", json=body).status_code == 403  # admin is not a device
+    r = device.post("/v1/sync/push", json={**body, "device": "HH-9"})
+    assert r.status_code == 403 and "HH-1" in r.json()["detail"]
+    many = {"device": "HH-1", "ops": [op("label.printed", i + 1) for i in range(1001)]}
+    r = device.post("/v1/sync/push", json=many)
+    assert r.status_code == 413 and "1000" in r.json()["detail"]
+    huge = {"device": "HH-1", "ops": [op("label.printed", 1, order_id="x" * (3 * 1024 * 1024))]}
+    assert device.post("/v1/sync/push", json=huge).status_code == 413
+    r = device.post(
+        "/v1/sync/push",
+        json={"device": "HH-1", "ops": [{"op_id": "a", "kind": "x", "at": AT, "data": {}}]},
+    )
+    assert r.status_code == 422 and fault_fields(r) == ["body.ops.0.seq"]
+    r = device.post(
+        "/v1/sync/push", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+
+
+def test_pull_pages_compacts_and_filters_by_site(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("F-1", [("SKU-2001", 1)])).raise_for_status()
+    http.post(
+        "/v1/orders", json=order_body("F-PL", [("SKU-3001", 1)], warehouse="PL-WAW")
+    ).raise_for_status()
+    http.post("/v1/orders/F-1/cancel").raise_for_status()  # a second change to F-1
+    everything, head = pull_all(http, limit=3)
+    keys = [(c["entity"], c["id"]) for c in everything]
+    assert len(keys) == len(set(keys)), "one row per entity and id"
+    assert ("order", "F-1") in keys and ("order", "F-PL") in keys
+    f1 = next(c["data"] for c in everything if c["id"] == "F-1")
+    assert f1["status"] == "cancelled" and "email" not in f1["customer"]
+    mine, _ = pull_all(device, limit=4)
+    ids = {(c["entity"], c["id"]) for c in mine}
+    assert ("order", "F-1") in ids and ("order", "F-PL") not in ids
+    assert ("sku", "SKU-3001") in ids  # SKUs go to every site
+    assert not any(c["entity"] == "stock" and c["data"]["warehouse"] == "PL-WAW" for c in mine)
+    assert all(
+        c["data"]["warehouse"] == "DE-FRA"
+        for c in mine
+        if c["entity"] in ("order", "stock", "location", "task")
+    )
+    tail, _ = pull_all(http, cursor=head)
+    assert tail == []
+    http.post("/v1/orders", json=order_body("F-2", [("SKU-2001", 1)])).raise_for_status()
+    tail, _ = pull_all(http, cursor=head)
+    assert ("order", "F-2") in {(c["entity"], c["id"]) for c in tail}
+
+
+def test_pull_answers_409_for_another_epoch(http: httpx.Client, device: httpx.Client) -> None:
+    page = device.get("/v1/sync/pull", params={"cursor": 0, "limit": 1}).json()
+    ok = device.get(
+        "/v1/sync/pull",
+        params={"cursor": page["cursor"]},
+        headers={"X-Rushline-Epoch": page["epoch"]},
+    )
+    assert ok.status_code == 200
+    r = device.get("/v1/sync/pull", params={"cursor": 5}, headers={"X-Rushline-Epoch": "not-it"})
+    assert r.status_code == 409 and "re-pull" in r.json()["detail"]
+    assert device.get("/v1/sync/pull", params={"cursor": 10**9}).status_code == 409
+    assert "query.cursor" in fault_fields(device.get("/v1/sync/pull", params={"cursor": -1}))
