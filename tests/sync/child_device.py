@@ -35,7 +35,22 @@ class _StallAfterAnswer(httpx.HTTPTransport):
 def main(argv: list[str]) -> int:
     mode, store_path, device = argv[0], argv[1], argv[2]
     with LocalStore(store_path, device, SITE) as store:
-        if mode == "record":
+        if mode == "adjust":  # record forever; the test kills this at an arbitrary point
+            rng = random.Random(int(argv[3]))
+            for n in range(1, 1_000_000):
+                store.record(
+                    "stock.adjusted",
+                    {
+                        "warehouse": SITE,
+                        "location": f"A0{rng.randint(1, 3)}",
+                        "sku": "SKU-1",
+                        "delta": rng.randint(-5, 5) or 1,
+                        "reason": "count",
+                    },
+                    datetime.now(UTC),
+                )
+                print(f"REC {n}", flush=True)
+        elif mode == "record":
             count, seed, orders = int(argv[3]), int(argv[4]), argv[5].split(",")
             rng = random.Random(seed)
             print("READY", flush=True)

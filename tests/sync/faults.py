@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import random
-from typing import Any
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
 from tests.sync.central_data import LOCATIONS, SITE, SKUS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FaultyTransport(httpx.BaseTransport):
@@ -132,3 +142,41 @@ def movements(kind: str, data: dict[str, Any]) -> list[tuple[tuple[str, str], in
     if kind == "pick.confirmed":
         return [((data["location"], data["sku"]), -data["qty"])]
     return []
+
+
+class Child:
+    """A device process; its stdout lines are read on a thread so waits are bounded."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.sync.child_device", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line.strip())
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(predicate(line) for line in list(self.lines)):
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                raise AssertionError(f"child exited early: {self.lines} {err}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"child did not print the line; got {self.lines[-3:]}")
+            time.sleep(0.005)
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self._reader.join(5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
