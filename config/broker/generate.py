@@ -17,6 +17,7 @@ Every device reads ``dev/+/state``, ``order/+/event`` and ``central/state``.
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import os
 import re
@@ -186,10 +187,14 @@ def choose_passwords(
     return {d.id: env.get(env_name(d.id)) or secrets.token_urlsafe(18) for d in devices}
 
 
-def conf_text(out_dir: Path, site: str, port: int = 1883, bind: str = "127.0.0.1") -> str:
-    """mosquitto.conf pointing at the passwd and acl files in ``out_dir``."""
+def conf_text(
+    out_dir: Path, site: str, port: int = 1883, bind: str = "127.0.0.1", user: str | None = None
+) -> str:
+    """mosquitto.conf pointing at the passwd and acl files in ``out_dir``; ``user`` is the
+    account mosquitto runs as (default: the one writing the files, who owns them)."""
     out_dir = out_dir.resolve()
     return _template("mosquitto.template.conf").format(
+        user=user or getpass.getuser(),
         site=site,
         port=port,
         bind=bind,
@@ -214,6 +219,7 @@ def write_broker_files(
     passwords: Mapping[str, str],
     port: int = 1883,
     bind: str = "127.0.0.1",
+    user: str | None = None,
 ) -> list[Path]:
     """Write mosquitto.conf, acl, passwd (hashed) and the clear passwords (``passwords.toml``
     and ``<id>.pw``, 0600, for the agents' ``password_file``); returns the paths."""
@@ -221,7 +227,7 @@ def write_broker_files(
     out.mkdir(parents=True, exist_ok=True)
     (out / "data").mkdir(exist_ok=True)
     written = [out / "mosquitto.conf", out / "acl", out / "passwd", out / "passwords.toml"]
-    (out / "mosquitto.conf").write_text(conf_text(out, site, port, bind), encoding="utf-8")
+    (out / "mosquitto.conf").write_text(conf_text(out, site, port, bind, user), encoding="utf-8")
     _write_private(out / "acl", acl_text(site, devices))
     _write_private(out / "passwd", passwd_text({d.id: passwords[d.id] for d in devices}))
     _write_private(
