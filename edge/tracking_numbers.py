@@ -118,7 +118,7 @@ _SCHEMA = (
     "device TEXT PRIMARY KEY, last INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS station_tracking ("
     "order_id TEXT PRIMARY KEY, tracking TEXT NOT NULL UNIQUE, carrier TEXT NOT NULL, "
-    "counter INTEGER NOT NULL)",
+    "service TEXT NOT NULL DEFAULT '', counter INTEGER NOT NULL)",
 )
 
 
@@ -159,19 +159,19 @@ class TrackingCounter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def for_order(self, order_id: str, carrier: str) -> str:
-        """The order's tracking number: the one given before (same carrier code), else the
-        next counter value, committed before it is returned."""
+    def for_order(self, order_id: str, carrier: str, service: str = "") -> str:
+        """The order's tracking number: the one given before for the same carrier service,
+        else the next counter value, committed before it is returned."""
         code = carrier_code(carrier)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(
-                    "SELECT tracking, carrier FROM station_tracking WHERE order_id = ?",
+                    "SELECT tracking, carrier, service FROM station_tracking WHERE order_id = ?",
                     [order_id],
                 ).fetchone()
-                if row is not None and row[1] == code:
+                if row is not None and row[1] == code and row[2] == service:
                     conn.execute("COMMIT")
                     return str(row[0])
                 found = conn.execute(
@@ -184,15 +184,23 @@ class TrackingCounter:
                     [self.tag, counter],
                 )
                 conn.execute(
-                    "INSERT OR REPLACE INTO station_tracking (order_id, tracking, carrier, counter)"
-                    " VALUES (?, ?, ?, ?)",
-                    [order_id, tracking, code, counter],
+                    "INSERT OR REPLACE INTO station_tracking "
+                    "(order_id, tracking, carrier, service, counter) VALUES (?, ?, ?, ?, ?)",
+                    [order_id, tracking, code, service, counter],
                 )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return tracking
+
+    def assigned(self, order_id: str) -> tuple[str, str] | None:
+        """(tracking, carrier service) given to the order before, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT tracking, service FROM station_tracking WHERE order_id = ?", [order_id]
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def last(self) -> int:
         """The last counter value given out (0 before the first)."""

@@ -101,7 +101,8 @@ class DockDesk:
             return _error(f"order {order_id} is packed without a tracking number", order_id), None
         parcel = Parcel(order_id, tracking, service, int(weight_g), now)
         pickup = self._pickup(carrier, now)
-        pickup.parcels.append(parcel)
+        if not pickup.has(order_id):  # kept before a crash cut the handover short
+            pickup.parcels.append(parcel)
         op = OpRequest(
             "order.shipped",
             {"order_id": order_id, "carrier_service": service, "tracking": tracking},

@@ -1,0 +1,596 @@
+"""The pack station agent (``rushline agent pack --config FILE``).
+
+A scanner (by URL) feeds :class:`edge.station.pack_session.PackSession`; a verified order
+gets a carton, a carrier service and a tracking number, its shipping label and packing
+slip go to the printer through the durable spool (job ids ``<order>-label`` and
+``<order>-slip``), and ``order.packed`` is recorded. Everything works from the local
+store: the central server may be away, the outbox catches up later.
+
+Order of writes for a parcel, so a crash at any point repeats nothing and loses nothing:
+tracking number (committed per order) -> both print jobs (spool, idempotent ids) ->
+``order.packed``. Scanning the tote again after a crash redoes the missing tail only.
+
+``[pack]`` table of the agent settings (all optional)::
+
+    site_config = "site.toml"   # cartons, carriers, carrier-choice settings (default: shipped)
+    printer_id = "pack-1"       # id in printer/{id}/... topics (default: the device id)
+    printer_profile = "default" # python-escpos profile of the printer
+    tracking_tag = "PACK1"      # station part of tracking numbers (default: from the id)
+    tracking_base_url = "https://track.example"  # QR code base (default: central url)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from config.errors import ConfigError
+from config.loader import load_site
+from config.models import SiteConfig
+from devices.barcodes import Scan, ScanKind
+from devices.errors import DeviceError
+from devices.printer import open_printer
+from devices.printer.escpos import Printer
+from devices.printer.spool import Spool
+from devices.scanner import open_scanner
+from devices.scanner.base import QueueScanner
+from domain.models import ExceptionKind, Sku
+from edge import topics
+from edge.agents.base import Agent, utc_now
+from edge.errors import BusError, EdgeError
+from edge.settings import AgentSettings
+from edge.station.documents import render_documents, tracking_url
+from edge.station.feedback import Feedback, FeedbackLevel, Step
+from edge.station.pack_session import PackSession, PackState
+from edge.station.shipment import (
+    PlanError,
+    ShipmentPlan,
+    carrier_from_row,
+    plan_shipment,
+    rates_from_stats,
+    sku_from_row,
+)
+from edge.tracking_numbers import TrackingCounter, TrackingError
+from sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+_KNOWN_KEYS = {
+    "site_config",
+    "printer_id",
+    "printer_profile",
+    "tracking_tag",
+    "tracking_base_url",
+}
+
+
+# --- shared by the pack and dock agents -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """The role table of a pack or dock station, checked."""
+
+    site: SiteConfig
+    printer_id: str
+    printer_profile: str = "default"
+    tracking_tag: str | None = None
+    tracking_base_url: str = ""
+
+
+def station_settings(settings: AgentSettings, known: set[str] = _KNOWN_KEYS) -> StationSettings:
+    """Read the ``[pack]``/``[dock]`` table; errors name the file and key."""
+    table = settings.role_table()
+    role = settings.role
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise settings.fail(f"{role}.{unknown[0]}", "unknown key")
+
+    def text(key: str, default: str | None) -> str | None:
+        value = table.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise settings.fail(f"{role}.{key}", f"must be a non-empty string, got {value!r}")
+        return value.strip() if isinstance(value, str) else None
+
+    site_path = text("site_config", None)
+    path: Path | None = None
+    if site_path is not None:
+        path = Path(site_path)
+        if not path.is_absolute():
+            path = settings.path.parent / path
+    try:
+        site = load_site(path)
+    except ConfigError as exc:
+        raise settings.fail(f"{role}.site_config", str(exc)) from exc
+    return StationSettings(
+        site=site,
+        printer_id=text("printer_id", settings.device_id) or settings.device_id,
+        printer_profile=text("printer_profile", "default") or "default",
+        tracking_tag=text("tracking_tag", None),
+        tracking_base_url=text("tracking_base_url", settings.sync.central_url) or "",
+    )
+
+
+def display_topic(site: str, device_id: str) -> str:
+    """``rushline/v1/{site}/dev/{id}/display``: what the station screen shows."""
+    return f"{topics.prefix(site)}/dev/{device_id}/display"
+
+
+def command_topic(site: str, device_id: str) -> str:
+    """``rushline/v1/{site}/dev/{id}/command``: commands for a station."""
+    return f"{topics.prefix(site)}/dev/{device_id}/command"
+
+
+def site_zone(site: SiteConfig) -> ZoneInfo | None:
+    """The warehouse's time zone (cutoffs are local wall-clock times)."""
+    try:
+        return ZoneInfo(site.warehouse().timezone)
+    except (KeyError, ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class StationAgent(Agent):
+    """Common shell of the pack and dock stations: a scanner thread, a spool, display."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        clock: Callable[[], datetime] = utc_now,
+        start_sync: bool = True,
+        scanner: QueueScanner | None = None,
+        printer_factory: Callable[[], Printer] | None = None,
+    ) -> None:
+        super().__init__(settings, clock=clock, start_sync=start_sync)
+        self.station = station_settings(settings)
+        self._scanner = scanner
+        self._own_scanner = scanner is None
+        self._printer_factory = printer_factory
+        self.spool: Spool | None = None
+        self._scan_thread: threading.Thread | None = None
+        self._work_lock = threading.Lock()  # one input at a time: scanner, commands, events
+        self.last_feedback: Feedback | None = None
+        self.scans = 0
+        self.refused = 0
+
+    # --- devices --------------------------------------------------------------------
+
+    def _open_devices(self) -> None:
+        url = self.settings.devices.printer
+        if self._printer_factory is None:
+            if url is None:
+                raise self.settings.fail("devices.printer", "a printer URL is required")
+            try:
+                open_printer(url, self.station.printer_profile)  # checks the URL now
+            except DeviceError as exc:
+                raise self.settings.fail("devices.printer", str(exc)) from exc
+            profile = self.station.printer_profile
+            self._printer_factory = lambda: open_printer(url, profile)
+        self.spool = Spool(
+            self.settings.store.with_name(self.settings.store.name + ".spool"),
+            self._printer_factory,
+            on_printed=self._printed,
+            retry_base=0.2,
+            retry_cap=5.0,  # a printer back from a paper change prints within seconds
+        )
+        self.spool.start()
+        if self._scanner is None:
+            scanner_url = self.settings.devices.scanner
+            if scanner_url is None:
+                raise self.settings.fail("devices.scanner", "a scanner URL is required")
+            try:
+                self._scanner = open_scanner(scanner_url, device_id=self.device_id)
+            except DeviceError as exc:
+                raise self.settings.fail("devices.scanner", str(exc)) from exc
+        self._scan_thread = threading.Thread(
+            target=self._scan_loop, name=f"scans-{self.device_id}", daemon=True
+        )
+        self._scan_thread.start()
+
+    def _close_devices(self) -> None:
+        if self._scanner is not None and self._own_scanner:
+            self._scanner.close()
+        if self._scan_thread is not None:
+            self._scan_thread.join(timeout=5)
+            self._scan_thread = None
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    def _scan_loop(self) -> None:
+        scanner = self._scanner
+        while scanner is not None and not self.stopping:
+            scan = scanner.read(timeout=0.2)
+            if scan is None:
+                if getattr(scanner, "closed", False):
+                    return
+                continue
+            try:
+                self.handle_scan(scan)
+            except Exception:  # one bad scan must not stop the station
+                log.exception("%s: scan %r failed", self.device_id, scan.raw)
+
+    def handle_scan(self, scan: Scan) -> Feedback:
+        """Handle one decoded scan (the scanner thread calls this; tests may too)."""
+        with self._work_lock:
+            self.scans += 1
+            self._publish_scan(scan)
+            return self._on_scan(scan)
+
+    def _on_scan(self, scan: Scan) -> Feedback:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # --- output ---------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The floor clock."""
+        return self.clock()
+
+    def carry_out(self, step: Step) -> Feedback:
+        """Record the step's ops (each its own transaction) and show its message."""
+        if self.store is None:
+            raise EdgeError(f"{self.device_id}: agent is not started")
+        for op in step.ops:
+            try:
+                self.store.record(op.kind, dict(op.data), self.now())
+            except SyncError as exc:
+                log.error("%s: could not record %s: %s", self.device_id, op.kind, exc)
+        if not step.accepted:
+            self.refused += 1
+        self.show(step.feedback)
+        return step.feedback
+
+    def show(self, feedback: Feedback) -> None:
+        """Publish the message on ``dev/{id}/display`` (not durable: a screen shows the
+        latest message; a lost one is replaced by the next)."""
+        self.last_feedback = feedback
+        log.info("%s display [%s] %s", self.device_id, feedback.level.value, feedback.text)
+        self.publish_raw(display_topic(self.site, self.device_id), feedback.to_payload())
+
+    def publish_raw(self, topic: str, payload: Mapping[str, Any], durable: bool = False) -> None:
+        """Publish on the bus; topics the bus does not know yet (display) go out with
+        the same envelope through the bus's client."""
+        bus = self.bus
+        if bus is None:
+            return
+        try:
+            bus.publish(topic, dict(payload), durable=durable)
+            return
+        except BusError:
+            pass
+        # Station topics (dev/{id}/display) are not in edge.topics.KINDS: envelope by hand
+        # with a seq from the bus's own counter, so (from, seq) stays unique per sender.
+        next_seq = getattr(getattr(bus, "_store", None), "next_seq", None)
+        seq = next_seq() if callable(next_seq) else 0
+        body = {**payload, "v": 1, "seq": seq, "at": self.now().isoformat(), "from": self.device_id}
+        from edge.bus import encode
+
+        bus.client.publish(topic, encode(body), qos=1)
+
+    def _publish_scan(self, scan: Scan) -> None:
+        try:
+            self.publish_raw(topics.dev_scan(self.site, self.device_id), scan.to_payload())
+        except Exception:  # observers only: never block a station on it
+            log.debug("%s: scan publish failed", self.device_id, exc_info=True)
+
+    def publish_printer_status(self) -> None:
+        """``printer/{id}/status`` retained {online, paper, queued}."""
+        if self.bus is None or self.spool is None:
+            return
+        status = self.spool.last_status
+        paper = "out" if "paper=out" in status else "low" if "paper=low" in status else "ok"
+        online = status in ("idle", "printing")
+        body = {"online": online, "paper": paper, "queued": self.spool.pending()}
+        try:
+            self.bus.publish(
+                topics.printer_status(self.site, self.station.printer_id),
+                body,
+                durable=False,
+                retain=True,
+            )
+        except BusError as exc:
+            log.warning("%s: printer status not published: %s", self.device_id, exc)
+
+    def submit_job(self, job_id: str, kind: str, order_id: str, data: bytes, shown: str) -> bool:
+        """Spool a print job and announce it on ``printer/{id}/job`` (durable)."""
+        if self.spool is None:
+            raise EdgeError(f"{self.device_id}: spool is not open")
+        added = self.spool.submit(job_id, kind, order_id, data)
+        if added and self.bus is not None:
+            body = {"job_id": job_id, "kind": shown, "order_id": order_id, "state": "queued"}
+            try:
+                self.bus.publish(topics.printer_job(self.site, self.station.printer_id), body)
+            except BusError as exc:
+                log.warning("%s: job event not published: %s", self.device_id, exc)
+        return added
+
+    def _printed(self, job_id: str) -> None:
+        """Spool hook (its worker thread): a job was acknowledged by the printer."""
+        try:
+            self.on_printed(job_id)
+        finally:
+            self.publish_printer_status()
+
+    def on_printed(self, job_id: str) -> None:
+        """A job printed; override."""
+
+    def metrics(self) -> dict[str, Any]:
+        """Scans, refusals and the spool's queue for the state payload."""
+        queued = self.spool.pending() if self.spool is not None else None
+        return {"scans": self.scans, "refused": self.refused, "print_queued": queued}
+
+    def publish_status(self) -> None:
+        """State and printer status."""
+        super().publish_status()
+        self.publish_printer_status()
+
+    # --- master data --------------------------------------------------------------------
+
+    def skus_for(self, order: Mapping[str, Any]) -> dict[str, Sku]:
+        """Master data of the order's SKUs: the store's rows, else the site file's."""
+        skus: dict[str, Sku] = {}
+        site_skus = self.station.site.sku_by_id()
+        for line in order.get("lines") or []:
+            sku_id = str(line.get("sku"))
+            row = self.store.sku(sku_id) if self.store is not None else None
+            if row is not None:
+                try:
+                    skus[sku_id] = sku_from_row(row)
+                    continue
+                except (PlanError, KeyError, TypeError, ValueError):
+                    pass
+            if sku_id in site_skus:
+                skus[sku_id] = site_skus[sku_id]
+        return skus
+
+    def carrier_services(self) -> list[Any]:
+        """Carrier services: the store's rows, else the site file's."""
+        rows = self.store.carriers() if self.store is not None else []
+        services = []
+        for row in rows:
+            try:
+                services.append(carrier_from_row(row))
+            except (PlanError, KeyError, TypeError, ValueError):
+                log.warning("%s: carrier row %r ignored", self.device_id, row.get("id"))
+        return services or list(self.station.site.carriers)
+
+
+# --- the pack station ------------------------------------------------------------------
+
+
+def _job_order(job_id: str) -> tuple[str, str] | None:
+    order_id, _, suffix = job_id.rpartition("-")
+    if suffix in ("label", "slip") and order_id:
+        return order_id, suffix
+    return None
+
+
+class PackAgent(StationAgent):
+    """The pack station: verify by scan, plan, print, record."""
+
+    role = "pack"
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        clock: Callable[[], datetime] = utc_now,
+        start_sync: bool = True,
+        scanner: QueueScanner | None = None,
+        printer_factory: Callable[[], Printer] | None = None,
+    ) -> None:
+        super().__init__(settings, clock, start_sync, scanner, printer_factory)
+        self.session = PackSession(self.device_id)
+        self.tracking: TrackingCounter | None = None
+        self.packed = 0
+
+    def on_start(self) -> None:
+        """Open the tracking counter, the spool and the scanner."""
+        try:
+            self.tracking = TrackingCounter(
+                self.settings.store, self.device_id, self.station.tracking_tag
+            )
+        except TrackingError as exc:
+            raise self.settings.fail("pack.tracking_tag", str(exc)) from exc
+        self._open_devices()
+
+    def on_stop(self) -> None:
+        """Close the scanner, the spool and the counter."""
+        self._close_devices()
+        if self.tracking is not None:
+            self.tracking.close()
+            self.tracking = None
+
+    def metrics(self) -> dict[str, Any]:
+        """Adds parcels packed and the session's state."""
+        return {
+            **super().metrics(),
+            "packed": self.packed,
+            "session": self.session.state.value,
+            "order_id": self.session.order_id,
+        }
+
+    # --- inputs ----------------------------------------------------------------------
+
+    def _find_order(self, scan: Scan) -> tuple[dict[str, Any] | None, str]:
+        if self.store is None:
+            return None, scan.raw
+        if scan.kind is ScanKind.TOTE:
+            tote = str(scan.data.get("tote") or scan.raw)
+            row = self.store.order_by_tote(tote)
+            return (self.order_view(str(row["id"])) if row else None), tote
+        order_id = str(scan.data.get("order_id") or "")
+        for candidate in (order_id, scan.raw.strip()):
+            if candidate:
+                row = self.order_view(candidate)
+                if row is not None and row.get("lines") is not None:
+                    return row, scan.raw.strip()
+        return None, scan.raw.strip()
+
+    def _on_scan(self, scan: Scan) -> Feedback:
+        if scan.kind in (ScanKind.TOTE, ScanKind.ORDER):
+            order, ref = self._find_order(scan)
+            names = self._sku_rows(order) if order else {}
+            feedback = self.carry_out(self.session.open(order, ref, names))
+            if self.session.state is PackState.COMPLETE:
+                feedback = self.finish()
+            return feedback
+        if scan.kind is ScanKind.GS1:
+            gtin = str(scan.data.get("gtin") or "")
+            sku = self.store.sku_by_gtin(gtin) if (gtin and self.store) else None
+            if sku is None and gtin:
+                sku = self._site_sku_by_gtin(gtin)
+            feedback = self.carry_out(self.session.scan_item(sku, gtin or scan.raw))
+            if self.session.state is PackState.COMPLETE and feedback.level.value == "ok":
+                feedback = self.finish()
+            return feedback
+        if scan.kind is ScanKind.UNKNOWN:
+            reason = scan.data.get("error") or "not readable"
+            return self._say_error(f"barcode {scan.raw!r} not accepted: {reason}")
+        return self._say_error(f"a {scan.kind.value} code is not used at the pack station")
+
+    def _say_error(self, text: str) -> Feedback:
+        feedback = Feedback(
+            FeedbackLevel.ERROR, text, self.session.order_id, self.session.remaining()
+        )
+        self.refused += 1
+        self.show(feedback)
+        return feedback
+
+    def _sku_rows(self, order: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        rows: dict[str, Mapping[str, Any]] = {}
+        site_skus = self.station.site.sku_by_id()
+        for line in order.get("lines") or []:
+            sku_id = str(line.get("sku"))
+            row = self.store.sku(sku_id) if self.store is not None else None
+            if row is None and sku_id in site_skus:
+                s = site_skus[sku_id]
+                row = {"sku": s.sku, "gtin": s.gtin, "name": s.name}
+            if row is not None:
+                rows[sku_id] = row
+        return rows
+
+    def _site_sku_by_gtin(self, gtin: str) -> dict[str, Any] | None:
+        wanted = gtin.lstrip("0")
+        for s in self.station.site.skus:
+            if s.gtin.lstrip("0") == wanted:
+                return {"sku": s.sku, "gtin": s.gtin, "name": s.name}
+        return None
+
+    def on_order_event(self, order_id: str, event: dict[str, Any]) -> None:
+        """A cancel or hold of the open order stops the session at once."""
+        if order_id != self.session.order_id:
+            return
+        with self._work_lock:
+            order = self.order_view(order_id)
+            if order is None:
+                return
+            step = self.session.update_order(order)
+            if step is not None:
+                self.carry_out(step)
+
+    # --- finishing a parcel ----------------------------------------------------------------
+
+    def plan(self, order: Mapping[str, Any]) -> ShipmentPlan:
+        """Carton, weight and carrier for a verified order (``PlanError`` says why not)."""
+        if self.store is None:
+            raise EdgeError(f"{self.device_id}: agent is not started")
+        site = self.station.site
+        services = self.carrier_services()
+        kwargs: dict[str, Any] = {
+            "rates": rates_from_stats(self.store.carrier_stats()),
+            "threshold": site.carrier_choice.threshold,
+            "prior": site.carrier_choice.beta_prior,
+            "disruptions": self.store.disruptions(),
+            "tz": site_zone(site),
+        }
+        skus = self.skus_for(order)
+        given = self.tracking.assigned(str(order["id"])) if self.tracking else None
+        if given is not None:
+            # A number was given before a crash: keep its service so the spooled label,
+            # the tracking number and order.packed agree.
+            same = [s for s in services if s.id == given[1]]
+            if same:
+                try:
+                    return plan_shipment(order, skus, site.cartons, same, self.now(), **kwargs)
+                except PlanError:
+                    pass
+        return plan_shipment(order, skus, site.cartons, services, self.now(), **kwargs)
+
+    def finish(self) -> Feedback:
+        """The open order is verified: plan, number, print, record ``order.packed``."""
+        order = self.session.order
+        if order is None or self.tracking is None:
+            return self._say_error("nothing to pack")
+        order_id = str(order["id"])
+        try:
+            plan = self.plan(order)
+        except PlanError as exc:
+            return self.carry_out(
+                self.session.refuse(ExceptionKind.OTHER, f"CANNOT SHIP: {exc}", str(exc))
+            )
+        try:
+            tracking = self.tracking.for_order(order_id, plan.service.carrier, plan.service.id)
+            names = {sku: s.name for sku, s in self.skus_for(order).items()}
+            url = tracking_url(order, self.station.tracking_base_url)
+            label, slip = render_documents(
+                order, plan, tracking, names, url, self.station.printer_profile
+            )
+            self.submit_job(
+                f"{order_id}-label", "shipping_label", order_id, label, "shipping_label"
+            )
+            self.submit_job(f"{order_id}-slip", "packing_slip", order_id, slip, "packing_slip")
+        except (DeviceError, TrackingError) as exc:
+            return self.carry_out(
+                self.session.refuse(
+                    ExceptionKind.LABEL_FAILURE, f"LABEL FAILED: {exc}", f"label failed: {exc}"
+                )
+            )
+        feedback = self.carry_out(
+            self.session.packed(
+                plan.carton.id, plan.weight_g, plan.service.id, tracking, plan.summary()
+            )
+        )
+        self.packed += 1
+        return feedback
+
+    def on_printed(self, job_id: str) -> None:
+        """Record ``label.printed`` once per job (op id derived from the job id)."""
+        parts = _job_order(job_id)
+        if parts is None or self.store is None:
+            return
+        order_id, what = parts
+        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rushline:{self.device_id}:{job_id}"))
+        try:
+            self.store.record(
+                "label.printed",
+                {"order_id": order_id, "printer": self.station.printer_id, "job_id": job_id},
+                self.now(),
+                op_id=op_id,
+            )
+        except SyncError as exc:
+            log.error("%s: label.printed for %s not recorded: %s", self.device_id, job_id, exc)
+        if self.bus is not None:
+            body = {
+                "job_id": job_id,
+                "kind": "shipping_label" if what == "label" else "packing_slip",
+                "order_id": order_id,
+                "state": "printed",
+            }
+            try:
+                self.bus.publish(topics.printer_job(self.site, self.station.printer_id), body)
+            except BusError as exc:
+                log.warning("%s: job event not published: %s", self.device_id, exc)
+
+
+def run(settings: AgentSettings) -> int:
+    """``rushline agent pack``: run the pack station until SIGTERM/SIGINT."""
+    from sync.simclock import clock_from_env
+
+    floor = clock_from_env()
+    return PackAgent(settings, clock=floor.now).run()

@@ -1,0 +1,307 @@
+"""Pack station agent over real parts: Mosquitto with passwords and ACLs, a scanner on a
+real pseudo-terminal, the TCP printer simulator, the device's SQLite store.
+
+The store is seeded the way a pull would fill it (``apply_changes``), so these tests need
+no central server; tests/edge/test_agents_offline.py runs against a real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import tty
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from config.loader import load_masterdata, load_site, masterdata_to_dict
+from devices.printer.preview import preview
+from devices.printer.sim import PrinterSim
+from edge.agents.pack import PackAgent, display_topic
+from edge.settings import AgentSettings
+from edge.tracking_numbers import parse_tracking
+from sync.store import LocalStore
+from tests.edge.conftest import FloorBroker
+from tests.support.waiting import wait_until
+
+SITE = "DE-FRA"
+NOW = datetime.now(UTC)
+GTIN = {"SKU-1001": "4260000010010", "SKU-1002": "4260000010027", "SKU-1009": "4260000010096"}
+
+
+# --- helpers shared with test_dock.py and test_agents_offline.py -----------------------
+
+
+class Pty:
+    """A pseudo-terminal pair: the agent opens ``path`` as a serial scanner; the test
+    types barcodes into ``master``."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+
+    @property
+    def url(self) -> str:
+        """The scanner URL for the agent settings."""
+        return f"serial://{self.path}?baudrate=9600&suffix=CR"
+
+    def scan(self, *codes: str) -> None:
+        """Type each code followed by CR, as a scanner in serial mode does."""
+        for code in codes:
+            os.write(self.master, code.encode() + b"\r")
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Monitor:
+    """A subscriber logged in as monitor-1 (reads the whole site) that keeps every message."""
+
+    def __init__(self, broker: FloorBroker) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="monitor-test", protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set("monitor-1", broker.passwords["monitor-1"])
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._ready.set()
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        assert self._ready.wait(10), "monitor did not subscribe"
+
+    def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
+        client.subscribe(f"rushline/v1/{SITE}/#", qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            body = {"raw": msg.payload.decode(errors="replace")}
+        with self._lock:
+            self.messages.append((msg.topic, body))
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        """Payloads received on ``topic`` so far."""
+        with self._lock:
+            return [body for t, body in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def order_row(
+    order_id: str,
+    lines: dict[str, int],
+    status: str = "picked",
+    tote: str | None = None,
+    level: str = "P2",
+    **extra: Any,
+) -> dict[str, Any]:
+    """An order as the change feed carries it (SYNC_CONTRACT ``order``)."""
+    row: dict[str, Any] = {
+        "id": order_id,
+        "warehouse": SITE,
+        "customer": {"id": "C1", "name": "Ann Example", "tier": "standard", "flags": []},
+        "ship_to": {
+            "name": "Ann Example",
+            "line1": "Hauptstr. 5",
+            "city": "Berlin",
+            "postcode": "10115",
+            "country": "DE",
+        },
+        "lines": [{"sku": s, "qty": q, "picked": q, "packed": 0} for s, q in lines.items()],
+        "deadline": (NOW + timedelta(days=4)).isoformat(),
+        "created_at": NOW.isoformat(),
+        "service": "standard",
+        "tags": [],
+        "status": status,
+        "exceptions": [],
+        "priority": {"level": level, "score": 50.0, "reasons": []},
+        "allocations": [],
+        "tote": tote,
+        "carrier_service": None,
+        "tracking": None,
+        "carton": None,
+        "tracking_token": f"tok-{order_id}",
+        "updated_at": NOW.isoformat(),
+    }
+    row.update(extra)
+    return row
+
+
+def masterdata_changes() -> list[dict[str, Any]]:
+    """The shipped SKUs and carriers as pulled rows."""
+    site = load_site()
+    assert site.masterdata_path is not None
+    md = masterdata_to_dict(load_masterdata(site.masterdata_path))
+    changes = [{"entity": "sku", "id": s["sku"], "data": s} for s in md["skus"]]
+    changes += [{"entity": "carrier", "id": c["id"], "data": c} for c in md["carriers"]]
+    return changes
+
+
+def seed(settings: AgentSettings, orders: list[dict[str, Any]]) -> None:
+    """Fill the device store as a pull from central would."""
+    changes = masterdata_changes() + [{"entity": "order", "id": o["id"], "data": o} for o in orders]
+    with LocalStore(settings.store, settings.device_id, settings.site) as store:
+        store.apply_changes(changes, cursor=len(changes), epoch="seeded")
+
+
+def ops_of(store: LocalStore, kind: str) -> list[dict[str, Any]]:
+    """Data of every op of ``kind`` in the outbox history."""
+    return [op.data for op in store.outbox_history() if op.kind == kind]
+
+
+@pytest.fixture
+def pty() -> Iterator[Pty]:
+    pair = Pty()
+    yield pair
+    pair.close()
+
+
+@pytest.fixture
+def printer(tmp_path: Path) -> Iterator[PrinterSim]:
+    sim = PrinterSim(port=0, out_dir=tmp_path / "printed")
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def monitor(floor_broker: FloorBroker) -> Iterator[Monitor]:
+    mon = Monitor(floor_broker)
+    yield mon
+    mon.close()
+
+
+StartPack = Callable[..., PackAgent]
+
+
+@pytest.fixture
+def start_pack(
+    agent_settings: Callable[..., AgentSettings], pty: Pty, printer: PrinterSim
+) -> Iterator[StartPack]:
+    agents: list[PackAgent] = []
+
+    def start(orders: list[dict[str, Any]], **options: Any) -> PackAgent:
+        settings = agent_settings(
+            "pack-1",
+            devices={"scanner": pty.url, "printer": f"{printer.url}?timeout=2"},
+            tables={"pack": {"printer_id": "printer-pack-1"}},
+            **options,
+        )
+        seed(settings, orders)
+        agent = PackAgent(settings)
+        agents.append(agent)
+        return agent.start(bus_wait=10)  # type: ignore[return-value]
+
+    yield start
+    for agent in agents:
+        agent.stop()
+
+
+def label_jobs(printer: PrinterSim) -> list[str]:
+    return [job.name for job in printer.jobs]
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+def test_pack_flow_prints_label_with_tracking(
+    start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
+) -> None:
+    agent = start_pack([order_row("A100", {"SKU-1001": 2, "SKU-1002": 1}, tote="TOTE-0042")])
+    pty.scan("TOTE-0042", GTIN["SKU-1001"], GTIN["SKU-1002"], GTIN["SKU-1001"])
+    wait_until(lambda: len(printer.jobs) == 2, timeout=15, what="label and slip printed")
+    assert agent.store is not None
+    packed = ops_of(agent.store, "order.packed")
+    assert len(packed) == 1
+    tracking = packed[0]["tracking"]
+    assert parse_tracking(tracking).device_tag == "PACK1"
+    label = next(j for j in printer.jobs if "shipping" in j.name)
+    seen = preview(label.data)
+    assert any(kind.startswith("CODE128") and data == tracking for kind, data in seen.barcodes)
+    assert "A100" in seen.text and "URGENT" in seen.text
+    assert seen.qrcodes and seen.qrcodes[0].endswith("/track/tok-A100")
+    slip = next(j for j in printer.jobs if "slip" in j.name)
+    assert "SKU-1002" in slip.preview.text
+    verified = ops_of(agent.store, "pack.verified")
+    assert sorted(v["sku"] for v in verified) == ["SKU-1001", "SKU-1001", "SKU-1002"]
+    assert agent.store.order("A100")["status"] == "packed"  # type: ignore[index]
+    wait_until(lambda: len(ops_of(agent.store, "label.printed")) == 2, what="label.printed")  # type: ignore[arg-type]
+    assert {o["job_id"] for o in ops_of(agent.store, "label.printed")} == {
+        "A100-label",
+        "A100-slip",
+    }
+    display = display_topic(SITE, "pack-1")
+    wait_until(lambda: any("PACKED" in m["text"] for m in monitor.on(display)), what="display")
+    job_topic = f"rushline/v1/{SITE}/printer/printer-pack-1/job"
+    wait_until(lambda: len(monitor.on(job_topic)) >= 4, what="job events")
+    states = {(m["job_id"], m["state"]) for m in monitor.on(job_topic)}
+    assert ("A100-label", "printed") in states and ("A100-slip", "queued") in states
+    status_topic = f"rushline/v1/{SITE}/printer/printer-pack-1/status"
+    wait_until(lambda: monitor.on(status_topic), what="printer status")
+    assert monitor.on(status_topic)[-1]["online"] is True
+
+
+def test_wrong_item_and_too_many_are_rejected(
+    start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
+) -> None:
+    agent = start_pack([order_row("A200", {"SKU-1001": 1, "SKU-1002": 1})])
+    display = display_topic(SITE, "pack-1")
+    pty.scan("ORD-A200", GTIN["SKU-1009"])
+    wait_until(lambda: any("WRONG ITEM" in m["text"] for m in monitor.on(display)), what="wrong")
+    wrong = next(m for m in monitor.on(display) if "WRONG ITEM" in m["text"])
+    assert wrong["level"] == "error" and wrong["order_id"] == "A200"
+    assert {r["sku"] for r in wrong["remaining"]} == {"SKU-1001", "SKU-1002"}
+    pty.scan(GTIN["SKU-1001"], GTIN["SKU-1001"])
+    wait_until(lambda: any("TOO MANY" in m["text"] for m in monitor.on(display)), what="too many")
+    assert agent.store is not None
+    kinds = [e["kind"] for e in ops_of(agent.store, "exception.raised")]
+    assert kinds == ["wrong_item", "wrong_item"]
+    assert len(ops_of(agent.store, "pack.verified")) == 1
+    assert printer.jobs == []  # nothing printed while a line is still open
+    pty.scan(GTIN["SKU-1002"])
+    wait_until(lambda: len(printer.jobs) == 2, timeout=15, what="printed once complete")
+
+
+def test_cancelled_order_stops(
+    start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
+) -> None:
+    agent = start_pack([order_row("A300", {"SKU-1001": 1}, status="cancelled", tote="TOTE-7")])
+    display = display_topic(SITE, "pack-1")
+    pty.scan("TOTE-7", GTIN["SKU-1001"])
+    wait_until(lambda: len(monitor.on(display)) >= 2, what="two display messages")
+    stop, after = monitor.on(display)[:2]
+    assert stop["level"] == "error" and "cancelled" in stop["text"] and "STOP" in stop["text"]
+    assert after["level"] == "error"  # no order open: the item is not accepted
+    assert agent.store is not None
+    assert [e["kind"] for e in ops_of(agent.store, "exception.raised")] == ["other"]
+    assert ops_of(agent.store, "pack.verified") == []
+    assert printer.jobs == []
+
+
+def test_bad_barcode_gets_a_clear_message(
+    start_pack: StartPack, pty: Pty, monitor: Monitor
+) -> None:
+    start_pack([])
+    display = display_topic(SITE, "pack-1")
+    pty.scan("4260000010011", "LOC-A01-01-1")
+    wait_until(lambda: len(monitor.on(display)) >= 2, what="two messages")
+    bad, location = monitor.on(display)[:2]
+    assert "check digit" in bad["text"] and bad["level"] == "error"
+    assert "location" in location["text"]
