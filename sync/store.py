@@ -219,43 +219,65 @@ class LocalStore(ViewReads):
         """Validate an op, apply its local effect to the view and append it to the outbox,
         all in one transaction. ``InvalidOp`` (naming the field) changes nothing. Recording
         the same ``op_id`` again returns the op already recorded."""
-        spec = effects.op_kind(kind)
-        clean = spec.validate(data)
-        if not isinstance(at, datetime) or at.tzinfo is None:
-            raise InvalidOp(kind, "at", f"must be a datetime with a time zone, got {at!r}")
-        if op_id is not None and (not isinstance(op_id, str) or not op_id.strip()):
-            raise InvalidOp(kind, "op_id", f"must be a non-empty string, got {op_id!r}")
-        op_id = op_id or new_op_id()
+        return self.record_many([(kind, data, op_id)], at)[0]
+
+    def record_many(
+        self,
+        ops: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], str | None]],
+        at: datetime,
+    ) -> list[Op]:
+        """Record several ops of one user action (e.g. pack.verified + order.packed) in ONE
+        transaction: all or none. Each item is ``(kind, data)`` or ``(kind, data, op_id)``."""
+        prepared: list[tuple[str, dict[str, Any], str]] = []
+        for item in ops:
+            kind, data = item[0], item[1]
+            op_id = item[2] if len(item) > 2 else None
+            clean = effects.op_kind(kind).validate(data)
+            if not isinstance(at, datetime) or at.tzinfo is None:
+                raise InvalidOp(kind, "at", f"must be a datetime with a time zone, got {at!r}")
+            if op_id is not None and (not isinstance(op_id, str) or not op_id.strip()):
+                raise InvalidOp(kind, "op_id", f"must be a non-empty string, got {op_id!r}")
+            prepared.append((kind, clean, op_id or new_op_id()))
         changed: dict[str, list[str]] = {}
+        recorded: list[Op] = []
         with self._write() as conn:
-            existing = conn.execute(
-                f"SELECT {_OP_COLUMNS} FROM outbox WHERE op_id = ?", [op_id]
-            ).fetchone()
-            if existing is not None:
-                if existing[2] != kind:
-                    raise InvalidOp(kind, "op_id", f"{op_id} already used by a {existing[2]} op")
-                return _op(existing)
-            keys = list(
-                dict.fromkeys(
-                    effects.touches(
-                        kind, clean, lambda e, i: self._view_row(conn, (e, i)), self.site
-                    )
-                )
-            )
-            seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM outbox").fetchone()[0])
-            conn.execute(
-                "INSERT INTO outbox (seq, op_id, kind, at, data, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [seq, op_id, kind, at.isoformat(), _dumps(clean), datetime.now(UTC).isoformat()],
-            )
-            for key in keys:
-                conn.execute("INSERT INTO op_touch (entity, id, seq) VALUES (?, ?, ?)", [*key, seq])
-                self._put_view(
-                    conn, key, effects.apply(kind, clean, key, self._view_row(conn, key))
-                )
-                changed.setdefault(key[0], []).append(key[1])
-        changed["outbox"] = [op_id]
+            for kind, clean, op_id in prepared:
+                recorded.append(self._record_in(conn, kind, clean, at, op_id, changed))
         self._notify(changed)
+        return recorded
+
+    def _record_in(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        clean: dict[str, Any],
+        at: datetime,
+        op_id: str,
+        changed: dict[str, list[str]],
+    ) -> Op:
+        existing = conn.execute(
+            f"SELECT {_OP_COLUMNS} FROM outbox WHERE op_id = ?", [op_id]
+        ).fetchone()
+        if existing is not None:
+            if existing[2] != kind:
+                raise InvalidOp(kind, "op_id", f"{op_id} already used by a {existing[2]} op")
+            return _op(existing)
+        keys = list(
+            dict.fromkeys(
+                effects.touches(kind, clean, lambda e, i: self._view_row(conn, (e, i)), self.site)
+            )
+        )
+        seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM outbox").fetchone()[0])
+        conn.execute(
+            "INSERT INTO outbox (seq, op_id, kind, at, data, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [seq, op_id, kind, at.isoformat(), _dumps(clean), datetime.now(UTC).isoformat()],
+        )
+        for key in keys:
+            conn.execute("INSERT INTO op_touch (entity, id, seq) VALUES (?, ?, ?)", [*key, seq])
+            self._put_view(conn, key, effects.apply(kind, clean, key, self._view_row(conn, key)))
+            changed.setdefault(key[0], []).append(key[1])
+        changed.setdefault("outbox", []).append(op_id)
         return Op(seq, op_id, kind, at, clean)
 
     def pending(self, limit: int | None = None) -> list[Op]:

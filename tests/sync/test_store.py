@@ -235,3 +235,30 @@ def test_readers_see_committed_writes_from_other_threads(store):
     t.join(5)
     assert result["order"]["tote"] == "T1"
     assert isinstance(store._reader(), sqlite3.Connection)
+
+
+def test_record_many_is_all_or_nothing(store):
+    seed(store)
+    packed = {
+        "order_id": "O1",
+        "carton": "S",
+        "weight_g": 500,
+        "carrier_service": "dhl",
+        "tracking": "T1",
+    }
+    with pytest.raises(InvalidOp, match="tracking"):
+        store.record_many(
+            [
+                ("pack.verified", {"order_id": "O1", "sku": "SKU-1", "qty": 2}),
+                ("order.packed", {**packed, "tracking": ""}),
+            ],
+            AT,
+        )
+    assert store.pending_count() == 0 and store.order("O1")["lines"][0]["packed"] == 0
+    ops = store.record_many(
+        [("pack.verified", {"order_id": "O1", "sku": "SKU-1", "qty": 2}), ("order.packed", packed)],
+        AT,
+    )
+    assert [op.seq for op in ops] == [1, 2]
+    order = store.order("O1")
+    assert (order["status"], order["tracking"], order["lines"][0]["packed"]) == ("packed", "T1", 2)
