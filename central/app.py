@@ -13,7 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from central.api import alerts, disruptions, health, masterdata, orders, stock, sync, track
+from central.api import (
+    alerts,
+    carrier_events,
+    disruptions,
+    health,
+    masterdata,
+    orders,
+    reports,
+    stock,
+    sync,
+    track,
+)
 from central.api.deps import Services
 from central.clock import Clock, SystemClock
 from central.service import intake, reprioritise
@@ -59,6 +70,8 @@ def create_app(
     app = FastAPI(title="Rushline central", version="1", lifespan=lifespan)
     app.state.services = svc
     for module in (health, orders, disruptions, masterdata, stock, alerts, sync, track):
+        app.include_router(module.router)
+    for module in (carrier_events, reports):
         app.include_router(module.router)
 
     @app.exception_handler(InputError)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from central.store import schema
+from central.store.analytics_sql import ANALYTICS_SCHEMA
 from central.store.base import Dialect
 
 
@@ -31,7 +32,10 @@ def _seed_meta(cursor: Any, dialect: Dialect) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", schema.INITIAL, _seed_meta),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", schema.INITIAL, _seed_meta),
+    Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
+)
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
