@@ -117,6 +117,7 @@ class Bus:
         self._jobs: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._connected = threading.Event()
+        self._answered = threading.Event()  # the broker answered a CONNECT (yes or no)
         self._refused_login: str | None = None
         self._first_connect_done = False
         self._started = False
@@ -195,7 +196,8 @@ class Bus:
 
     def wait_connected(self, timeout: float) -> None:
         """Block until connected; ``BusError`` on a refused login or after ``timeout``."""
-        if self._connected.wait(timeout):
+        self._answered.wait(timeout)
+        if self._connected.is_set():
             return
         cfg = self.settings.mqtt
         if self._refused_login:
@@ -311,6 +313,7 @@ class Bus:
     ) -> None:
         if reason_code.is_failure:
             self._refused_login = str(reason_code)
+            self._answered.set()
             log.error("bus %s: broker refused the connection: %s", self.device_id, reason_code)
             return
         self._refused_login = None
@@ -325,6 +328,7 @@ class Bus:
         if filters and not flags.session_present:
             client.subscribe([(f, QOS) for f in filters])
         self._connected.set()
+        self._answered.set()
         self._jobs.put(("connected", None))
 
     def _on_disconnect(

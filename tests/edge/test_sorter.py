@@ -1,0 +1,218 @@
+"""The sorter agent over a real pty (ConveyorSim), a real authenticated Mosquitto and a
+real SQLite store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from devices.conveyor.protocol import Done, Miss
+from devices.conveyor.sim import ConveyorSim
+from edge import topics
+from edge.agents.sorter import SorterAgent
+from edge.agents.sorting import LanePlanner, SorterConfig, ToteCache
+from edge.bus import Bus, BusMessage
+from edge.errors import AgentSettingsError
+from sync.store import LocalStore
+from tests.support.waiting import wait_until
+
+SITE = "DE-FRA"
+SORTER = {"conveyor_id": "conveyor-1", "express_lane": 1, "lanes": [2, 3], "exception_lane": 4}
+
+
+def order_row(order_id: str, tote: str, level: str = "P4", status: str = "picked") -> dict:
+    """An order as the change feed sends it (only what the sorter reads, plus shape)."""
+    return {
+        "id": order_id,
+        "warehouse": SITE,
+        "customer": {"id": "C1", "name": "Ada", "tier": "standard", "flags": []},
+        "lines": [{"sku": "SKU-1", "qty": 1, "picked": 1, "packed": 0}],
+        "deadline": "2026-11-25T18:00:00+00:00",
+        "status": status,
+        "exceptions": [],
+        "priority": {"level": level, "score": 50.0, "reasons": []},
+        "tote": tote,
+    }
+
+
+def seed(settings, orders: list[dict]) -> None:
+    """Put orders in the sorter's store as a pull would."""
+    with LocalStore(settings.store, settings.device_id, settings.site) as store:
+        store.apply_changes(
+            [{"entity": "order", "id": o["id"], "data": o} for o in orders], cursor=1, epoch="e1"
+        )
+
+
+class Events:
+    """conveyor events seen by a monitor, thread-safe, deduplicated by the bus."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[dict] = []
+
+    def __call__(self, message: BusMessage) -> None:
+        with self.lock:
+            self.items.append(message.payload)
+
+    def of(self, kind: str, tote: str | None = None) -> list[dict]:
+        with self.lock:
+            return [e for e in self.items if e["type"] == kind and tote in (None, e.get("tote"))]
+
+
+def done_frames(sim: ConveyorSim, tote: str | None = None) -> list[Done]:
+    return [f for f in list(sim.sent) if isinstance(f, Done) and tote in (None, f.tote)]
+
+
+@contextmanager
+def sorter_rig(
+    agent_settings, orders: list[dict], sim: ConveyorSim, **table: Any
+) -> Iterator[tuple[SorterAgent, Events]]:
+    settings = agent_settings(
+        "sorter-1",
+        devices={"conveyor": f"serial://{sim.path}?heartbeat=2"},
+        tables={"sorter": {**SORTER, **table}},
+    )
+    seed(settings, orders)
+    events = Events()
+    with Bus(agent_settings("monitor-1")) as monitor:
+        monitor.subscribe(topics.any_of(SITE, "conveyor_event"), events)
+        monitor.wait_connected(5)
+        agent = SorterAgent(settings).start(bus_wait=5)
+        try:
+            yield agent, events
+        finally:
+            agent.stop()
+
+
+@pytest.fixture
+def sim() -> Iterator[ConveyorSim]:
+    with ConveyorSim(lanes=4, speed_m_s=2.0, gate_spacing_m=0.2) as conveyor:
+        yield conveyor
+
+
+def test_urgent_tote_goes_to_the_express_lane(agent_settings, sim) -> None:
+    orders = [order_row("O-URG", "TOTE-0001", level="P1")]
+    with sorter_rig(agent_settings, orders, sim) as (agent, events):
+        sim.induct("TOTE-0001")
+        wait_until(lambda: done_frames(sim, "TOTE-0001"), what="DONE from the conveyor")
+        assert done_frames(sim, "TOTE-0001")[0].lane == 1
+        wait_until(lambda: events.of("diverted", "TOTE-0001"), what="diverted event")
+        event = events.of("diverted", "TOTE-0001")[0]
+        assert (event["lane"], event["order_id"], event["conveyor"]) == (1, "O-URG", "conveyor-1")
+        assert events.of("inducted", "TOTE-0001")[0]["reason"] == "urgent"
+        ops = [op for op in agent.store.pending() if op.kind == "tote.diverted"]
+        assert [op.data for op in ops] == [
+            {"tote": "TOTE-0001", "lane": 1, "conveyor": "conveyor-1", "order_id": "O-URG"}
+        ]
+
+
+def test_standard_totes_are_balanced_and_never_express(agent_settings, sim) -> None:
+    orders = [order_row(f"O-{i}", f"TOTE-01{i}", level="P4") for i in range(4)]
+    with sorter_rig(agent_settings, orders, sim):
+        for i in range(4):
+            sim.induct(f"TOTE-01{i}")
+        wait_until(lambda: len(done_frames(sim)) == 4, what="4 DONE")
+    lanes = [f.lane for f in done_frames(sim)]
+    assert 1 not in lanes and 4 not in lanes
+    assert sorted(set(lanes)) == [2, 3]  # both standard lanes used
+
+
+def test_unknown_and_cancelled_totes_go_to_the_exception_lane(agent_settings, sim) -> None:
+    orders = [order_row("O-CXL", "TOTE-0300", level="P1")]
+    with (
+        sorter_rig(agent_settings, orders, sim) as (agent, events),
+        Bus(agent_settings("dispatch-1")) as dispatcher,
+    ):
+        sim.induct("TOTE-9999")
+        wait_until(lambda: done_frames(sim, "TOTE-9999"), what="DONE of the unknown tote")
+        assert done_frames(sim, "TOTE-9999")[0].lane == 4
+        dispatcher.wait_connected(5)
+        dispatcher.publish(topics.order_event(SITE, "O-CXL"), {"status": "cancelled"})
+        wait_until(lambda: agent.cache.get("TOTE-0300").status == "cancelled", what="news")
+        sim.induct("TOTE-0300")
+        wait_until(lambda: done_frames(sim, "TOTE-0300"), what="DONE of the cancelled tote")
+        assert done_frames(sim, "TOTE-0300")[0].lane == 4
+        wait_until(lambda: len(events.of("inducted")) == 2, what="inducted events")
+    assert [e["reason"] for e in events.of("inducted")] == ["unknown", "cancelled"]
+
+
+def test_three_misses_send_the_tote_to_the_exception_lane(agent_settings) -> None:
+    # Lanes 1-3 have their gates right at induction: every divert to them comes too late.
+    late = ConveyorSim(
+        lanes=4,
+        speed_m_s=4.0,
+        induction_to_gate_m=[0.0001, 0.0002, 0.0003, 0.5],
+        gate_window_s=0.0,
+        recirculation_s=0.05,
+    )
+    with (
+        late,
+        sorter_rig(agent_settings, [order_row("O-M", "TOTE-0400", "P2")], late) as (
+            agent,
+            events,
+        ),
+    ):
+        late.induct("TOTE-0400")
+        wait_until(lambda: done_frames(late, "TOTE-0400"), timeout=15, what="final DONE")
+        misses = [f for f in list(late.sent) if isinstance(f, Miss) and f.tote == "TOTE-0400"]
+        assert len(misses) == 3
+        assert done_frames(late, "TOTE-0400")[0].lane == 4
+        wait_until(
+            lambda: any(op.kind == "exception.raised" for op in agent.store.pending()),
+            what="exception op",
+        )
+        raised = [op.data for op in agent.store.pending() if op.kind == "exception.raised"]
+        assert len(raised) == 1 and raised[0]["kind"] == "missed_divert"
+        assert raised[0]["order_id"] == "O-M"
+        assert "missed_divert" in agent.store.order("O-M")["exceptions"]
+        wait_until(lambda: len(events.of("missed", "TOTE-0400")) == 3, what="missed events")
+        assert [e["misses"] for e in events.of("missed", "TOTE-0400")] == [1, 2, 3]
+
+
+def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
+    agent_settings, sim, floor_broker
+) -> None:
+    totes = [f"TOTE-05{i:02d}" for i in range(30)]
+    orders = [order_row(f"O-{t}", t, level="P2" if i % 3 else "P4") for i, t in enumerate(totes)]
+    with sorter_rig(agent_settings, orders, sim) as (agent, events):
+        for tote in totes[:10]:
+            sim.induct(tote)
+        wait_until(lambda: len(done_frames(sim)) >= 5, what="first diverts")
+        floor_broker.restart()  # SIGTERM: mosquitto saves its queue, as in a service restart
+        for tote in totes[10:]:
+            sim.induct(tote)
+        wait_until(lambda: len(done_frames(sim)) == 30, timeout=15, what="30 DONE")
+        wait_until(lambda: len(events.of("diverted")) == 30, timeout=20, what="30 events")
+        wait_until(lambda: agent.bus.pending == 0, timeout=10, what="bus outbox drained")
+    assert sorted(e["tote"] for e in events.of("diverted")) == totes
+    assert sorted(e["tote"] for e in events.of("inducted")) == totes
+    assert sorted(f.tote for f in done_frames(sim)) == totes
+    assert agent.counts["diverted"] == 30
+
+
+def test_sorter_config_errors_name_the_key(agent_settings, sim) -> None:
+    settings = agent_settings(
+        "sorter-1",
+        devices={"conveyor": f"serial://{sim.path}"},
+        tables={"sorter": {"lanes": [2, 4], "exception_lane": 4}},
+    )
+    with pytest.raises(AgentSettingsError, match=r"sorter.exception_lane: must differ"):
+        SorterAgent(settings)
+    settings = agent_settings("sorter-1", tables={"sorter": {}})
+    with pytest.raises(AgentSettingsError, match=r"devices.conveyor: the sorter needs"):
+        SorterAgent(settings)
+
+
+def test_lane_planner_balances_by_queue_length() -> None:
+    planner = LanePlanner(SorterConfig("c1", lanes=(2, 3)))
+    cache = ToteCache()
+    cache.load([order_row(f"O{i}", f"T{i}") for i in range(3)])
+    first = planner.decide("T0", cache.get("T0")).lane
+    second = planner.decide("T1", cache.get("T1")).lane
+    assert {first, second} == {2, 3}
+    planner.left_lane(first)
+    assert planner.decide("T2", cache.get("T2")).lane == first  # the shorter queue
