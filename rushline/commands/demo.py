@@ -1,9 +1,11 @@
-"""`rushline demo`: a simulated shift of the floor's decisions, with a summary report."""
+"""`rushline demo`: the whole simulated floor (central, broker, agents, pickers, an
+outage, a disruption) with its end report; ``--decisions-only`` runs demo v1."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,22 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--outage-seconds", type=int, default=None, help="central outage length (simulated)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="folder for summary.json")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="fresh folder for the report, labels and logs"
+    )
     parser.add_argument("--seed", type=int, default=None, help="order stream seed")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default: the shift's arrivals in ~30 s)",
+    )
+    parser.add_argument("--pickers", type=int, default=None, help="simulated pickers")
+    parser.add_argument(
+        "--decisions-only",
+        action="store_true",
+        help="demo v1: the floor's decisions only, no processes (writes summary.json)",
+    )
     add_config_argument(parser)
     parser.set_defaults(func=run_demo)
 
@@ -51,7 +67,52 @@ def fresh_out_dir(base: Path = Path("demo-out")) -> Path:
     return candidate
 
 
+def _fresh(out: Path) -> Path:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out}: must be a new or empty folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create folder: {exc.strerror or exc}") from exc
+    return out
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    """Run the whole floor (or demo v1 with ``--decisions-only``)."""
+    if args.decisions_only:
+        return run_decisions(args)
+    from rushline.demo.floor import Floor, FloorOptions
+    from rushline.demo.processes import ProcessError
+
+    site = load_site(args.config or default_config_path())
+    defaults = site.demo
+    minutes = _positive("minutes", args.minutes, defaults.minutes)
+    if args.rate is not None and not (math.isfinite(args.rate) and 1 <= args.rate <= 10000):
+        raise UserError(f"--rate: must be from 1 to 10000, got {args.rate}")
+    outage = _positive("outage-seconds", args.outage_seconds, defaults.outage_seconds, 0)
+    if outage > 60:
+        raise UserError(f"--outage-seconds: at most 60 (real seconds), got {outage}")
+    options = FloorOptions(
+        orders=_positive("orders", args.orders, defaults.orders),
+        minutes=minutes,
+        outage_seconds=float(outage),
+        out=_fresh(args.out or fresh_out_dir()),
+        seed=args.seed if args.seed is not None else defaults.seed,
+        rate=args.rate if args.rate is not None else max(60.0, minutes * 60 / 30),
+        start=defaults.start,
+        urgent_share=defaults.urgent_share,
+        pickers=_positive("pickers", args.pickers, defaults.pickers),
+        config=args.config,
+    )
+    console = Console()
+    try:
+        _, code = Floor(site, options, console).run()
+    except ProcessError as exc:
+        raise UserError(f"demo: {exc}") from exc
+    return code
+
+
+def run_decisions(args: argparse.Namespace) -> int:
     """Run demo v1 and write ``summary.json``."""
     site = load_site(args.config or default_config_path())
     defaults = site.demo

@@ -19,7 +19,21 @@ from rushline.demo.orders import generate_order_stream, generate_orders
 def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("demo")
     assert (
-        main(["demo", "--orders", "40", "--minutes", "10", "--seed", "3", "--out", str(out)]) == 0
+        main(
+            [
+                "demo",
+                "--decisions-only",
+                "--orders",
+                "40",
+                "--minutes",
+                "10",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
     )
     data: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return data

@@ -1,0 +1,273 @@
+"""Simulated pickers: each drives the handheld's ``PickerSession`` (the app's own code,
+without the UI) against its own ``LocalStore``, synced to central by a ``SyncClient``.
+
+A picker takes the most urgent open task nobody else holds, walks to each bin (simulated
+time), scans the location and the item, confirms the quantity, scans a tote for each
+order and drops the totes on the conveyor (``on_drop``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from handheld_app.presenters.pick import PickView, Step
+from handheld_app.session import PickerSession
+from sync.client import SyncClient
+from sync.simclock import Clock
+from sync.store import LocalStore
+
+log = logging.getLogger(__name__)
+
+# Simulated seconds per action (walking dominates).
+WALK_S = (12.0, 35.0)
+SCAN_S = (2.0, 5.0)
+TOTE_S = (4.0, 8.0)
+IDLE_S = 20.0
+MAX_ACTIONS_PER_TASK = 400
+
+DropCallback = Callable[[str, str, str], None]  # (tote, order_id, picker)
+
+
+class TaskBoard:
+    """Which picker holds which task (pickers share the floor, not a store)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}
+
+    def claim(self, task_id: str, picker: str) -> bool:
+        """Take ``task_id`` for ``picker`` unless somebody else holds it."""
+        with self._lock:
+            holder = self._held.setdefault(task_id, picker)
+            return holder == picker
+
+    def held(self) -> dict[str, str]:
+        """task -> picker."""
+        with self._lock:
+            return dict(self._held)
+
+
+class ToteRack:
+    """Empty totes: ``TOTE-<digits>``, each used once per demo run."""
+
+    def __init__(self, first: int = 10001) -> None:
+        self._next = first
+        self._lock = threading.Lock()
+
+    def take(self) -> str:
+        """The next free tote id."""
+        with self._lock:
+            tote = f"TOTE-{self._next:05d}"
+            self._next += 1
+            return tote
+
+
+@dataclass
+class PickerStats:
+    """What one picker did."""
+
+    tasks: int = 0
+    picks: int = 0
+    units: int = 0
+    shorts: int = 0
+    totes: int = 0
+    refusals: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def gs1_item(gtin: str, lot: str | None, expiry: str | None) -> str:
+    """The bracketed GS1 string a picker scans: GTIN-14 plus lot and expiry if known."""
+    text = f"(01){gtin.zfill(14)}"
+    if expiry:
+        digits = expiry.replace("-", "")
+        if len(digits) == 8:
+            text += f"(17){digits[2:]}"
+    if lot:
+        text += f"(10){lot}"
+    return text
+
+
+class SimPicker:
+    """One picker with a handheld: store, sync client and session, on its own thread."""
+
+    def __init__(
+        self,
+        device_id: str,
+        site: str,
+        store_path: Path,
+        central_url: str,
+        token: str,
+        clock: Clock,
+        board: TaskBoard,
+        rack: ToteRack,
+        on_drop: DropCallback,
+        seed: int,
+        sync_interval: float = 0.3,
+    ) -> None:
+        self.device_id = device_id
+        self.operator = f"OP-{device_id}"
+        self.clock = clock
+        self.board = board
+        self.rack = rack
+        self.on_drop = on_drop
+        self.rng = random.Random(seed)
+        self.stats = PickerStats()
+        self.store = LocalStore(store_path, device_id, site)
+        self.sync = SyncClient(
+            self.store,
+            central_url,
+            token,
+            timeout=2.0,
+            clock=clock.now,
+            interval=sync_interval,
+            backoff_base=0.1,
+            backoff_cap=1.0,
+        )
+        self.session = PickerSession(
+            self.store, self.operator, clock.now, last_sync=lambda: self.sync.status.last_success_at
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current_task: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start syncing and picking."""
+        self.sync.start()
+        self._thread = threading.Thread(target=self._run, name=f"picker-{self.device_id}")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop_picking(self) -> None:
+        """Finish no new task (the current action ends first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop picking and syncing; close the store."""
+        self.stop_picking()
+        self.sync.close()
+        self.store.close()
+
+    @property
+    def pending(self) -> int:
+        """Ops waiting to be pushed."""
+        return self.store.pending_count()
+
+    # --- the work --------------------------------------------------------------------
+
+    def _wait(self, span: tuple[float, float] | float) -> bool:
+        """Spend simulated time; True when asked to stop meanwhile."""
+        seconds = span if isinstance(span, float) else self.rng.uniform(*span)
+        return self._stop.wait(seconds / max(self.clock.rate, 1e-9))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                task = self._next_task()
+                if task is None:
+                    if self._wait(IDLE_S):
+                        return
+                    continue
+                self._pick(task)
+            except Exception as exc:  # a picker must not die silently; note it and go on
+                log.exception("%s: picking failed", self.device_id)
+                self.stats.errors.append(f"{exc.__class__.__name__}: {exc}")
+                if self._wait(IDLE_S):
+                    return
+
+    def _next_task(self) -> dict[str, Any] | None:
+        for task in self.session.tasks.open_tasks():
+            if self.board.claim(str(task["id"]), self.device_id):
+                return task
+        return None
+
+    def _pick(self, task: dict[str, Any]) -> None:
+        task_id = str(task["id"])
+        self.current_task = task_id
+        feedback = self.session.start(task_id)
+        if not feedback.ok:
+            self.stats.refusals += 1
+            return
+        dropped: dict[str, str] = {}
+        for _ in range(MAX_ACTIONS_PER_TASK):
+            view = self.session.current_view()
+            if self.session.mode != "pick" or not isinstance(view, PickView):
+                break  # finished: the session went back to the task list
+            if view.step is Step.DONE:
+                break
+            if self._stop.is_set() and view.step is not Step.TOTE:
+                return  # shift over; the task stays open for the next shift
+            if not self._act(view, dropped):
+                break
+        self.stats.tasks += 1
+        self.current_task = None
+        for order_id, tote in dropped.items():
+            self.on_drop(tote, order_id, self.device_id)
+
+    def _act(self, view: PickView, dropped: dict[str, str]) -> bool:
+        """One action for the screen's step; False to give the task up."""
+        if view.step is Step.LOCATION:
+            self._wait(WALK_S)
+            feedback = self.session.scan(f"LOC-{view.location}")
+        elif view.step is Step.ITEM:
+            self._wait(SCAN_S)
+            feedback = self.session.scan(self._item_code(view))
+            if feedback.ok and feedback.code == "picked":
+                self.stats.picks += 1
+                self.stats.units += 1
+        elif view.step is Step.QTY:
+            left = view.left
+            feedback = self.session.enter_qty(left)
+            if feedback.ok:
+                self.stats.picks += 1
+                self.stats.units += left
+        elif view.step is Step.TOTE:
+            self._wait(TOTE_S)
+            tote = self.rack.take()
+            feedback = self.session.scan(tote)
+            if feedback.ok:
+                self.stats.totes += 1
+                dropped[view.order_id] = tote
+        else:
+            return False
+        if not feedback.ok:
+            self.stats.refusals += 1
+            if feedback.code in ("unknown_item", "unknown_barcode", "wrong_item"):
+                # The catalogue does not know the item here: report the line short.
+                short = self.session.short("not_found")
+                if short.ok:
+                    self.stats.shorts += 1
+                    return True
+            if self.stats.refusals > 50:
+                self.stats.errors.append(f"{view.task_id}: {feedback.message}")
+                return False
+        return True
+
+    def _item_code(self, view: PickView) -> str:
+        sku = self.store.sku(view.sku) or {}
+        gtin = str(sku.get("gtin") or "")
+        lot, expiry = self._lot_of(view.order_id, view.sku, view.location)
+        return gs1_item(gtin, lot, expiry) if gtin else f"SKU?{view.sku}"
+
+    def _lot_of(self, order_id: str, sku: str, location: str) -> tuple[str | None, str | None]:
+        order = self.store.order(order_id) or {}
+        for alloc in order.get("allocations") or []:
+            if alloc.get("sku") == sku and alloc.get("location") == location:
+                return alloc.get("lot") or None, alloc.get("expiry") or None
+        return None, None
+
+
+def now_of(clock: Clock) -> Callable[[], datetime]:
+    """The clock's ``now`` as a plain callable."""
+    return clock.now

@@ -1,0 +1,331 @@
+"""The end report of a demo run and its invariants.
+
+Nothing is assumed: ops are counted in every device's outbox history (its LocalStore
+file) and matched one by one against central's op records (its SQLite file). The run
+fails (exit 1) when an op was lost, an op was applied twice, or a printed label's
+tracking number does not match its order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config.models import SiteConfig
+from rushline.demo.labels import read_labels
+from rushline.demo.report_html import write_html
+from rushline.demo.stations import DeviceStore
+from sync.store import LocalStore
+
+if TYPE_CHECKING:
+    from rushline.demo.floor import Floor
+
+URGENT = ("P1", "P2")
+# The op whose `at` marks the end of each stage (floor time, not central's receive time).
+STAGE_OPS = {"picked": "tote.assigned", "packed": "order.packed", "shipped": "order.shipped"}
+
+
+def masterdata_document(site: SiteConfig) -> dict[str, Any]:
+    """The site's master data in the §4.2 shape."""
+    from rushline.commands.central import read_masterdata
+
+    if site.masterdata_path is None:
+        raise ValueError(f"{site.path}: no master data file")
+    return read_masterdata(site.masterdata_path)
+
+
+@dataclass(frozen=True)
+class DeviceOps:
+    """One device's outbox history, reduced to what the report needs."""
+
+    device_id: str
+    op_ids: tuple[str, ...]
+    kinds: Counter[str]
+    states: Counter[str]
+    duplicates: int
+
+
+def read_device(store: DeviceStore) -> DeviceOps:
+    """Every op the device ever recorded (``LocalStore.outbox_history``)."""
+    with LocalStore(store.path, store.device_id, store.site) as local:
+        history = local.outbox_history()
+    return DeviceOps(
+        store.device_id,
+        tuple(op.op_id for op in history),
+        Counter(op.kind for op in history),
+        Counter(op.state for op in history),
+        sum(1 for op in history if op.result == "duplicate"),
+    )
+
+
+def _ro(db_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+
+
+def central_ops(db_path: Path) -> dict[str, dict[str, Any]]:
+    """op_id -> {device, kind, at, status, order_id} from central's op records."""
+    conn = _ro(db_path)
+    try:
+        rows = conn.execute("SELECT op_id, device, kind, at, status, data FROM ops").fetchall()
+    finally:
+        conn.close()
+    out = {}
+    for op_id, device, kind, at, status, data in rows:
+        body = json.loads(data) if isinstance(data, str) else (data or {})
+        out[op_id] = {
+            "device": device,
+            "kind": kind,
+            "at": at,
+            "status": status,
+            "order_id": body.get("order_id"),
+            "data": body,
+        }
+    return out
+
+
+def twice_applied(db_path: Path) -> list[str]:
+    """Op ids central booked more than once (ledger movements or op records)."""
+    conn = _ro(db_path)
+    try:
+        twice = [
+            r[0]
+            for r in conn.execute("SELECT op_id FROM ledger GROUP BY op_id HAVING count(*) > 1")
+        ]
+        twice += [
+            r[0] for r in conn.execute("SELECT op_id FROM ops GROUP BY op_id HAVING count(*) > 1")
+        ]
+    finally:
+        conn.close()
+    return twice
+
+
+def central_orders(db_path: Path) -> dict[str, dict[str, Any]]:
+    """Every order document at central, by id."""
+    conn = _ro(db_path)
+    try:
+        rows = conn.execute("SELECT id, doc FROM orders").fetchall()
+    finally:
+        conn.close()
+    return {r[0]: json.loads(r[1]) if isinstance(r[1], str) else r[1] for r in rows}
+
+
+def ops_proof(devices: Iterable[DeviceOps], central: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Recorded on devices vs processed at central: lost = recorded but unknown there."""
+    devices = list(devices)
+    recorded = [op_id for d in devices for op_id in d.op_ids]
+    lost = [op_id for op_id in recorded if op_id not in central]
+    statuses = Counter(central[op_id]["status"] for op_id in recorded if op_id in central)
+    return {
+        "devices": {
+            d.device_id: {
+                "recorded": len(d.op_ids),
+                "kinds": dict(d.kinds),
+                "states": dict(d.states),
+                "duplicates_absorbed": d.duplicates,
+            }
+            for d in devices
+        },
+        "recorded_on_devices": len(recorded),
+        "distinct_op_ids": len(set(recorded)),
+        "known_at_central": len(recorded) - len(lost),
+        "applied_at_central": statuses.get("applied", 0),
+        "rejected_at_central": statuses.get("rejected", 0),
+        "duplicates_absorbed": sum(d.duplicates for d in devices),
+        "lost": len(lost),
+        "lost_op_ids": lost[:20],
+        "still_pending_on_devices": sum(d.states.get("pending", 0) for d in devices),
+    }
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def stage_times(
+    orders: dict[str, dict[str, Any]], ops: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, datetime]]:
+    """order_id -> {received, pick_start, picked, packed, shipped} floor times."""
+    times: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for order_id, doc in orders.items():
+        created = _when(doc.get("created_at"))
+        if created:
+            times[order_id]["received"] = created
+    for op in ops.values():
+        if op["status"] != "applied" or not op.get("order_id"):
+            continue
+        at = _when(op["at"])
+        if at is None:
+            continue
+        mark = times[op["order_id"]]
+        if op["kind"] == "pick.confirmed":
+            mark["pick_start"] = min(mark.get("pick_start", at), at)
+        for stage, kind in STAGE_OPS.items():
+            if op["kind"] == kind:
+                mark[stage] = max(mark.get(stage, at), at)
+    return times
+
+
+def _minutes(a: datetime | None, b: datetime | None) -> float | None:
+    return None if a is None or b is None else (b - a).total_seconds() / 60
+
+
+def stage_durations(
+    orders: dict[str, dict[str, Any]], times: dict[str, dict[str, datetime]]
+) -> dict[str, dict[str, float | None]]:
+    """Mean minutes per stage, urgent (P1/P2) beside standard (P3/P4)."""
+    spans = {
+        "wait_for_pick": ("received", "pick_start"),
+        "pick": ("pick_start", "picked"),
+        "sort_and_pack": ("picked", "packed"),
+        "dock": ("packed", "shipped"),
+        "order_to_packed": ("received", "packed"),
+    }
+    out: dict[str, dict[str, float | None]] = {}
+    for group in ("urgent", "standard"):
+        out[group] = {}
+        ids = [i for i, d in orders.items() if (_level(d) in URGENT) == (group == "urgent")]
+        for name, (a, b) in spans.items():
+            values = [
+                m for i in ids if (m := _minutes(times[i].get(a), times[i].get(b))) is not None
+            ]
+            out[group][name] = round(sum(values) / len(values), 1) if values else None
+    return out
+
+
+def _level(doc: dict[str, Any]) -> str:
+    return str((doc.get("priority") or {}).get("level") or "P4")
+
+
+def on_time(
+    orders: dict[str, dict[str, Any]],
+    times: dict[str, dict[str, datetime]],
+    goal: str,
+    now: datetime,
+) -> dict[str, dict[str, int]]:
+    """Per group: reached ``goal`` before the deadline, late, open but not late yet."""
+    out = {
+        g: {"on_time": 0, "late": 0, "open_not_late": 0, "open_late": 0}
+        for g in ("urgent", "standard")
+    }
+    for order_id, doc in orders.items():
+        group = "urgent" if _level(doc) in URGENT else "standard"
+        deadline = _when(doc.get("deadline"))
+        done = times[order_id].get(goal)
+        if deadline is None:
+            continue
+        if done is not None:
+            out[group]["on_time" if done <= deadline else "late"] += 1
+        else:
+            out[group]["open_late" if now > deadline else "open_not_late"] += 1
+    return out
+
+
+def carriers_used(orders: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Services on packed orders, with examples of why (the order's level and reasons)."""
+    used = Counter(
+        str(d.get("carrier_service")) for d in orders.values() if d.get("carrier_service")
+    )
+    examples: list[dict[str, Any]] = []
+    for doc in orders.values():
+        if doc.get("carrier_service") and len(examples) < 6:
+            examples.append(
+                {
+                    "order": doc["id"],
+                    "level": _level(doc),
+                    "service": doc["carrier_service"],
+                    "deadline": doc.get("deadline"),
+                    "why": "; ".join((doc.get("priority") or {}).get("reasons") or []),
+                }
+            )
+    return {"by_service": dict(used), "examples": examples}
+
+
+def build(floor: Floor) -> dict[str, Any]:
+    """Collect every figure of the run."""
+    db = floor.central.db_path
+    stores = [
+        DeviceStore(floor.out / "devices" / f"{p.device_id}.db", p.device_id, floor.site.site_id)
+        for p in floor.pickers
+    ]
+    if floor.stations is not None:
+        stores += floor.stations.device_stores()
+    devices = [read_device(s) for s in stores if s.path.exists()]
+    ops = central_ops(db)
+    orders = central_orders(db)
+    proof = ops_proof(devices, ops)
+    goal = floor.stations.goal_stage() if floor.stations is not None else "picked"
+    times = stage_times(orders, ops)
+    labels = read_labels(floor.out / "labels")
+    mismatched = [
+        lab
+        for lab in labels
+        if not lab.consistent
+        or lab.order_id not in orders
+        or lab.tracking != orders[lab.order_id].get("tracking")
+    ]
+    twice = twice_applied(db)
+    poster = floor.poster.state if floor.poster is not None else None
+    invariants = {
+        "ops_lost": proof["lost"],
+        "ops_applied_twice": len(twice),
+        "label_tracking_mismatches": len(mismatched),
+    }
+    return {
+        "site": floor.site.site_id,
+        "options": {k: str(v) for k, v in floor.options.__dict__.items()},
+        "clock": {
+            "start": floor.clock.start.isoformat(),
+            "rate": floor.clock.rate,
+            "end": floor.clock.now().isoformat(),
+        },
+        "real_seconds": round(floor.elapsed(), 1),
+        "phases": floor.run_info.phases,
+        "notes": floor.run_info.notes,
+        "orders": {
+            "posted": len(poster.posted) if poster else 0,
+            "refused": dict(poster.refused) if poster else {},
+            "post_retries": poster.retries if poster else 0,
+            "by_status": dict(Counter(str(d.get("status")) for d in orders.values())),
+            "by_level": dict(Counter(_level(d) for d in orders.values())),
+            "goal_stage": goal,
+        },
+        "on_time": on_time(orders, times, goal, floor.clock.now()),
+        "stage_minutes": stage_durations(orders, times),
+        "ops": proof,
+        "carriers": carriers_used(orders),
+        "labels": {"printed": len(labels), "mismatched": [m.__dict__ for m in mismatched]},
+        "pickers": {p.device_id: p.stats.__dict__ for p in floor.pickers},
+        "stations": floor.stations.summary() if floor.stations is not None else {},
+        "outage": floor.run_info.outage,
+        "disruption": floor.run_info.disruption,
+        "invariants": invariants,
+        "ok": not any(invariants.values()),
+        "order_times": {i: {k: v.isoformat() for k, v in t.items()} for i, t in times.items()},
+        "order_levels": {i: _level(d) for i, d in orders.items()},
+        "order_arrivals": {i: p.arrived_at.isoformat() for i, p in poster.posted.items()}
+        if poster
+        else {},
+    }
+
+
+def build_and_write(floor: Floor) -> tuple[dict[str, Any], int]:
+    """Build the report, write report.json and report.html, print it; returns the exit
+    code (1 when an invariant fails)."""
+    from rushline.demo.report_text import print_report
+
+    report = build(floor)
+    (floor.out / "report.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    write_html(report, floor.out)
+    print_report(report, floor.console, floor.out)
+    return report, 0 if report["ok"] else 1

@@ -1,0 +1,85 @@
+"""The end report on the terminal (rich tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
+    """Print the report's main tables and where the files are."""
+    orders = report["orders"]
+    t = Table(title=f"Rushline demo at {report['site']}: {report['real_seconds']} s real")
+    t.add_column("what")
+    t.add_column("figure", justify="right")
+    t.add_row("orders posted", str(orders["posted"]))
+    t.add_row(
+        "by final status", ", ".join(f"{k} {v}" for k, v in sorted(orders["by_status"].items()))
+    )
+    t.add_row("by level", ", ".join(f"{k} {v}" for k, v in sorted(orders["by_level"].items())))
+    ops = report["ops"]
+    t.add_row("ops recorded on devices", str(ops["recorded_on_devices"]))
+    t.add_row("ops applied at central", str(ops["applied_at_central"]))
+    t.add_row("ops rejected at central", str(ops["rejected_at_central"]))
+    t.add_row("duplicates absorbed", str(ops["duplicates_absorbed"]))
+    t.add_row("ops lost", str(ops["lost"]))
+    t.add_row("labels printed", str(report["labels"]["printed"]))
+    outage = report.get("outage") or {}
+    if outage:
+        t.add_row("central outage (real s)", f"{outage.get('from_s')} -> {outage.get('to_s')}")
+    console.print(t)
+
+    goal = orders["goal_stage"]
+    on_time = Table(title=f"On time ({goal} before the deadline)")
+    for column in ("group", "on time", "late", "open, not late yet", "open and late"):
+        on_time.add_column(column, justify="right")
+    for group, row in report["on_time"].items():
+        on_time.add_row(
+            group, *(str(row[k]) for k in ("on_time", "late", "open_not_late", "open_late"))
+        )
+    console.print(on_time)
+
+    stages = Table(title="Mean stage durations (simulated minutes)")
+    stages.add_column("stage")
+    stages.add_column("urgent", justify="right")
+    stages.add_column("standard", justify="right")
+    for name in report["stage_minutes"]["urgent"]:
+        stages.add_row(
+            name,
+            _fmt(report["stage_minutes"]["urgent"][name]),
+            _fmt(report["stage_minutes"]["standard"][name]),
+        )
+    console.print(stages)
+
+    carriers = report["carriers"]
+    if carriers["by_service"]:
+        why = Table(title="Carriers used and why (examples)")
+        for column in ("order", "level", "service", "reason"):
+            why.add_column(column)
+        for ex in carriers["examples"]:
+            why.add_row(ex["order"], ex["level"], ex["service"], ex["why"])
+        console.print(
+            "carriers: " + ", ".join(f"{k} {v}" for k, v in carriers["by_service"].items()),
+            markup=False,
+        )
+        console.print(why)
+    for note in report["notes"]:
+        console.print(f"note: {note}", markup=False)
+    bad = {k: v for k, v in report["invariants"].items() if v}
+    if bad:
+        console.print(
+            "INVARIANTS FAILED: " + ", ".join(f"{k}={v}" for k, v in bad.items()), markup=False
+        )
+    else:
+        console.print(
+            "invariants hold: no op lost, none applied twice, every label matches its order",
+            markup=False,
+        )
+    console.print(f"report: {out / 'report.json'} and {out / 'report.html'}", markup=False)

@@ -1,0 +1,200 @@
+"""The demo's servers: Mosquitto with its own config and password file, and the central
+server (``rushline central serve``) over a SQLite file, both on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rushline.demo.processes import ProcessError, Supervisor, rushline_argv
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class BrokerInfo:
+    """Where the floor bus is and who may log in (user -> password)."""
+
+    workdir: Path
+    port: int
+    users: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+
+    @property
+    def conf(self) -> Path:
+        """The broker's configuration file."""
+        return self.workdir / "mosquitto.conf"
+
+
+def broker_config(info: BrokerInfo, site: str) -> str:
+    """Mosquitto's config: loopback listener, passwords, an ACL per device to its site."""
+    lines = [
+        f"listener {info.port} 127.0.0.1",
+        # As root mosquitto drops to user "mosquitto", who cannot read our 0600 files.
+        *(["user root"] if os.geteuid() == 0 else []),
+        "persistence true",
+        f"persistence_location {info.workdir}/",
+        "autosave_interval 5",
+        f"log_dest file {info.workdir}/mosquitto.log",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "allow_anonymous false",
+        f"password_file {info.workdir}/passwd",
+        f"acl_file {info.workdir}/acl",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def broker_acl(users: Mapping[str, str], site: str) -> str:
+    """Every demo device may use its own site's topics, nothing else."""
+    out = []
+    for user in users:
+        out += [f"user {user}", f"topic readwrite rushline/v1/{site}/#", ""]
+    return "\n".join(out)
+
+
+def start_broker(
+    supervisor: Supervisor, workdir: Path, users: list[str], site: str, timeout: float = 10.0
+) -> BrokerInfo:
+    """Write config, password file and ACL under ``workdir`` and start Mosquitto."""
+    if not Path(MOSQUITTO).exists():
+        raise ProcessError(f"{MOSQUITTO}: Mosquitto is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    info = BrokerInfo(workdir, free_port(), {u: secrets.token_urlsafe(16) for u in users})
+    passwd = workdir / "passwd"
+    passwd.write_text("")
+    passwd.chmod(0o600)
+    for user, password in info.users.items():
+        subprocess.run(
+            [MOSQUITTO_PASSWD, "-b", str(passwd), user, password],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+    acl = workdir / "acl"
+    acl.write_text(broker_acl(info.users, site))
+    acl.chmod(0o600)
+    info.conf.write_text(broker_config(info, site))
+    child = supervisor.start("mosquitto", (MOSQUITTO, "-c", str(info.conf)))
+    supervisor.wait_ready(child, lambda: port_open(info.port), timeout, "broker port")
+    return info
+
+
+class CentralServer:
+    """``rushline central serve`` on a free port over ``workdir/central.db``; restartable
+    on the same database and port (the outage)."""
+
+    def __init__(
+        self, supervisor: Supervisor, workdir: Path, config: Path | None, tick_seconds: float
+    ) -> None:
+        self.supervisor = supervisor
+        self.workdir = workdir
+        self.config = config
+        self.tick_seconds = tick_seconds
+        self.port = free_port()
+        self.admin_token = ""
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def db_path(self) -> Path:
+        """The central SQLite file."""
+        return self.workdir / "central.db"
+
+    @property
+    def db_url(self) -> str:
+        """The database URL given to ``rushline central``."""
+        return f"sqlite:///{self.db_path}"
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def running(self) -> bool:
+        """True while the server process runs."""
+        child = self.supervisor.children.get("central")
+        return child is not None and child.alive()
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server and wait until ``/healthz`` answers."""
+        argv = [
+            "central",
+            "serve",
+            "--db",
+            self.db_url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--reprioritise-seconds",
+            str(self.tick_seconds),
+        ]
+        if self.config is not None:
+            argv += ["--config", str(self.config)]
+        child = self.supervisor.start(
+            "central", rushline_argv(*argv), env={"RUSHLINE_DATA_DIR": str(self.workdir)}
+        )
+        self.supervisor.wait_ready(child, self._healthy, timeout, "/healthz answer")
+
+    def _healthy(self) -> bool:
+        return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        self.supervisor.stop("central")
+
+    def token(self, role: str, device: str | None = None, site: str | None = None) -> str:
+        """A new API token, written straight into the central database."""
+        from central.auth import create_token
+        from central.store import open_store
+
+        store = open_store(self.db_url)
+        try:
+            return create_token(store, role, device, site)
+        finally:
+            store.close()
+
+    def client(self, timeout: float = 10.0) -> httpx.Client:
+        """An HTTP client with the admin token."""
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=timeout,
+        )
+
+    def import_masterdata(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """POST the site's master data; returns the server's counts."""
+        with self.client(timeout=60) as http:
+            response = http.post("/v1/masterdata", json=dict(document))
+        if response.status_code != 200:
+            raise ProcessError(
+                f"central refused the master data ({response.status_code}): {response.text[:300]}"
+            )
+        return dict(response.json())
