@@ -23,6 +23,7 @@ from edge.errors import EdgeError
 from edge.settings import AgentSettings
 from sync.client import SyncClient
 from sync.errors import SyncError
+from sync.simclock import Clock, clock_from_env
 from sync.store import LocalStore
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,16 @@ log = logging.getLogger(__name__)
 ORDER_EVENT_FIELDS = ("status", "priority", "level")
 
 
+_floor_clock: Clock | None = None
+
+
 def utc_now() -> datetime:
-    """The current time, zone-aware UTC."""
-    return datetime.now(UTC)
+    """The floor's time, zone-aware UTC: the shared simulated clock when the environment
+    names one (``sync.simclock``, as the demo does), else the wall clock."""
+    global _floor_clock
+    if _floor_clock is None:
+        _floor_clock = clock_from_env()
+    return _floor_clock.now().astimezone(UTC)
 
 
 class Agent:
