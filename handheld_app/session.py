@@ -74,6 +74,13 @@ class PickerSession:
         """Leave the pick or stock screen; a started task keeps its progress."""
         self.mode = "tasks"
 
+    def resume(self) -> bool:
+        """Back to the pick screen of the started task; False when none is started."""
+        if self.flow is None:
+            return False
+        self.mode = "pick"
+        return True
+
     def show_stock(self) -> None:
         """Open the stock lookup screen."""
         self.mode = "stock"

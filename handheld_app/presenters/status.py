@@ -13,10 +13,17 @@ from handheld_app.presenters.timefmt import age
 class SyncState(Protocol):
     """The parts of ``sync.client.SyncStatus`` the bar shows."""
 
-    online: bool
-    pending: int
-    last_success_at: datetime | None
-    last_error: str | None
+    @property
+    def online(self) -> bool: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def last_success_at(self) -> datetime | None: ...
+
+    @property
+    def last_error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class TaskListView:
     rows: tuple[TaskRow, ...]
     banner: str = ""
     banner_level: str = ""
+    banner_task_id: str = ""
 
 
 class TaskListPresenter:
@@ -62,6 +63,7 @@ class TaskListPresenter:
         self.clock = clock
         self._banner = ""
         self._banner_level = ""
+        self._banner_task = ""
         self._announced: set[str] = set()
 
     def open_tasks(self) -> list[Row]:
@@ -92,7 +94,7 @@ class TaskListPresenter:
     def view(self) -> TaskListView:
         """The list as it should be shown now."""
         rows = tuple(self.row(t) for t in self.open_tasks())
-        return TaskListView(rows, self._banner, self._banner_level)
+        return TaskListView(rows, self._banner, self._banner_level, self._banner_task)
 
     def pushed(self, task: Row) -> bool:
         """A task pushed to this device: a new urgent one raises the banner (once).
@@ -105,12 +107,14 @@ class TaskListPresenter:
         order_ids = ", ".join(str(o) for o in task.get("order_ids") or [])
         self._banner = f"NEW {level} HOT PICK {order_ids}".strip()
         self._banner_level = level
+        self._banner_task = task_id
         return True
 
     def dismiss_banner(self) -> None:
         """Hide the banner (the picker saw it or opened the task)."""
         self._banner = ""
         self._banner_level = ""
+        self._banner_task = ""
 
     def find(self, task_id: str) -> Row | None:
         """An open task by id."""

@@ -1,0 +1,176 @@
+"""The handheld's settings file (TOML): the device and sync settings of
+``sync.settings`` plus the scanner source, the optional MQTT bus for pushed hot picks
+and the screen.
+
+```toml
+[device]
+id = "hh-01"
+site = "DE-FRA"
+store = "~/.local/share/rushline/hh-01.db"  # relative = beside this file; ~ = home
+[central]
+url = "http://127.0.0.1:8700"
+token = "..."
+[scanner]
+source = "wedge://"     # wedge://, serial:///dev/ttyACM0?baudrate=9600, evdev:///dev/input/..., sim://
+[mqtt]                  # optional: pushed hot picks on rushline/v1/{site}/task/{device id}
+host = "127.0.0.1"
+port = 1883
+username = ""
+password = ""
+[ui]
+width = 480
+height = 800
+sounds = true
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devices.errors import DeviceError
+from devices.scanner import SCHEMES
+from devices.url import parse_device_url
+from sync.errors import SettingsError
+from sync.settings import DeviceSettings, parse_device_settings
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Where the floor bus is (pushed tasks)."""
+
+    host: str
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class HandheldSettings:
+    """Everything ``rushline handheld`` reads from its settings file."""
+
+    path: Path
+    device: DeviceSettings
+    scanner: str = "wedge://"
+    mqtt: MqttSettings | None = None
+    width: int = 480
+    height: int = 800
+    sounds: bool = True
+
+
+def _table(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [{name}]: must be a table")
+    return table
+
+
+def _int(path: Path, table: dict[str, Any], section: str, key: str, default: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise SettingsError(f"{path}: [{section}] {key}: must be an integer 1..65535")
+    return value
+
+
+def _str(path: Path, table: dict[str, Any], section: str, key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise SettingsError(f"{path}: [{section}] {key}: must be a string")
+    return value
+
+
+def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSettings:
+    """Build settings from a parsed TOML document; errors name the file and key."""
+    device_table = dict(_table(path, data, "device"))
+    store = device_table.get("store")
+    if isinstance(store, str) and store.startswith("~"):
+        device_table["store"] = str(Path(store).expanduser())
+    device = parse_device_settings({**data, "device": device_table}, path)
+    scanner_table = _table(path, data, "scanner")
+    source = _str(path, scanner_table, "scanner", "source", "wedge://").strip() or "wedge://"
+    try:
+        parse_device_url(source, allowed=SCHEMES)
+    except DeviceError as exc:
+        raise SettingsError(f"{path}: [scanner] source: {exc}") from exc
+    mqtt_table = _table(path, data, "mqtt")
+    mqtt = None
+    if mqtt_table.get("host"):
+        mqtt = MqttSettings(
+            host=_str(path, mqtt_table, "mqtt", "host", ""),
+            port=_int(path, mqtt_table, "mqtt", "port", 1883),
+            username=_str(path, mqtt_table, "mqtt", "username", ""),
+            password=_str(path, mqtt_table, "mqtt", "password", ""),
+        )
+    ui = _table(path, data, "ui")
+    sounds = ui.get("sounds", True)
+    if not isinstance(sounds, bool):
+        raise SettingsError(f"{path}: [ui] sounds: must be true or false")
+    return HandheldSettings(
+        path=path,
+        device=device,
+        scanner=source,
+        mqtt=mqtt,
+        width=_int(path, ui, "ui", "width", 480),
+        height=_int(path, ui, "ui", "height", 800),
+        sounds=sounds,
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def load_handheld_settings(path: str | Path) -> HandheldSettings:
+    """Read the handheld settings file; ``SettingsError`` names the file and key."""
+    path = Path(path)
+    return parse_handheld_settings(_read(path), path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise SettingsError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """TOML text of a document of tables holding plain values (what this file uses)."""
+    out: list[str] = []
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            out.append(f"{name} = {_toml_value(table)}")
+            continue
+        out.append(f"\n[{name}]")
+        out.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def save_edits(path: str | Path, central_url: str, token: str, scanner: str) -> HandheldSettings:
+    """Write the settings screen's edits (central URL, token, scanner source) to the
+    file, after checking them; a bad value raises ``SettingsError`` and writes nothing."""
+    path = Path(path)
+    data = _read(path)
+    data.setdefault("central", {})["url"] = central_url.strip()
+    data["central"]["token"] = token.strip()
+    data.setdefault("scanner", {})["source"] = scanner.strip()
+    checked = parse_handheld_settings(data, path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dump_toml(data), encoding="utf-8")
+    tmp.replace(path)
+    return checked

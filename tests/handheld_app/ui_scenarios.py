@@ -1,0 +1,161 @@
+"""Scenarios for ``ui_driver``: each is a generator over a ``Driver`` that scans by
+typing key events, taps buttons by dispatching ``on_release``, waits on what the
+screen shows, records what it saw and takes screenshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.handheld_app.ui_driver import Driver, Step, until
+
+
+def _screen(d: Driver, name: str) -> Any:
+    return d.app.sm.get_screen(name)
+
+
+def _bar(d: Driver) -> Any:
+    return d.app.root.ids.status_bar
+
+
+def _tap(button: Any) -> None:
+    button.dispatch("on_press")
+    button.dispatch("on_release")
+
+
+def scenario_signin(d: Driver) -> Step:
+    """A location scan is refused on the badge prompt; the badge signs in."""
+    yield until(lambda: d.app.sm.current == "signin", "the sign-in screen")
+    yield 0.1
+    d.shot("01_signin")
+    signin = _screen(d, "signin")
+    d.type_code("LOC-A01-01-1")
+    yield until(lambda: "not a badge" in signin.ids.message.text, "the badge refusal")
+    yield 0.1
+    d.record("signin_refused", True, message=signin.ids.message.text)
+    d.shot("02_signin_refused")
+    d.type_code("OP-0007")
+    yield until(lambda: d.app.sm.current == "tasks", "the task list")
+    tasks = _screen(d, "tasks")
+    yield until(lambda: len(tasks.ids.task_list.children) > 0, "task rows", timeout=20)
+    yield 0.2
+    d.record(
+        "signin",
+        d.app.session is not None and d.app.session.operator == "0007",
+        screen=d.app.sm.current,
+        title=tasks.title,
+        rows=len(tasks.ids.task_list.children),
+    )
+    d.shot("03_tasks")
+
+
+def scenario_reasons(d: Driver) -> Step:
+    """'Why?' on the first row shows its priority reasons."""
+    tasks = _screen(d, "tasks")
+    first = tasks.ids.task_list.children[-1]
+    _tap(first.children[0])  # the Why? button (BoxLayout children are reversed)
+    yield until(lambda: bool(tasks.reasons), "the reasons panel")
+    yield 0.1
+    d.record("reasons", True, text=tasks.ids.reasons.text)
+    d.shot("04_reasons")
+    _tap(first.children[0])
+
+
+def scenario_wait_online(d: Driver) -> Step:
+    """The status bar says ONLINE once a sync round reached central."""
+    yield until(lambda: _bar(d).online, "the ONLINE status", timeout=30)
+    d.record("online", True, text=_bar(d).text)
+
+
+def scenario_central_down(d: Driver) -> Step:
+    """Central stops: the bar turns OFFLINE."""
+    yield from d.need("stop_central")
+    yield until(lambda: not _bar(d).online, "the OFFLINE status", timeout=30)
+    yield 0.2
+    d.record("offline", "OFFLINE" in _bar(d).text, text=_bar(d).text)
+    d.shot("07_offline")
+
+
+def _expected_gtin(d: Driver, sku: str) -> str:
+    row = d.app.store.sku(sku) or {}
+    return str(row.get("gtin") or "")
+
+
+def _other_gtin(d: Driver, sku: str) -> str:
+    for row in d.app.store.all("sku"):
+        if row.get("sku") != sku and row.get("gtin"):
+            return str(row["gtin"])
+    return ""
+
+
+def scenario_pick(d: Driver) -> Step:
+    """Open the most urgent task by tapping its row and pick it by wedge scans; a wrong
+    item on the way is refused on screen."""
+    tasks = _screen(d, "tasks")
+    pick = _screen(d, "pick")
+    first = tasks.ids.task_list.children[-1]
+    level = first.level
+    _tap(first.children[-1])
+    yield until(lambda: d.app.sm.current == "pick", "the pick screen")
+    yield 0.1
+    d.record("pick_opened", level in ("P1", "P2"), level=level, header=pick.header)
+    d.shot("05_pick_location")
+    d.type_code(f"LOC-{pick.location}")
+    yield until(lambda: pick.step == "item", "the item step")
+    wrong = _other_gtin(d, pick.sku)
+    d.type_code(wrong)
+    yield until(lambda: "Wrong item" in pick.ids.message.text, "the wrong-item refusal")
+    yield 0.1
+    d.record(
+        "wrong_item",
+        not pick.message_ok and pick.step == "item",
+        message=pick.ids.message.text,
+        sku=pick.sku,
+    )
+    d.shot("06_wrong_item")
+    first_item = True
+    for _ in range(40):  # bounded: a task has a handful of lines
+        if d.app.sm.current != "pick":
+            break
+        step = pick.step
+        if step == "location":
+            d.type_code(f"LOC-{pick.location}")
+        elif step == "item":
+            gtin = _expected_gtin(d, pick.sku)
+            code = f"(01){gtin.zfill(14)}(17)271231(10)LOTUI" if first_item else gtin
+            first_item = False
+            d.type_code(code)
+        elif step == "qty":
+            d.shot("08_pick_qty")
+            _tap(pick.ids.confirm)
+        elif step == "tote":
+            d.shot("09_pick_tote")
+            d.type_code("TOTE-0042")
+        yield 0.05
+    yield until(lambda: d.app.sm.current == "tasks", "the list after the task")
+    yield 0.1
+    kinds = [op.kind for op in d.app.store.outbox_history()]
+    d.record(
+        "picked",
+        kinds.count("tote.assigned") == 1 and "pick.confirmed" in kinds,
+        kinds=kinds,
+        message=_screen(d, "tasks").ids.message.text,
+        pending=d.app.store.pending_count(),
+        bar=_bar(d).text,
+    )
+    d.shot("10_task_done")
+
+
+def scenario_central_back(d: Driver) -> Step:
+    """Central is back: the pending count falls to 0 and the bar says ONLINE."""
+    before = d.app.store.pending_count()
+    yield from d.need("start_central")
+    yield until(
+        lambda: (
+            _bar(d).online and d.app.store.pending_count() == 0 and " 0 to send" in _bar(d).text
+        ),
+        "the outbox to drain",
+        timeout=60,
+    )
+    yield 0.2
+    d.record("drained", before > 0, before=before, text=_bar(d).text)
+    d.shot("11_back_online")
