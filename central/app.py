@@ -18,6 +18,7 @@ from central.api import (
     carrier_events,
     disruptions,
     health,
+    inquiries,
     masterdata,
     orders,
     reports,
@@ -27,6 +28,8 @@ from central.api import (
 )
 from central.api.deps import Services
 from central.clock import Clock, SystemClock
+from central.feedback import runtime as feedback
+from central.feedback.settings import NotificationSettings
 from central.service import intake, reprioritise
 from central.service.context import Conflict, InputError, NotFound
 from central.settings import ServerSettings
@@ -49,9 +52,13 @@ async def _periodic(svc: Services) -> None:
 
 
 def create_app(
-    store: Store, clock: Clock | None = None, settings: ServerSettings | None = None
+    store: Store,
+    clock: Clock | None = None,
+    settings: ServerSettings | None = None,
+    notifications: NotificationSettings | None = None,
 ) -> FastAPI:
-    """The app over ``store``; time comes from ``clock`` (default: the system clock)."""
+    """The app over ``store``; time comes from ``clock`` (default: the system clock);
+    ``notifications`` default to the notifications file (central.feedback.settings)."""
     svc = Services(store, clock or SystemClock(), settings or ServerSettings())
 
     @contextlib.asynccontextmanager
@@ -59,9 +66,11 @@ def create_app(
         task = (
             asyncio.create_task(_periodic(svc)) if svc.settings.reprioritise_seconds > 0 else None
         )
+        app.state.feedback.start()
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.feedback.stop)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -73,6 +82,8 @@ def create_app(
         app.include_router(module.router)
     for module in (carrier_events, reports):
         app.include_router(module.router)
+    app.include_router(inquiries.router)
+    feedback.install(app, svc, notifications)
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:

@@ -37,7 +37,7 @@ class WebhookEndpoint:
         return not self.events or "*" in self.events or _matches(event, self.events)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SmtpSettings:
     """Where e-mail goes out (smtplib)."""
 
@@ -58,7 +58,7 @@ class EmailTemplate:
     template: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RetryPolicy:
     """Capped exponential backoff for failed deliveries."""
 
@@ -176,7 +176,9 @@ def _secret(reader: _Reader, key: str) -> str:
     return str(reader.get(key, str, ""))
 
 
-def parse_settings(data: Mapping[str, Any], source: str = "<notifications>") -> NotificationSettings:
+def parse_settings(
+    data: Mapping[str, Any], source: str = "<notifications>"
+) -> NotificationSettings:
     """Settings from parsed TOML; NotificationConfigError names the bad field."""
     top = _Reader(source, data)
     notify, risk, retry, inquiry = (

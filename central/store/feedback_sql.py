@@ -1,8 +1,8 @@
 """Customer-feedback tables (notification outbox, deliveries, SLA risk verdicts,
-customer inquiries) and their portable SQL, mixed into ``SqlTx``.
+customer inquiries) and their portable SQL over a ``SqlTx``.
 
 Kept apart from ``sqltx.py`` so the feedback feature stays one additive migration and
-one mixin; the statements use the same ``?`` placeholders and dialect column types.
+one module; the statements use the same ``?`` placeholders and dialect column types.
 """
 
 from __future__ import annotations
@@ -52,6 +52,22 @@ FEEDBACK_SCHEMA = [
     "CREATE INDEX inquiries_token ON inquiries (token_hash, created_at)",
     "CREATE INDEX inquiries_status ON inquiries (status, created_at)",
 ]
+
+
+# Where the notification scan has read the timeline up to (a ``meta`` key).
+CURSOR_KEY = "feedback.timeline_cursor"
+
+
+def start_cursor(cursor: Any, dialect: Any) -> None:
+    """Migration step: start the notification scan at the current end of the timeline,
+    so history from before the feature notifies no one."""
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM timeline")
+    head = int(cursor.fetchone()[0])
+    p = dialect.placeholder
+    cursor.execute(
+        f"INSERT INTO meta (key, value) VALUES ({p}, {p}) ON CONFLICT (key) DO NOTHING",
+        (CURSOR_KEY, str(head)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +141,24 @@ def _inquiry(r: Sequence[Any]) -> InquiryRow:
 
 
 class FeedbackSql:
-    """Feedback operations of one transaction; ``SqlTx`` provides the SQL plumbing."""
+    """Feedback reads and writes inside one transaction (a ``SqlTx``)."""
+
+    def __init__(self, tx: Any) -> None:
+        # SqlTx's plumbing rewrites placeholders per dialect; reusing it keeps this
+        # module backend-neutral without widening the shared Tx interface.
+        self._tx = tx
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
+        return self._tx._all(sql, params)  # type: ignore[no-any-return]
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
+        return self._tx._one(sql, params)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        raise NotImplementedError
+        self._tx._run(sql, params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
+        self._tx._many(sql, rows)
 
     # --- timeline tail ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 from central.store import schema
 from central.store.analytics_sql import ANALYTICS_SCHEMA
 from central.store.base import Dialect
+from central.store.feedback_sql import FEEDBACK_SCHEMA, start_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ def _seed_meta(cursor: Any, dialect: Dialect) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", schema.INITIAL, _seed_meta),
     Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
+    Migration(3, "customer_feedback", FEEDBACK_SCHEMA, start_cursor),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
