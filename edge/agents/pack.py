@@ -46,6 +46,7 @@ from devices.scanner.base import QueueScanner
 from domain.models import ExceptionKind, Sku
 from edge import topics
 from edge.agents.base import Agent, utc_now
+from edge.bus import encode
 from edge.errors import BusError, EdgeError
 from edge.settings import AgentSettings
 from edge.station.documents import render_documents, tracking_url
@@ -298,30 +299,34 @@ class StationAgent(Agent):
         self.publish_raw(display_topic(self.site, self.device_id), feedback.to_payload())
 
     def publish_raw(self, topic: str, payload: Mapping[str, Any], durable: bool = False) -> None:
-        """Publish on the bus; topics the bus does not know yet (display) go out with
-        the same envelope through the bus's client."""
+        """Publish on the bus, never raising: a screen or an observer must not stop a
+        station. Topics the bus does not know (``dev/{id}/display``) go out through the
+        bus's client with the same envelope and a seq from the bus's own counter, so
+        (from, seq) stays unique per sender."""
         bus = self.bus
         if bus is None:
             return
         try:
+            try:
+                topics.parse(topic)
+            except BusError:
+                next_seq = getattr(getattr(bus, "_store", None), "next_seq", None)
+                seq = next_seq() if callable(next_seq) else 0
+                body = {
+                    **payload,
+                    "v": 1,
+                    "seq": seq,
+                    "at": self.now().isoformat(),
+                    "from": self.device_id,
+                }
+                bus.client.publish(topic, encode(body), qos=1)
+                return
             bus.publish(topic, dict(payload), durable=durable)
-            return
-        except BusError:
-            pass
-        # Station topics (dev/{id}/display) are not in edge.topics.KINDS: envelope by hand
-        # with a seq from the bus's own counter, so (from, seq) stays unique per sender.
-        next_seq = getattr(getattr(bus, "_store", None), "next_seq", None)
-        seq = next_seq() if callable(next_seq) else 0
-        body = {**payload, "v": 1, "seq": seq, "at": self.now().isoformat(), "from": self.device_id}
-        from edge.bus import encode
-
-        bus.client.publish(topic, encode(body), qos=1)
+        except (BusError, ValueError, OSError) as exc:
+            log.warning("%s: not published on %s: %s", self.device_id, topic, exc)
 
     def _publish_scan(self, scan: Scan) -> None:
-        try:
-            self.publish_raw(topics.dev_scan(self.site, self.device_id), scan.to_payload())
-        except Exception:  # observers only: never block a station on it
-            log.debug("%s: scan publish failed", self.device_id, exc_info=True)
+        self.publish_raw(topics.dev_scan(self.site, self.device_id), scan.to_payload())
 
     def publish_printer_status(self) -> None:
         """``printer/{id}/status`` retained {online, paper, queued}."""

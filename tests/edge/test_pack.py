@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import tty
 from collections.abc import Callable, Iterator
@@ -305,3 +307,53 @@ def test_bad_barcode_gets_a_clear_message(
     bad, location = monitor.on(display)[:2]
     assert "check digit" in bad["text"] and bad["level"] == "error"
     assert "location" in location["text"]
+
+
+def test_cancel_on_the_bus_stops_the_open_order(
+    start_pack: StartPack,
+    pty: Pty,
+    printer: PrinterSim,
+    monitor: Monitor,
+    floor_broker: FloorBroker,
+) -> None:
+    agent = start_pack([order_row("A400", {"SKU-1001": 2})])
+    pty.scan("ORD-A400", GTIN["SKU-1001"])
+    wait_until(lambda: agent.session.verified().get("SKU-1001") == 1, what="one verified")
+    dispatcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="cancel", protocol=mqtt.MQTTv5)
+    dispatcher.username_pw_set("dispatch-1", floor_broker.passwords["dispatch-1"])
+    dispatcher.connect("127.0.0.1", floor_broker.port)
+    dispatcher.loop_start()
+    try:
+        body = {"status": "cancelled", "v": 1, "seq": 1, "at": NOW.isoformat(), "from": "x"}
+        topic = f"rushline/v1/{SITE}/order/A400/event"
+        dispatcher.publish(topic, json.dumps(body), qos=1).wait_for_publish(timeout=5)
+    finally:
+        dispatcher.disconnect()
+        dispatcher.loop_stop()
+    display = display_topic(SITE, "pack-1")
+    wait_until(lambda: any("STOP" in m["text"] for m in monitor.on(display)), what="stop shown")
+    assert agent.session.state.value == "idle"
+    pty.scan(GTIN["SKU-1001"])
+    wait_until(lambda: agent.scans == 3, what="third scan handled")
+    assert printer.jobs == []
+    assert agent.store is not None
+    assert [e["kind"] for e in ops_of(agent.store, "exception.raised")] == ["other"]
+
+
+def test_cli_names_a_bad_pack_setting(tmp_path: Path) -> None:
+    config = tmp_path / "pack.toml"
+    config.write_text(
+        '[device]\nid = "pack-1"\nsite = "DE-FRA"\nrole = "pack"\nstore = "p.db"\n'
+        '[central]\nurl = "http://127.0.0.1:9"\ntoken = "t"\n'
+        '[pack]\nprinter_id = "p"\ncolour = "red"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "rushline", "agent", "pack", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "pack.colour: unknown key" in done.stderr
+    assert "Traceback" not in done.stderr
