@@ -11,8 +11,8 @@ ACL and passwords (authentication on), agent settings files, and a central serve
   sync is offline), ``devices`` {conveyor, scanner, printer}, ``tables`` {role: {...}},
   ``sync`` {interval...}, ``broker`` (default: ``floor_broker``), ``password``.
 * ``floor_central`` -> ``FloorCentral``: the ``central_server`` fixture of
-  tests/support/fixtures_central.py with the default master data loaded, plus
-  ``device_token(device_id)``.
+  tests/support/fixtures_central.py (``.server``: restartable, default master data) with
+  ``url`` and ``device_token(device_id)`` for this site.
 """
 
 from __future__ import annotations
@@ -186,9 +186,6 @@ def floor_central(request: pytest.FixtureRequest) -> FloorCentral:
     url = str(getattr(server, "url", getattr(server, "base_url", "")))
 
     def device_token(device_id: str) -> str:
-        make = getattr(server, "device_token", None) or getattr(server, "token", None)
-        if make is None:
-            pytest.skip("central_server fixture offers no device tokens yet")
-        return str(make(device_id))
+        return str(server.device_token(device_id, SITE))
 
     return FloorCentral(url=url.rstrip("/"), server=server, device_token=device_token)

@@ -1,0 +1,222 @@
+"""The task dispatcher: bridges the central change feed to the floor bus.
+
+It follows the feed through its own store and sync client. A new open hot task (P1/P2)
+is assigned to an online handheld of the site (known from retained ``dev/+/state``,
+role handheld) with the fewest open tasks, round-robin among equals, and published on
+``task/{device_id}`` (durable, QoS 1). Tasks of a handheld that goes offline are given
+to another. Priority and status changes of orders are published on
+``order/{order_id}/event``. Central never talks MQTT; this agent does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from edge import topics
+from edge.agents.base import Agent
+from edge.bus import BusMessage, Presence
+from edge.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+HOT_LEVELS = ("P1", "P2")
+CLOSED_TASK = ("done", "cancelled")
+
+
+class DispatchAgent(Agent):
+    """Pushes hot pick tasks to handhelds and order news to the floor."""
+
+    role = "dispatch"
+
+    def __init__(self, settings: AgentSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        table = settings.role_table("dispatch")
+        unknown = sorted(set(table) - {"hot_levels", "handheld_role"})
+        if unknown:
+            raise settings.fail(f"dispatch.{unknown[0]}", "unknown key")
+        levels = table.get("hot_levels", list(HOT_LEVELS))
+        if not isinstance(levels, list) or not all(v in ("P1", "P2", "P3", "P4") for v in levels):
+            raise settings.fail("dispatch.hot_levels", f"must be a list of P1..P4, got {levels!r}")
+        role = table.get("handheld_role", "handheld")
+        if not isinstance(role, str) or not role:
+            raise settings.fail("dispatch.handheld_role", f"must be a role name, got {role!r}")
+        self.hot_levels = tuple(levels)
+        self.handheld_role = role
+        self.presence = Presence()
+        self._lock = threading.RLock()
+        self.assigned: dict[str, str] = {}  # task id -> handheld
+        self.waiting: dict[str, dict[str, Any]] = {}  # hot tasks with no handheld yet
+        self._known_orders: dict[str, tuple[str | None, str | None]] = {}
+        self._last_pick: str | None = None
+        self.pushed = 0
+        self.order_events = 0
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def on_start(self) -> None:
+        if self.store is not None:
+            for order in self.store.orders():
+                self._known_orders[str(order.get("id"))] = _news_key(order)
+        if self.bus is not None:
+            self.bus.subscribe(topics.any_of(self.site, "dev_state"), self._on_device_state)
+        self._scan_tasks()
+
+    # --- presence -----------------------------------------------------------------
+
+    def _on_device_state(self, message: BusMessage) -> None:
+        device = message.id
+        if device is None or device == self.device_id:
+            return
+        if not self.presence.update(device, message.payload):
+            return
+        if message.payload.get("online"):
+            self._assign_waiting()
+        else:
+            self._take_back(device)
+
+    def _take_back(self, device: str) -> None:
+        """A handheld went offline: its open tasks go to someone else."""
+        with self._lock:
+            tasks = [t for t, d in self.assigned.items() if d == device]
+            for task_id in tasks:
+                del self.assigned[task_id]
+                row = self.store.get("task", task_id) if self.store is not None else None
+                if row is not None and row.get("status") == "open":
+                    self.waiting[task_id] = row
+        if tasks:
+            log.info(
+                "%s: %s went offline; reassigning %d tasks", self.device_id, device, len(tasks)
+            )
+            self._assign_waiting()
+
+    # --- tasks --------------------------------------------------------------------
+
+    def is_hot(self, task: dict[str, Any]) -> bool:
+        """True for an open task that must be pushed now."""
+        return task.get("status") == "open" and (
+            task.get("kind") == "hot" or task.get("level") in self.hot_levels
+        )
+
+    def _scan_tasks(self, ids: list[str] | None = None) -> None:
+        if self.store is None:
+            return
+        if ids is None:
+            rows = self.store.tasks(status=None, warehouse=self.site)
+        else:
+            rows = [r for r in (self.store.get("task", i) for i in ids) if r is not None]
+        with self._lock:
+            for row in rows:
+                task_id = str(row.get("id"))
+                if row.get("warehouse") not in (None, self.site):
+                    continue
+                if row.get("status") in CLOSED_TASK:
+                    self.assigned.pop(task_id, None)
+                    self.waiting.pop(task_id, None)
+                elif self.is_hot(row) and task_id not in self.assigned:
+                    self.waiting[task_id] = row
+        self._assign_waiting()
+
+    def open_counts(self) -> dict[str, int]:
+        """Open tasks per online handheld."""
+        with self._lock:
+            counts = dict.fromkeys(self.presence.online(self.handheld_role), 0)
+            for device in self.assigned.values():
+                if device in counts:
+                    counts[device] += 1
+            return counts
+
+    def choose(self) -> str | None:
+        """The online handheld with the fewest open tasks; round-robin among equals."""
+        counts = self.open_counts()
+        if not counts:
+            return None
+        devices = sorted(counts)
+        if self._last_pick in devices:
+            start = devices.index(self._last_pick) + 1
+            devices = devices[start:] + devices[:start]
+        return min(devices, key=lambda d: counts[d])
+
+    def _assign_waiting(self) -> None:
+        with self._lock:
+            # Most urgent first: level, then deadline.
+            order = sorted(
+                self.waiting.values(),
+                key=lambda t: (str(t.get("level") or "P4"), str(t.get("deadline") or "")),
+            )
+            for task in order:
+                device = self.choose()
+                if device is None:
+                    return
+                task_id = str(task.get("id"))
+                self.waiting.pop(task_id, None)
+                self.assigned[task_id] = device
+                self._last_pick = device
+                self._push(device, task)
+
+    def _push(self, device: str, task: dict[str, Any]) -> None:
+        if self.bus is None:
+            return
+        self.bus.publish(
+            topics.task(self.site, device),
+            {"task_id": task.get("id"), "assigned_to": device, "task": task},
+        )
+        self.pushed += 1
+        log.info("%s: task %s -> %s", self.device_id, task.get("id"), device)
+
+    # --- order news -----------------------------------------------------------------
+
+    def _order_news(self, ids: list[str]) -> None:
+        if self.store is None or self.bus is None:
+            return
+        for order_id in ids:
+            row = self.store.order(order_id)
+            if row is None:
+                continue
+            key = _news_key(row)
+            before = self._known_orders.get(order_id)
+            self._known_orders[order_id] = key
+            if before is None or before == key:
+                continue  # a new order is not news; an unchanged one neither
+            priority = row.get("priority") or {}
+            self.bus.publish(
+                topics.order_event(self.site, order_id),
+                {
+                    "order_id": order_id,
+                    "status": row.get("status"),
+                    "level": priority.get("level"),
+                    "priority": priority,
+                    "previous": {"status": before[1], "level": before[0]},
+                },
+            )
+            self.order_events += 1
+
+    def on_view_change(self, entity: str, ids: list[str]) -> None:
+        if entity == "task":
+            self._scan_tasks(ids)
+        elif entity == "order":
+            self._order_news(ids)
+        elif entity == "*":
+            self._scan_tasks()
+
+    def metrics(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "dispatch": {
+                    "pushed": self.pushed,
+                    "waiting": len(self.waiting),
+                    "assigned_open": len(self.assigned),
+                    "handhelds_online": self.presence.online(self.handheld_role),
+                    "order_events": self.order_events,
+                }
+            }
+
+
+def _news_key(order: dict[str, Any]) -> tuple[str | None, str | None]:
+    return ((order.get("priority") or {}).get("level"), order.get("status"))
+
+
+def run(settings: AgentSettings) -> int:
+    """``rushline agent dispatch``: run until SIGTERM/SIGINT."""
+    return DispatchAgent(settings).run()
