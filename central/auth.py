@@ -40,8 +40,11 @@ def create_token(
     return token
 
 
-def authenticate(store: Store, header: str | None) -> TokenRecord:
-    """The token record for an ``Authorization: Bearer`` header, or AuthError(401)."""
+def authenticate(
+    store: Store, header: str | None, known: dict[str, TokenRecord] | None = None
+) -> TokenRecord:
+    """The token record for an ``Authorization: Bearer`` header, or AuthError(401).
+    ``known`` caches records by hash (a token never changes once made)."""
     if not header:
         raise AuthError(401, "missing Authorization: Bearer <token> header")
     scheme, _, token = header.partition(" ")
@@ -49,8 +52,14 @@ def authenticate(store: Store, header: str | None) -> TokenRecord:
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "Authorization header must be 'Bearer <token>'")
     wanted = hash_token(token)
-    with store.reader() as tx:
-        record = tx.find_token(wanted)
+    record = known.get(wanted) if known is not None else None
+    if record is None:
+        with store.reader() as tx:
+            record = tx.find_token(wanted)
     if record is None or not hmac.compare_digest(record.token_hash, wanted):
         raise AuthError(401, "unknown or revoked token")
+    if known is not None:
+        if len(known) > 10_000:
+            known.clear()
+        known[wanted] = record
     return record

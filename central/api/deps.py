@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
 
@@ -19,6 +19,7 @@ class Services:
     store: Store
     clock: Clock
     settings: ServerSettings
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)  # known tokens by hash
 
 
 def services(request: Request) -> Services:
@@ -29,7 +30,7 @@ def services(request: Request) -> Services:
 def caller(request: Request, svc: Services = Depends(services)) -> TokenRecord:
     """The token record of the caller, or 401."""
     try:
-        return authenticate(svc.store, request.headers.get("authorization"))
+        return authenticate(svc.store, request.headers.get("authorization"), svc.tokens)
     except AuthError as exc:
         raise HTTPException(exc.status, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 

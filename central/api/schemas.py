@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from typing_extensions import TypedDict
 
 Text = Field(min_length=1, max_length=200)
 
@@ -139,21 +140,22 @@ class MasterDataIn(_Body):
     carriers: list[CarrierIn] = Field(default_factory=list)
 
 
-class OpIn(BaseModel):
+class OpIn(TypedDict):
     """One device operation; its ``data`` is checked when applied (a bad op is rejected
     and acknowledged, so it is never retried forever)."""
 
-    model_config = ConfigDict(extra="ignore")
-    op_id: str = Field(min_length=1, max_length=80)
-    seq: int = Field(ge=1)
-    kind: str = Field(min_length=1, max_length=40)
-    at: str = Field(min_length=1, max_length=40)
+    op_id: Annotated[str, Field(min_length=1, max_length=80)]
+    seq: Annotated[int, Field(ge=1)]
+    kind: Annotated[str, Field(min_length=1, max_length=40)]
+    at: Annotated[str, Field(min_length=1, max_length=40)]
     data: dict[str, Any]
 
 
-class PushIn(BaseModel):
-    """``POST /v1/sync/push``."""
+class PushIn(TypedDict):
+    """``POST /v1/sync/push``; validated straight from the raw bytes (no per-op objects)."""
 
-    model_config = ConfigDict(extra="forbid")
-    device: str = Field(min_length=1, max_length=80)
+    device: Annotated[str, Field(min_length=1, max_length=80)]
     ops: list[OpIn]
+
+
+PUSH = TypeAdapter(PushIn)

@@ -5,47 +5,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from central.api.deps import Services, caller, services
-from central.api.schemas import PushIn
+from central.api.schemas import PUSH
 from central.service import apply_ops, feed
 from central.store.base import TokenRecord
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
 
-@router.post("/push")
+@router.post("/push", response_model=None)
 async def push(
     request: Request, svc: Services = Depends(services), token: TokenRecord = Depends(caller)
-) -> dict[str, Any]:
+) -> Response:
     """Apply a device's operations: ``{acked_seq, results}``."""
     if token.role != "device":
         raise HTTPException(403, "push needs a device token")
     limit = svc.settings.max_push_bytes
+    too_big = HTTPException(413, f"push body larger than {limit} bytes: send fewer ops")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"push body larger than {limit} bytes: send fewer ops")
-    raw = b""
+        raise too_big
+    parts: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise HTTPException(413, f"push body larger than {limit} bytes: send fewer ops")
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        parts.append(chunk)
     try:
-        body = PushIn.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", exc.pos),
-                    "msg": f"JSON decode error: {exc.msg}",
-                    "type": "json_invalid",
-                }
-            ]
-        ) from exc
+        body = PUSH.validate_json(b"".join(parts))
     except ValidationError as exc:
         raise RequestValidationError(
             [
@@ -53,18 +46,19 @@ async def push(
                 for e in exc.errors(include_url=False, include_context=False)
             ]
         ) from exc
-    if body.device != token.device:
+    if body["device"] != token.device:
         raise HTTPException(
-            403, f"this token belongs to device {token.device!r}, not {body.device!r}"
+            403, f"this token belongs to device {token.device!r}, not {body['device']!r}"
         )
-    if len(body.ops) > svc.settings.max_push_ops:
+    if len(body["ops"]) > svc.settings.max_push_ops:
         raise HTTPException(
-            413, f"{len(body.ops)} ops in one push; at most {svc.settings.max_push_ops}"
+            413, f"{len(body['ops'])} ops in one push; at most {svc.settings.max_push_ops}"
         )
-    ops = [op.model_dump() for op in body.ops]
-    return await run_in_threadpool(
-        apply_ops.push, svc.store, body.device, token.site, ops, svc.clock, svc.settings
+    ops = [dict(op) for op in body["ops"]]
+    result = await run_in_threadpool(
+        apply_ops.push, svc.store, body["device"], token.site, ops, svc.clock, svc.settings
     )
+    return Response(json.dumps(result), media_type="application/json")
 
 
 @router.get("/pull")

@@ -24,6 +24,13 @@ from central.store.base import MovementRow, OpRecord, ReservationRow, Store
 from domain.models import ExceptionKind, OrderStatus
 from domain.status import add_exception, advance
 
+# A pick changes nothing of these statuses (the merge would keep them).
+_PICKING_OR_LATER = frozenset(
+    s.value
+    for s in OrderStatus
+    if s not in (OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD)
+)
+
 
 class Rejected(Exception):
     """The op cannot be applied; the message is the reason given back to the device."""
@@ -36,10 +43,38 @@ class _Push:
     movements: list[MovementRow] = field(default_factory=list)
     on_hand: dict[tuple[str, str, str], int] = field(default_factory=dict)
     holds: dict[str, list[ReservationRow]] = field(default_factory=dict)
+    holds_before: dict[str, list[ReservationRow]] = field(default_factory=dict)
     dirty_holds: set[str] = field(default_factory=set)
     excluded: set[tuple[str, str]] = field(default_factory=set)
     reallocate: set[str] = field(default_factory=set)
     shipped: list[str] = field(default_factory=list)
+    picks: dict[str, list[str]] = field(default_factory=dict)
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def prefetch(self, ops: list[dict[str, Any]]) -> None:
+        """Read the push's orders, their reservations and the on-hand of the bins it
+        names in three queries instead of one per op."""
+        tx = self.ctx.tx
+        datas = [op["data"] for op in ops if isinstance(op.get("data"), dict)]
+        ids = {d["order_id"] for d in datas if isinstance(d.get("order_id"), str)}
+        self.docs = tx.get_orders(ids) if ids else {}
+        for order_id in self.docs:
+            self.holds[order_id] = []
+        for r in tx.reservations(order_ids=self.docs) if self.docs else []:
+            self.holds[r.order_id].append(r)
+        for order_id, rows in self.holds.items():
+            self.holds_before[order_id] = list(rows)
+        keys: set[tuple[str, str, str]] = set()
+        for d in datas:
+            doc = self.docs.get(d.get("order_id")) if isinstance(d.get("order_id"), str) else None
+            wh = doc["warehouse"] if doc is not None else d.get("warehouse")
+            for name in ("location", "from_location", "to_location"):
+                if all(isinstance(v, str) for v in (wh, d.get(name), d.get("sku"))):
+                    keys.add((wh, d[name], d["sku"]))
+        for key in keys:
+            self.on_hand[key] = 0
+        for line in tx.stock_lines(keys=keys) if keys else []:
+            self.on_hand[(line.warehouse, line.location, line.sku)] += line.on_hand
 
     # --- field checks -------------------------------------------------------------------
 
@@ -69,7 +104,7 @@ class _Push:
 
     def order(self, data: dict[str, Any]) -> dict[str, Any]:
         order_id = self.text(data, "order_id")
-        doc = self.ctx.changed.get(order_id)
+        doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
         if doc is None:
             row = self.ctx.tx.get_order(order_id)
             if row is None:
@@ -125,30 +160,35 @@ class _Push:
 
     def reservations(self, order_id: str) -> list[ReservationRow]:
         if order_id not in self.holds:
-            self.holds[order_id] = self.ctx.tx.reservations(order_ids=[order_id])
+            rows = self.ctx.tx.reservations(order_ids=[order_id])
+            self.holds[order_id] = rows
+            self.holds_before[order_id] = list(rows)
         return self.holds[order_id]
 
     def consume(self, doc: dict[str, Any], location: str, sku: str, qty: int) -> None:
+        """A pick fulfils the order's reservation in that bin first, then in its other
+        bins of the SKU; every reservation of an order being picked is protected."""
         rows = self.reservations(doc["id"])
-        order = sorted(
-            range(len(rows)), key=lambda i: (rows[i].sku != sku, rows[i].location != location)
-        )
+        if doc["id"] not in self.dirty_holds:
+            rows[:] = [
+                ReservationRow(
+                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, True
+                )
+                for r in rows
+            ]
+            self.dirty_holds.add(doc["id"])
         remaining = qty
-        for i in order:
-            r = rows[i]
-            if r.sku != sku or remaining <= 0:
-                continue
-            take = min(remaining, r.qty)
-            remaining -= take
-            rows[i] = ReservationRow(
-                r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty - take, r.level, True
-            )
-        self.holds[doc["id"]] = [
-            ReservationRow(r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, True)
-            for r in rows
-            if r.qty > 0
-        ]
-        self.dirty_holds.add(doc["id"])
+        for same_bin in (True, False):
+            for i, r in enumerate(rows):
+                if remaining <= 0:
+                    break
+                if r.sku != sku or (r.location == location) != same_bin or r.qty <= 0:
+                    continue
+                take = min(remaining, r.qty)
+                remaining -= take
+                rows[i] = ReservationRow(
+                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty - take, r.level, True
+                )
 
     def release(self, order_id: str, sku: str | None = None, location: str | None = None) -> None:
         rows = self.reservations(order_id)
@@ -179,12 +219,14 @@ class _Push:
         line["picked"] = line.get("picked", 0) + qty
         if isinstance(data.get("tote"), str) and data["tote"]:
             doc["tote"] = data["tote"]
-        self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
+        if doc["status"] not in _PICKING_OR_LATER:
+            self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
+        else:
+            self.ctx.change(doc)
         if all_lines_done(doc):
             self.state(doc, lambda s: advance(s, OrderStatus.PICKED))
-        self.ctx.note(
-            doc["id"], "picked", f"{sku} x{qty} from {location} by {data.get('operator', '?')}"
-        )
+        # One timeline entry per order and push sums its picks (not one per scan).
+        self.picks.setdefault(doc["id"], []).append(f"{sku} x{qty}@{location}")
         if left < 0:
             self.state(doc, lambda s: add_exception(s, ExceptionKind.OVERSOLD))
             self.ctx.note(doc["id"], "exception", f"oversold: {wh}/{location} {sku} on hand {left}")
@@ -311,9 +353,14 @@ class _Push:
 
     def finish(self) -> None:
         tx = self.ctx.tx
+        for order_id, picked in self.picks.items():
+            shown = ", ".join(picked[:10]) + (
+                f" and {len(picked) - 10} more" if len(picked) > 10 else ""
+            )
+            self.ctx.note(order_id, "picked", shown)
         tx.append_movements(self.movements)
         for order_id in sorted(self.dirty_holds):
-            before = tx.reservations(order_ids=[order_id])
+            before = self.holds_before[order_id]
             tx.replace_reservations(order_id, self.holds[order_id])
             for r in [*before, *self.holds[order_id]]:
                 self.ctx.touched.add((r.warehouse, r.location, r.sku))
@@ -383,6 +430,7 @@ def push(
         ctx = Ctx(tx, clock.now(), settings)
         known = tx.known_ops([op["op_id"] for op in ops])
         state = _Push(ctx, site)
+        state.prefetch(ops)
         settled: dict[str, dict[str, Any]] = {}
         records: list[OpRecord] = []
         for op in sorted(ops, key=lambda o: o["seq"]):

@@ -56,9 +56,9 @@ class Ctx:
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: set[tuple[str, str, str]] = field(default_factory=set)
 
-    @property
+    @cached_property
     def at(self) -> str:
-        """The current time as ISO text."""
+        """The step's time as ISO text (one step, one time)."""
         return str(self.now.isoformat())
 
     def note(self, order_id: str, event: str, detail: str = "") -> None:

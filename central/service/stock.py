@@ -16,9 +16,12 @@ from domain.status import add_exception, advance
 
 
 def load_book(ctx: Ctx, skus: set[str]) -> StockBook:
-    """The ledger and open reservations of ``skus`` (every warehouse) as a StockBook."""
+    """The stock and open reservations of ``skus`` (every warehouse) as a StockBook: one
+    movement per bin and lot carrying its running total (not the whole history)."""
     book = StockBook()
-    for m in ctx.tx.movements(skus):
+    for m in ctx.tx.bin_totals(skus):
+        if m.delta == 0:
+            continue
         book.apply(
             Movement(
                 m.op_id,
@@ -27,7 +30,7 @@ def load_book(ctx: Ctx, skus: set[str]) -> StockBook:
                 m.sku,
                 m.delta,
                 m.reason,
-                parse_time(m.at),
+                parse_time(m.at) if m.at else ctx.now,
                 m.lot or None,
                 parse_day(m.expiry),
             )

@@ -33,6 +33,18 @@ INITIAL = [
         reason TEXT NOT NULL,
         at TEXT NOT NULL)""",
     "CREATE INDEX ledger_bin ON ledger (sku, warehouse, location, lot)",
+    # The ledger's running sum per bin and lot, kept in the same transaction as the
+    # movements, so reading stock never sums the whole history.
+    """CREATE TABLE stock_bins (
+        sku TEXT NOT NULL,
+        warehouse TEXT NOT NULL,
+        location TEXT NOT NULL,
+        lot TEXT NOT NULL DEFAULT '',
+        expiry TEXT,
+        on_hand INTEGER NOT NULL,
+        ledger_seq INTEGER NOT NULL,
+        received_at TEXT,
+        PRIMARY KEY (sku, warehouse, location, lot))""",
     """CREATE TABLE reservations (
         order_id TEXT NOT NULL,
         warehouse TEXT NOT NULL,

@@ -50,6 +50,11 @@ class SqliteStore:
             raise StoreError(f"{self.url}: cannot open the database: {exc}") from exc
         self._lock = threading.Lock()
         self._closed = False
+        # Read connections are kept per thread (server threads are long-lived) and all
+        # closed with the store.
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
@@ -68,18 +73,27 @@ class SqliteStore:
 
     @contextmanager
     def reader(self) -> Iterator[SqlTx]:
-        """A consistent read snapshot on its own connection."""
-        conn = _connect(self.path)
+        """A consistent read snapshot on this thread's read connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._readers_lock:
+                if self._closed:
+                    raise StoreError(f"{self.url}: store is closed")
+                conn = _connect(self.path)
+                self._readers.append(conn)
+            self._local.conn = conn
+        conn.execute("BEGIN")
         try:
-            conn.execute("BEGIN")
             yield SqlTx(conn, DIALECT)
-            conn.execute("COMMIT")
         finally:
-            conn.close()
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
-        """Close the write connection (readers close themselves)."""
-        with self._lock:
+        """Close the write connection and every read connection."""
+        with self._lock, self._readers_lock:
             if not self._closed:
                 self._closed = True
                 self._writer.close()
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()

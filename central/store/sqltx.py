@@ -28,8 +28,11 @@ _CHUNK = 500
 _LEVEL_ORDER = "CASE level WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 ELSE 4 END"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def _dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(doc)
 
 
 def _loads(text: Any) -> Any:
@@ -147,8 +150,39 @@ class SqlTx:
                 for r in rows
             ],
         )
-        row = self._one("SELECT COUNT(*) FROM ledger WHERE seq > ?", (before,))
-        return int(row[0])
+        # One writer at a time: every row past ``before`` is this call's (duplicates were
+        # skipped by the op_id constraint).
+        added = self._all(
+            "SELECT seq, sku, warehouse, location, lot, expiry, delta, at FROM ledger "
+            "WHERE seq > ? ORDER BY seq",
+            (before,),
+        )
+        bins: dict[tuple[str, str, str, str], list[Any]] = {}
+        for seq, sku, wh, loc, lot, expiry, delta, at in added:
+            entry = bins.get((sku, wh, loc, lot))
+            if entry is None:
+                bins[(sku, wh, loc, lot)] = [expiry, delta, seq, at if delta > 0 else None]
+                continue
+            if expiry is not None and (entry[0] is None or expiry < entry[0]):
+                entry[0] = expiry
+            entry[1] += delta
+            entry[2] = seq
+            if delta > 0 and entry[3] is None:
+                entry[3] = at
+        self._many(
+            "INSERT INTO stock_bins (sku, warehouse, location, lot, expiry, on_hand, ledger_seq, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sku, warehouse, location, lot) DO UPDATE SET "
+            "on_hand = stock_bins.on_hand + excluded.on_hand, "
+            "ledger_seq = excluded.ledger_seq, "
+            "expiry = CASE WHEN stock_bins.expiry IS NULL THEN excluded.expiry "
+            "WHEN excluded.expiry IS NULL THEN stock_bins.expiry "
+            "WHEN excluded.expiry < stock_bins.expiry THEN excluded.expiry "
+            "ELSE stock_bins.expiry END, "
+            "received_at = COALESCE(stock_bins.received_at, excluded.received_at)",
+            [(*key, *entry) for key, entry in bins.items()],
+        )
+        return len(added)
 
     def movements(self, skus: Iterable[str]) -> list[MovementRow]:
         rows = self._in(
@@ -160,16 +194,42 @@ class SqlTx:
         result.sort(key=lambda m: m.seq)
         return result
 
-    def on_hand(self, warehouse: str, location: str, sku: str, upto_seq: int | None = None) -> int:
-        sql = (
-            "SELECT COALESCE(SUM(delta), 0) FROM ledger "
-            "WHERE sku = ? AND warehouse = ? AND location = ?"
+    def bin_totals(self, skus: Iterable[str]) -> list[MovementRow]:
+        rows = self._in(
+            "SELECT warehouse, location, sku, on_hand, received_at, lot, expiry, ledger_seq "
+            "FROM stock_bins WHERE sku IN ({in})",
+            skus,
         )
-        params: list[Any] = [sku, warehouse, location]
-        if upto_seq is not None:
-            sql += " AND seq <= ?"
-            params.append(upto_seq)
-        return int(self._one(sql, params)[0])
+        return [
+            MovementRow(
+                f"bin:{wh}/{loc}/{sku}/{lot}",
+                wh,
+                loc,
+                sku,
+                int(qty),
+                "total",
+                at or "",
+                lot,
+                exp,
+                int(seq),
+            )
+            for wh, loc, sku, qty, at, lot, exp, seq in rows
+        ]
+
+    def on_hand(self, warehouse: str, location: str, sku: str, upto_seq: int | None = None) -> int:
+        if upto_seq is None:
+            row = self._one(
+                "SELECT COALESCE(SUM(on_hand), 0) FROM stock_bins "
+                "WHERE sku = ? AND warehouse = ? AND location = ?",
+                (sku, warehouse, location),
+            )
+            return int(row[0])
+        row = self._one(
+            "SELECT COALESCE(SUM(delta), 0) FROM ledger "
+            "WHERE sku = ? AND warehouse = ? AND location = ? AND seq <= ?",
+            (sku, warehouse, location, upto_seq),
+        )
+        return int(row[0])
 
     def stock_lines(
         self,
@@ -177,14 +237,18 @@ class SqlTx:
         warehouse: str | None = None,
         keys: Iterable[tuple[str, str, str]] | None = None,
     ) -> list[StockLine]:
-        select = (
-            "SELECT warehouse, location, sku, lot, MIN(expiry), SUM(delta), MAX(seq) FROM ledger"
-        )
-        group = " GROUP BY warehouse, location, sku, lot ORDER BY warehouse, location, sku, lot"
+        select = "SELECT warehouse, location, sku, lot, expiry, on_hand, ledger_seq FROM stock_bins"
+        order = " ORDER BY warehouse, location, sku, lot"
         if keys is not None:
-            wanted = set(keys)
-            rows = self._in(select + " WHERE sku IN ({in})" + group, sorted({k[2] for k in wanted}))
-            rows = [r for r in rows if (r[0], r[1], r[2]) in wanted]
+            wanted = sorted(set(keys))
+            rows = []
+            # OR of equalities: each arm is a primary-key search in SQLite and PostgreSQL.
+            for part in chunks(wanted, 100):
+                arms = " OR ".join(["(sku = ? AND warehouse = ? AND location = ?)"] * len(part))
+                rows += self._all(
+                    select + f" WHERE {arms}" + order,
+                    [v for wh, loc, sku_ in part for v in (sku_, wh, loc)],
+                )
         else:
             where, params = [], []
             if sku is not None:
@@ -194,7 +258,7 @@ class SqlTx:
                 where.append("warehouse = ?")
                 params.append(warehouse)
             clause = (" WHERE " + " AND ".join(where)) if where else ""
-            rows = self._all(select + clause + group, params)
+            rows = self._all(select + clause + order, params)
         return [StockLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])) for r in rows]
 
     def max_ledger_seq(self) -> int:

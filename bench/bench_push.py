@@ -1,0 +1,222 @@
+"""Push throughput into the central server (SQLite, real HTTP on loopback) beside a raw
+``executemany`` of the same rows into a bare SQLite table on the same machine.
+
+    python bench/bench_push.py [--batches N] [--batch-size N]
+
+Prints ops/s for both and their ratio (target: central >= 1/4 of raw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from central.auth import create_token
+from central.store import open_store
+
+AT = "2026-11-25T09:00:00+00:00"
+SKUS = 20
+BINS = 40
+ORDERS = 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def masterdata() -> dict[str, Any]:
+    locations = [
+        {"warehouse": "DE-FRA", "code": f"A{a:02d}-{b:02d}-1", "aisle": a, "bay": b, "kind": "pick"}
+        for a in range(1, 5)
+        for b in range(1, BINS // 4 + 1)
+    ]
+    skus = [{"sku": f"SKU-{i:04d}", "name": f"item {i}", "reorder_point": 5} for i in range(SKUS)]
+    stock = [
+        {
+            "warehouse": "DE-FRA",
+            "location": loc["code"],
+            "sku": skus[i % SKUS]["sku"],
+            "qty": 1_000_000,
+        }
+        for i, loc in enumerate(locations)
+    ]
+    return {
+        "warehouses": [{"id": "DE-FRA", "name": "Frankfurt", "country": "DE"}],
+        "locations": locations,
+        "skus": skus,
+        "stock": stock,
+    }
+
+
+def make_ops(
+    batch: int, size: int, orders: list[dict[str, Any]], bins: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Half pick.confirmed (1 unit of an order's line), half stock.adjusted."""
+    ops = []
+    for i in range(size):
+        seq = batch * size + i + 1
+        if i % 2 == 0:
+            order = orders[(seq // 2) % len(orders)]
+            alloc = order["allocations"][0]
+            data = {
+                "order_id": order["id"],
+                "sku": alloc["sku"],
+                "location": alloc["location"],
+                "qty": 1,
+                "operator": "OP-1",
+            }
+            kind = "pick.confirmed"
+        else:
+            code, sku = bins[seq % len(bins)]
+            data = {
+                "warehouse": "DE-FRA",
+                "location": code,
+                "sku": sku,
+                "delta": 1,
+                "reason": "found",
+            }
+            kind = "stock.adjusted"
+        ops.append({"op_id": str(uuid.uuid4()), "seq": seq, "kind": kind, "at": AT, "data": data})
+    return ops
+
+
+def raw_rate(path: Path, batches: list[list[dict[str, Any]]]) -> float:
+    """The same rows, inserted with executemany into a bare table, one transaction per batch."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(
+        "CREATE TABLE ops (op_id TEXT PRIMARY KEY, device TEXT, seq INTEGER, kind TEXT, at TEXT, data TEXT)"
+    )
+    start = time.perf_counter()
+    for ops in batches:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (o["op_id"], "HH-1", o["seq"], o["kind"], o["at"], json.dumps(o["data"]))
+                for o in ops
+            ],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return sum(len(b) for b in batches) / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rushline-bench-") as tmp:
+        work = Path(tmp)
+        db = f"sqlite:///{work / 'central.db'}"
+        store = open_store(db)
+        admin, device = (
+            create_token(store, "admin"),
+            create_token(store, "device", "HH-1", "DE-FRA"),
+        )
+        store.close()
+        port = free_port()
+        log = (work / "central.log").open("wb")
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rushline",
+                "central",
+                "serve",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--reprioritise-seconds",
+                "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "RUSHLINE_DATA_DIR": tmp},
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(
+                        f"central server did not start: {(work / 'central.log').read_text()[-2000:]}"
+                    )
+                time.sleep(0.05)
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=60
+            ) as http:
+                md = masterdata()
+                http.post("/v1/masterdata", json=md).raise_for_status()
+                orders = []
+                for i in range(ORDERS):
+                    body = {
+                        "id": f"B-{i}",
+                        "customer": {"id": "C", "name": "C"},
+                        "ship_to": {
+                            "name": "C",
+                            "line1": "x",
+                            "city": "Berlin",
+                            "postcode": "10115",
+                            "country": "DE",
+                        },
+                        "lines": [{"sku": f"SKU-{i % SKUS:04d}", "qty": 100_000}],
+                        "deadline": "2026-12-10T10:00:00+00:00",
+                    }
+                    orders.append(http.post("/v1/orders", json=body).raise_for_status().json())
+            bins = [(s["location"], s["sku"]) for s in md["stock"]]
+            batches = [make_ops(b, args.batch_size, orders, bins) for b in range(args.batches)]
+            total = sum(len(b) for b in batches)
+            # The device encodes a batch once when it builds it; the server's work is timed.
+            bodies = [json.dumps({"device": "HH-1", "ops": ops}).encode() for ops in batches]
+            headers = {"Authorization": f"Bearer {device}", "Content-Type": "application/json"}
+            with httpx.Client(base_url=url, headers=headers, timeout=120) as dev:
+                start = time.perf_counter()
+                for body in bodies:
+                    result = dev.post("/v1/sync/push", content=body).raise_for_status().json()
+                    bad = [r for r in result["results"] if r["status"] != "applied"]
+                    if bad:
+                        raise SystemExit(f"unexpected results: {bad[:3]}")
+                elapsed = time.perf_counter() - start
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+        central = total / elapsed
+        raw = raw_rate(work / "raw.db", batches)
+    print(
+        f"ops pushed:            {total} in batches of {args.batch_size} (half pick.confirmed, half stock.adjusted)"
+    )
+    print(
+        f"central push (HTTP):   {central:10.0f} ops/s  ({elapsed * 1000 / args.batches:.0f} ms per batch)"
+    )
+    print(f"raw executemany:       {raw:10.0f} rows/s")
+    print(f"ratio central/raw:     {central / raw:10.3f}  (target >= 0.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
