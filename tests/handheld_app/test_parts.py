@@ -1,0 +1,118 @@
+"""Settings file, wedge key handling, the pushed-task subscriber on a real Mosquitto,
+and the command line's refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.barcodes import Scan, ScanKind
+from devices.scanner import TypedText
+from handheld_app.input import WedgeKeys
+from handheld_app.settings import load_handheld_settings, save_edits
+from handheld_app.tasks_push import TaskPush, task_from_payload, task_topic
+from sync.errors import SettingsError
+from tests.handheld_app.test_ui import write_config
+from tests.support.broker import Broker
+from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_settings_load_and_save(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:8700", "tok")
+    settings = load_handheld_settings(path)
+    assert settings.device.device_id == "hh-01" and settings.device.store == tmp_path / "hh-01.db"
+    assert (settings.scanner, settings.mqtt, settings.sounds) == ("wedge://", None, False)
+    saved = save_edits(path, "http://10.0.0.9:8700/", "new-token", "serial:///dev/ttyACM0")
+    assert saved.device.central_url == "http://10.0.0.9:8700"
+    again = load_handheld_settings(path)
+    assert (again.device.token, again.scanner) == ("new-token", "serial:///dev/ttyACM0")
+    assert again.device.interval == 0.2  # the other keys survive the rewrite
+
+
+def test_bad_settings_are_named_and_nothing_is_written(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:8700", "tok")
+    before = path.read_text()
+    with pytest.raises(SettingsError, match=r"\[central\] url"):
+        save_edits(path, "ftp://x", "tok", "wedge://")
+    with pytest.raises(SettingsError, match=r"\[scanner\] source"):
+        save_edits(path, "http://x", "tok", "bluetooth://x")
+    assert path.read_text() == before
+    path.write_text(before.replace("[ui]", '[mqtt]\nhost = "h"\nport = "x"\n[ui]'))
+    with pytest.raises(SettingsError, match=r"\[mqtt\] port"):
+        load_handheld_settings(path)
+
+
+def test_wedge_keys_tell_scans_from_typing() -> None:
+    now = [0.0]
+    keys = WedgeKeys(clock=lambda: now[0])
+    for char in "loc-a01":
+        now[0] += 0.004
+        shift = char.isalpha()
+        assert keys.key_down(ord(char), char, ["shift"] if shift else []) is None
+    result = keys.key_down(13, None, [])
+    assert isinstance(result, Scan) and result.kind is ScanKind.LOCATION
+    assert result.data["code"] == "A01"
+    for char in "12":
+        now[0] += 0.4  # a person on the keypad
+        keys.key_down(ord(char), char, [])
+    typed = keys.key_down(271, None, [])
+    assert typed == TypedText("12")
+    assert keys.key_down(13, None, []) is None  # an empty Enter
+    assert keys.key_down(ord("c"), "c", ["ctrl"]) is None
+
+
+def test_task_payloads() -> None:
+    assert task_topic("DE-FRA", "hh-01") == "rushline/v1/DE-FRA/task/hh-01"
+    with pytest.raises(ValueError, match="device_id"):
+        task_topic("DE-FRA", "a/b")
+    assert task_from_payload(b'{"task": {"id": "T1"}}') == {"id": "T1"}
+    assert task_from_payload(b'{"id": "T2", "v": 1, "seq": 3}') == {"id": "T2", "v": 1, "seq": 3}
+    for bad in (b"nope", b"[1]", b'{"task": {}}', b'{"id": 5}'):
+        assert task_from_payload(bad) is None
+
+
+def test_pushed_task_arrives_over_mqtt(mosquitto: Broker) -> None:
+    received: list[dict] = []
+    push = TaskPush(mosquitto.host, mosquitto.port, "DE-FRA", "hh-01", received.append)
+    push.start()
+    sender = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    try:
+        wait_until(lambda: push.connected, timeout=10, what="subscriber connected")
+        sender.connect(mosquitto.host, mosquitto.port)
+        sender.loop_start()
+        topic = task_topic("DE-FRA", "hh-01")
+        # A malformed message first: counted and dropped, the next one still arrives.
+        sender.publish(topic, b"not json", qos=1).wait_for_publish(5)
+        body = {"task": {"id": "HOT-O9", "level": "P1", "order_ids": ["O9"]}, "v": 1}
+        sender.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+        sender.publish("rushline/v1/DE-FRA/task/hh-02", json.dumps(body), qos=1)
+        wait_until(lambda: received, timeout=10, what="the pushed task")
+        assert received == [{"id": "HOT-O9", "level": "P1", "order_ids": ["O9"]}]
+        assert push.malformed == 1
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+        push.stop()
+
+
+def test_cli_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[device]\nid = "hh"\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "rushline", "handheld", "--config", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "bad.toml" in run.stderr
+    assert "Traceback" not in run.stderr
