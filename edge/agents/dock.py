@@ -189,13 +189,15 @@ class DockAgent(StationAgent):
         if raw.upper().startswith(CLOSE_PREFIX):
             return self.close_pickup(raw[len(CLOSE_PREFIX) :])
         order: dict[str, Any] | None = None
+        if is_tracking(raw):  # first: a carrier code may look like a LOC-/ORD- prefix
+            order = self._by_tracking(raw.upper())
+            if order is not None or scan.kind is ScanKind.UNKNOWN:
+                return self.handover(order, raw)
         if scan.kind is ScanKind.TOTE and self.store is not None:
             row = self.store.order_by_tote(str(scan.data.get("tote") or raw))
             order = self.order_view(str(row["id"])) if row else None
         elif scan.kind is ScanKind.ORDER:
             order = self.order_view(str(scan.data.get("order_id") or "")) or self.order_view(raw)
-        elif is_tracking(raw):
-            order = self._by_tracking(raw.upper())
         elif scan.kind is ScanKind.UNKNOWN:
             order = self.order_view(raw)  # an order id printed without its prefix
             if order is None:

@@ -139,3 +139,15 @@ def test_open_pickup_survives_a_restart(
         what="second close refused",
     )
     assert len(printer.jobs) == 1
+
+
+def test_tracking_number_that_looks_like_a_location_code(
+    start_dock: StartDock, pty: Pty, monitor: Monitor
+) -> None:
+    tracking = make_tracking("Locus Kurier", "pack-1", 5)
+    assert tracking.startswith("LOC-")  # decodes as a location barcode
+    agent = start_dock([packed_order("F1", tracking, "dhl-express")])
+    pty.scan(tracking.lower())
+    wait_until(lambda: agent.shipped == 1, what="F1 shipped")
+    assert agent.store is not None
+    assert ops_of(agent.store, "order.shipped")[0]["tracking"] == tracking
