@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -357,3 +358,41 @@ def test_cli_names_a_bad_pack_setting(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "pack.colour: unknown key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rushline_agent_pack_runs_and_stops_on_sigterm(
+    agent_settings: Callable[..., AgentSettings], pty: Pty, printer: PrinterSim
+) -> None:
+    settings = agent_settings(
+        "pack-1",
+        devices={"scanner": pty.url, "printer": f"{printer.url}?timeout=2"},
+        tables={"pack": {"printer_id": "printer-pack-1"}},
+    )
+    seed(settings, [order_row("C1", {"SKU-1002": 1}, tote="TOTE-5")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rushline", "agent", "pack", "--config", str(settings.path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        bus_file = settings.bus_store
+        wait_until(bus_file.exists, timeout=30, what="agent started")
+
+        # The scanner may open a moment after the bus store: repeat the scan until the
+        # label shows up (a second complete scan is refused, never printed twice).
+        def printed() -> bool:
+            if not printer.jobs:
+                pty.scan("TOTE-5", GTIN["SKU-1002"])
+            return len(printer.jobs) == 2
+
+        wait_until(printed, timeout=30, interval=0.5, what="label printed by the CLI agent")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    with LocalStore(settings.store, settings.device_id, settings.site) as store:
+        assert [o["order_id"] for o in ops_of(store, "order.packed")] == ["C1"]
