@@ -180,3 +180,20 @@ def test_urgent_order_at_central_reaches_a_handheld(agent_settings, floor_centra
     finally:
         agent.stop()
         hh.stop()
+
+
+def test_cli_refuses_a_role_mismatch_and_bad_settings(tmp_path, capsys) -> None:
+    from importlib import resources
+
+    from rushline.cli import main
+
+    shipped = resources.files("config") / "default" / "agents" / "dispatch.toml"
+    copy = tmp_path / "dispatch.toml"
+    copy.write_text(shipped.read_text())
+    (tmp_path / "broker").mkdir()
+    (tmp_path / "broker" / "dispatch-1.pw").write_text("secret\n")
+    assert main(["agent", "sorter", "--config", str(copy)]) == 2
+    assert "role: 'dispatch', but this is `rushline agent sorter`" in capsys.readouterr().err
+    copy.write_text(shipped.read_text().replace('hot_levels = ["P1", "P2"]', "hot_levels = 3"))
+    assert main(["agent", "dispatch", "--config", str(copy)]) == 2
+    assert "dispatch.hot_levels: must be a list of P1..P4" in capsys.readouterr().err

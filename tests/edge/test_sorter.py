@@ -216,3 +216,94 @@ def test_lane_planner_balances_by_queue_length() -> None:
     assert {first, second} == {2, 3}
     planner.left_lane(first)
     assert planner.decide("T2", cache.get("T2")).lane == first  # the shorter queue
+
+
+def test_central_down_sorter_keeps_diverting_and_reconciles(
+    agent_settings, sim, floor_central
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sync.client import SyncClient
+
+    central = floor_central.server
+    order = {
+        "id": "SRT-1",
+        "warehouse": SITE,
+        "customer": {"id": "C1", "name": "Ada", "email": "", "tier": "standard", "flags": []},
+        "ship_to": {
+            "name": "Ada",
+            "line1": "Zeil 1",
+            "city": "Frankfurt",
+            "postcode": "60311",
+            "country": "DE",
+        },
+        "lines": [{"sku": "SKU-1001", "qty": 1}],
+        "deadline": (datetime.now(UTC) + timedelta(days=4)).isoformat(),
+    }
+    with central.client() as http:
+        http.post("/v1/orders", json=order).raise_for_status()
+    picker = agent_settings(
+        "handheld-1", central_url=floor_central.url, token=central.device_token("handheld-1", SITE)
+    )
+    with (
+        LocalStore(picker.store, "handheld-1", SITE) as store,
+        SyncClient(store, floor_central.url, central.device_token("handheld-1", SITE)) as client,
+    ):
+        store.record(
+            "tote.assigned", {"tote": "TOTE-0700", "order_id": "SRT-1"}, at=datetime.now(UTC)
+        )
+        assert client.run_once().ok
+    settings = agent_settings(
+        "sorter-1",
+        central_url=floor_central.url,
+        token=central.device_token("sorter-1", SITE),
+        devices={"conveyor": f"serial://{sim.path}?heartbeat=2"},
+        tables={"sorter": SORTER},
+    )
+    reachability: list[bool] = []
+    with Bus(agent_settings("monitor-1")) as monitor:
+        monitor.subscribe(
+            topics.central_state(SITE), lambda m: reachability.append(m.payload["reachable"])
+        )
+        monitor.wait_connected(5)
+        agent = SorterAgent(settings).start(bus_wait=5)
+        try:
+            agent.sync.backoff_cap = 0.3  # come back quickly once central is up again
+            wait_until(lambda: agent.cache.get("TOTE-0700"), timeout=20, what="tote pulled")
+            wait_until(lambda: reachability[-1:] == [True], what="central reachable")
+            central.stop()
+            sim.induct("TOTE-0700")
+            wait_until(lambda: done_frames(sim, "TOTE-0700"), what="diverted while offline")
+            wait_until(lambda: agent.store.pending_count() == 1, what="op waiting")
+            wait_until(lambda: reachability[-1:] == [False], timeout=15, what="unreachable")
+            central.start()
+            wait_until(lambda: agent.store.pending_count() == 0, timeout=30, what="reconciled")
+            history = agent.store.outbox_history()
+            wait_until(lambda: reachability[-1:] == [True], timeout=15, what="reachable again")
+        finally:
+            agent.stop()
+    with central.client() as http:
+        body = http.get("/v1/orders/SRT-1").json()
+    diverted = [e for e in body["timeline"] if e["event"] == "diverted"]
+    assert len(diverted) == 1 and "TOTE-0700" in diverted[0]["detail"]
+    assert [(op.kind, op.result) for op in history] == [("tote.diverted", "applied")]
+
+
+def test_shipped_sorter_settings_load(tmp_path) -> None:
+    from importlib import resources
+
+    from edge.settings import load_agent_settings
+
+    shipped = resources.files("config") / "default" / "agents" / "sorter.toml"
+    copy = tmp_path / "sorter.toml"
+    copy.write_text(shipped.read_text())
+    (tmp_path / "broker").mkdir()
+    (tmp_path / "broker" / "sorter-1.pw").write_text("secret\n")
+    settings = load_agent_settings(copy)
+    assert settings.mqtt.password == "secret"
+    assert settings.store == tmp_path / "rushline-data" / "sorter-1.db"
+    config = SorterConfig.from_settings(settings)
+    assert (config.conveyor_id, config.express_lane, config.lanes) == ("conveyor-1", 1, (2, 3))
+    (tmp_path / "broker" / "sorter-1.pw").unlink()
+    with pytest.raises(AgentSettingsError, match=r"\[mqtt\] password_file: cannot read"):
+        load_agent_settings(copy)

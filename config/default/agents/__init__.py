@@ -1,0 +1,1 @@
+"""Default agent settings files (TOML); a package so the files ship as package data."""
