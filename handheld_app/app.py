@@ -337,7 +337,8 @@ class HandheldApp(App):  # type: ignore[misc]
         try:
             saved = save_edits(self.settings.path, central_url, token, scanner)
         except SyncError as exc:
-            return False, str(exc)
+            # The screen has room for the key and the reason, not the file's full path.
+            return False, str(exc).removeprefix(f"{self.settings.path}: ")
         changed_sync = (saved.device.central_url, saved.device.token) != (
             self.settings.device.central_url,
             self.settings.device.token,

@@ -85,6 +85,7 @@ class StockPresenter:
                 )
             )
         total = sum(line.available for line in lines)
-        message = f"{sku}: {total} available in {len(lines)} bins (synced {as_of})"
+        bins = "bin" if len(lines) == 1 else "bins"
+        message = f"{sku}: {total} available in {len(lines)} {bins} (synced {as_of})"
         self.current = StockView(sku, name, tuple(lines), total, as_of, message, True)
         return Feedback.good(message, "stock")

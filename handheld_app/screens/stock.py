@@ -12,7 +12,7 @@ class StockScreen(Screen):  # type: ignore[misc]
     """Shows a ``StockView``."""
 
     sku = StringProperty("")
-    name = StringProperty("")
+    item_name = StringProperty("")
     lines = StringProperty("")
     as_of = StringProperty("")
     message = StringProperty("")
@@ -21,7 +21,7 @@ class StockScreen(Screen):  # type: ignore[misc]
     def show(self, view: StockView) -> None:
         """Update the labels."""
         self.sku = view.sku
-        self.name = view.name
+        self.item_name = view.name
         rows = [f"{'BIN':<10} {'HAVE':>5} {'FREE':>5}"]
         rows += [
             f"{line.location:<10} {line.on_hand:>5} {line.available:>5}" for line in view.lines

@@ -7,12 +7,17 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
+import paho.mqtt.publish as publish
 import pytest
 
 from tests.handheld_app.floor import seeded_store
+from tests.support.broker import Broker
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "screenshots" / "handheld"
@@ -68,14 +73,48 @@ def steps_of(out: Path) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in result["steps"]}
 
 
-def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path) -> None:
+def answer_needs(proc: Any, actions: dict[str, Callable[[], None]], timeout: float = 120) -> str:
+    """Serve the driver's NEED lines until it exits; returns its stderr."""
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        if line.startswith("NEED "):
+            actions[line.split()[1]]()
+            proc.stdin.write("ok\n")
+            proc.stdin.flush()
+        if time.monotonic() > deadline:
+            proc.kill()
+            break
+    proc.wait(timeout=30)
+    return str(proc.stderr.read())
+
+
+def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker) -> None:
     seeded_store(tmp_path / "hh-01.db").close()
     config = write_config(tmp_path, "http://127.0.0.1:9", "unused")
+    config.write_text(
+        config.read_text() + f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\n'
+    )
     out = tmp_path / "result.json"
-    proc = driver_process(config, out, SHOTS / "offline", "signin,reasons,pick", "--offline")
-    _, stderr = proc.communicate(timeout=90)
+    proc = driver_process(
+        config, out, SHOTS / "offline", "signin,reasons,banner,pick,stock,settings", "--offline"
+    )
+
+    def push_task() -> None:
+        body = {"task": {"id": "HOT-O-HOT", "level": "P1", "order_ids": ["O-HOT"]}}
+        publish.single(
+            "rushline/v1/DE-FRA/task/hh-01",
+            json.dumps(body),
+            qos=1,
+            hostname=mosquitto.host,
+            port=mosquitto.port,
+            protocol=mqtt.MQTTv5,
+        )
+
+    stderr = answer_needs(proc, {"push_task": push_task})
     assert proc.returncode == 0, stderr[-3000:]
     steps = steps_of(out)
+    assert steps["banner"]["text"] == "NEW P1 HOT PICK O-HOT"
+    assert steps["banner_opened"]["ok"]
     assert "not a badge" in steps["signin_refused"]["message"]
     assert steps["signin"]["ok"] and steps["signin"]["rows"] == 2
     assert "customer flag: medical" in steps["reasons"]["text"]
@@ -86,5 +125,9 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path) -> None:
     assert picked["kinds"] == ["pick.confirmed", "pick.confirmed", "tote.assigned"]
     assert picked["message"] == "Task done: drop TOTE-0042 on the conveyor"
     assert picked["bar"].startswith("OFFLINE  |  3 to send")
-    for name in ("01_signin", "06_wrong_item", "10_task_done"):
+    assert steps["stock"]["sku"] == "SKU-BAG" and "A01-01-1" in steps["stock"]["lines"]
+    assert steps["stock_refused"]["message"] == "Scan an item barcode to see its stock"
+    assert steps["settings_refused"]["ok"], steps["settings_refused"]
+    assert steps["settings_refused"]["message"].startswith("[central] url: must start with")
+    for name in ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "13_settings"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000

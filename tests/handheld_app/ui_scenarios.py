@@ -159,3 +159,55 @@ def scenario_central_back(d: Driver) -> Step:
     yield 0.2
     d.record("drained", before > 0, before=before, text=_bar(d).text)
     d.shot("11_back_online")
+
+
+def scenario_banner(d: Driver) -> Step:
+    """A hot pick pushed over MQTT raises the banner; a tap on it opens the task."""
+    yield from d.need("push_task")
+    banner = d.app.root.ids.banner
+    yield until(lambda: bool(banner.text), "the hot-pick banner", timeout=15)
+    yield 0.1
+    d.record("banner", "HOT PICK" in banner.text, text=banner.text, level=banner.level)
+    d.shot("04b_banner")
+    _tap(banner)
+    yield until(lambda: d.app.sm.current == "pick", "the pushed task opened")
+    d.record("banner_opened", not banner.text, header=_screen(d, "pick").header)
+    d.app.go("tasks")
+    yield until(lambda: d.app.sm.current == "tasks", "back to the list")
+
+
+def scenario_stock(d: Driver) -> Step:
+    """Stock lookup: one tap from the list, scan an item, bins from the cache."""
+    d.app.go("stock")
+    stock = _screen(d, "stock")
+    yield until(lambda: d.app.sm.current == "stock", "the stock screen")
+    sku = next(row for row in d.app.store.all("sku") if row.get("gtin"))
+    d.type_code(str(sku["gtin"]))
+    yield until(lambda: stock.sku == sku["sku"], "the stock of the scanned item")
+    yield 0.1
+    d.record("stock", bool(stock.lines), sku=stock.sku, lines=stock.lines, as_of=stock.as_of)
+    d.shot("12_stock")
+    d.type_code("LOC-A01-01-1")
+    yield until(lambda: not stock.message_ok, "the refusal of a non-item")
+    d.record("stock_refused", True, message=stock.ids.message.text)
+    _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "Back"))
+    yield until(lambda: d.app.sm.current == "tasks", "back to the list")
+
+
+def scenario_settings(d: Driver) -> Step:
+    """Sign out, open settings, a bad central URL is refused and nothing is saved."""
+    d.app.sign_out()
+    yield until(lambda: d.app.sm.current == "signin", "the sign-in screen")
+    d.app.go("settings")
+    settings = _screen(d, "settings")
+    before = d.app.settings.path.read_text()
+    settings.ids.central_url.text = "ftp://nowhere"
+    settings.save()
+    yield 0.1
+    d.record(
+        "settings_refused",
+        not settings.message_ok and d.app.settings.path.read_text() == before,
+        message=settings.ids.message.text,
+        scanner=settings.ids.scanner.text,
+    )
+    d.shot("13_settings")
