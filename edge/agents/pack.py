@@ -199,7 +199,9 @@ class StationAgent(Agent):
         self._printer_factory = printer_factory
         self.spool: Spool | None = None
         self._scan_thread: threading.Thread | None = None
-        self._work_lock = threading.Lock()  # one input at a time: scanner, commands, events
+        # One input at a time (scanner, commands, events); re-entrant because recording an
+        # op notifies view changes in the recording thread.
+        self._work_lock = threading.RLock()
         self.last_feedback: Feedback | None = None
         self.scans = 0
         self.refused = 0
@@ -532,10 +534,21 @@ class PackAgent(StationAgent):
         return None
 
     def on_order_event(self, order_id: str, event: dict[str, Any]) -> None:
-        """A cancel or hold of the open order stops the session at once."""
+        """A cancel or hold of the open order on the bus stops the session at once."""
+        self._recheck(order_id)
+
+    def on_view_change(self, entity: str, ids: list[str]) -> None:
+        """A pull brought a cancel or hold of the open order: stop the session too."""
+        order_id = self.session.order_id
+        if order_id is not None and (entity == "*" or (entity == "order" and order_id in ids)):
+            self._recheck(order_id)
+
+    def _recheck(self, order_id: str) -> None:
         if order_id != self.session.order_id:
             return
         with self._work_lock:
+            if order_id != self.session.order_id:
+                return
             order = self.order_view(order_id)
             if order is None:
                 return

@@ -396,3 +396,20 @@ def test_rushline_agent_pack_runs_and_stops_on_sigterm(
         proc.stderr.close()
     with LocalStore(settings.store, settings.device_id, settings.site) as store:
         assert [o["order_id"] for o in ops_of(store, "order.packed")] == ["C1"]
+
+
+def test_cancel_pulled_from_central_stops_the_open_order(
+    start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
+) -> None:
+    agent = start_pack([order_row("A500", {"SKU-1001": 2})])
+    pty.scan("ORD-A500", GTIN["SKU-1001"])
+    wait_until(lambda: agent.session.verified().get("SKU-1001") == 1, what="one verified")
+    assert agent.store is not None
+    cancelled = order_row("A500", {"SKU-1001": 2}, status="cancelled")
+    agent.store.apply_changes(
+        [{"entity": "order", "id": "A500", "data": cancelled}], cursor=999, epoch="seeded"
+    )  # what the sync client does when a pull brings the cancel
+    display = display_topic(SITE, "pack-1")
+    wait_until(lambda: any("STOP" in m["text"] for m in monitor.on(display)), what="stop shown")
+    assert agent.session.order_id is None
+    assert printer.jobs == []

@@ -283,3 +283,21 @@ def test_counter_is_persisted_and_stable_per_order(tmp_path: Path) -> None:
         assert counter.last() == 3
         assert counter.for_order("A1", "DHL") == first
     assert [parse_tracking(t).counter for t in (first, second, third)] == [1, 2, 3]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["SKU-1", "SKU-2", "SKU-9", None]), max_size=12))
+def test_pack_session_invariants(scans: list[str | None]) -> None:
+    session = opened()
+    verified_ops = 0
+    for sku in scans:
+        before = session.state
+        step = session.scan_item(SKUS[sku] if sku else None, "x")
+        verified_ops += sum(op.kind == "pack.verified" for op in step.ops)
+        if not step.accepted:
+            assert len(step.ops) == (0 if before is PackState.COMPLETE else 1)
+            assert all(op.data.get("kind") == "wrong_item" for op in step.ops)
+        counts = session.verified()
+        assert counts["SKU-1"] <= 2 and counts["SKU-2"] <= 1
+        assert verified_ops == sum(counts.values())
+        assert (session.state is PackState.COMPLETE) == (counts == {"SKU-1": 2, "SKU-2": 1})
