@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.handheld_app.floor import seeded_store
 from tests.support.broker import Broker
+from tests.support.central import CentralProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "screenshots" / "handheld"
@@ -131,3 +133,59 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["settings_refused"]["message"].startswith("[central] url: must start with")
     for name in ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "13_settings"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000
+
+
+def urgent_order(order_id: str, hours: float = 3.0) -> dict[str, Any]:
+    """An express order for a medical customer: central makes it a P1 hot pick."""
+    return {
+        "id": order_id,
+        "warehouse": "DE-FRA",
+        "customer": {
+            "id": "C-1",
+            "name": "Ada",
+            "email": "ada@example.com",
+            "tier": "vip",
+            "flags": ["medical"],
+        },
+        "ship_to": {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "Frankfurt",
+            "postcode": "60311",
+            "country": "DE",
+        },
+        "lines": [{"sku": "SKU-1001", "qty": 2}, {"sku": "SKU-1002", "qty": 1}],
+        "deadline": (datetime.now(UTC) + timedelta(hours=hours)).isoformat(),
+        "service": "express",
+    }
+
+
+def test_offline_indicator_and_outbox_drain_with_central(
+    tmp_path: Path, central_server: CentralProcess
+) -> None:
+    with central_server.client() as http:
+        http.post("/v1/orders", json=urgent_order("ORD-UI-1")).raise_for_status()
+    token = central_server.device_token("hh-01", "DE-FRA")
+    config = write_config(tmp_path, central_server.url, token)
+    out = tmp_path / "result.json"
+    proc = driver_process(
+        config, out, SHOTS / "central", "signin,wait_online,central_down,pick,central_back"
+    )
+    stderr = answer_needs(
+        proc, {"stop_central": central_server.stop, "start_central": central_server.start}
+    )
+    assert proc.returncode == 0, stderr[-3000:]
+    steps = steps_of(out)
+    assert steps["online"]["text"].startswith("ONLINE")
+    assert steps["offline"]["text"].startswith("OFFLINE")
+    assert steps["pick_opened"]["level"] == "P1"
+    assert steps["wrong_item"]["ok"], steps["wrong_item"]
+    picked = steps["picked"]
+    assert picked["kinds"] == ["pick.confirmed", "pick.confirmed", "tote.assigned"]
+    assert picked["pending"] == 3 and "3 to send" in picked["bar"]
+    assert steps["drained"]["ok"] and steps["drained"]["before"] == 3
+    assert steps["drained"]["text"].startswith("ONLINE  |  0 to send")
+    with central_server.client() as http:
+        order = http.get("/v1/orders/ORD-UI-1").json()
+    assert order["status"] == "picked" and order["tote"] == "TOTE-0042"
+    assert [line["picked"] for line in order["lines"]] == [2, 1]

@@ -121,7 +121,10 @@ def scenario_pick(d: Driver) -> Step:
             d.type_code(f"LOC-{pick.location}")
         elif step == "item":
             gtin = _expected_gtin(d, pick.sku)
-            code = f"(01){gtin.zfill(14)}(17)271231(10)LOTUI" if first_item else gtin
+            stock = d.app.store.get("stock", f"{d.app.store.site}/{pick.location}/{pick.sku}")
+            lots = [lot for lot in (stock or {}).get("lots") or [] if lot.get("lot")]
+            lot = lots[0]["lot"] if lots else "LOTUI"
+            code = f"(01){gtin.zfill(14)}(17)271231(10){lot}" if first_item else gtin
             first_item = False
             d.type_code(code)
         elif step == "qty":
