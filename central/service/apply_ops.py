@@ -66,11 +66,16 @@ class _Push:
             self.holds_before[order_id] = list(rows)
         keys: set[tuple[str, str, str]] = set()
         for d in datas:
-            doc = self.docs.get(d.get("order_id")) if isinstance(d.get("order_id"), str) else None
+            order_id = d.get("order_id")
+            doc = self.docs.get(order_id) if isinstance(order_id, str) else None
             wh = doc["warehouse"] if doc is not None else d.get("warehouse")
+            sku = d.get("sku")
+            if not (isinstance(wh, str) and isinstance(sku, str)):
+                continue
             for name in ("location", "from_location", "to_location"):
-                if all(isinstance(v, str) for v in (wh, d.get(name), d.get("sku"))):
-                    keys.add((wh, d[name], d["sku"]))
+                code = d.get(name)
+                if isinstance(code, str):
+                    keys.add((wh, code, sku))
         for key in keys:
             self.on_hand[key] = 0
         for line in tx.stock_lines(keys=keys) if keys else []:
@@ -359,10 +364,9 @@ class _Push:
             )
             self.ctx.note(order_id, "picked", shown)
         tx.append_movements(self.movements)
-        for order_id in sorted(self.dirty_holds):
-            before = self.holds_before[order_id]
-            tx.replace_reservations(order_id, self.holds[order_id])
-            for r in [*before, *self.holds[order_id]]:
+        tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
+        for order_id in self.dirty_holds:
+            for r in [*self.holds_before[order_id], *self.holds[order_id]]:
                 self.ctx.touched.add((r.warehouse, r.location, r.sku))
         for order_id in self.shipped:
             close_tasks_of(self.ctx, order_id, "done")
