@@ -5,6 +5,7 @@ e-mail and on the tracking page."""
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,10 +92,10 @@ def ask(
             wait = 3600
             if oldest:
                 first = datetime.fromisoformat(min(oldest).replace("Z", "+00:00"))
-                wait = max(1, int((first + timedelta(hours=1) - now).total_seconds()) + 1)
+                wait = max(1, math.ceil((first + timedelta(hours=1) - now).total_seconds()))
             raise RateLimited(
                 f"at most {settings.inquiry_per_hour} questions per hour; try again in "
-                f"{wait // 60 + 1} minutes",
+                f"{math.ceil(wait / 60)} minutes",
                 wait,
             )
         row = InquiryRow(new_op_id(), doc["id"], hashed, text, stamp(now), "open", None, None)
