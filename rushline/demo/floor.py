@@ -131,7 +131,7 @@ class Floor:
         self.stations = Stations(self)
         try:
             self.broker = start_broker(
-                self.supervisor, self.out / "broker", self.stations.mqtt_users(), site
+                self.supervisor, self.out / "broker", self.stations.broker_devices(), site
             )
             self.stations.start()
         except (ProcessError, OSError) as exc:
@@ -155,6 +155,16 @@ class Floor:
             self.pickers.append(picker)
         for picker in self.pickers:
             picker.start()
+
+    def order_level(self, order_id: str) -> str:
+        """The order's level as central answered at intake ("?" if unknown)."""
+        posted = self.poster.state.posted.get(order_id) if self.poster else None
+        return posted.level if posted else "?"
+
+    def gtin_of(self, sku: str) -> str:
+        """The item barcode of ``sku`` (its GTIN from the site's master data)."""
+        found = self.site.sku_by_id().get(sku)
+        return found.gtin if found else sku
 
     def _on_drop(self, tote: str, order_id: str, picker: str) -> None:
         if self.stations is not None:
@@ -231,6 +241,9 @@ class Floor:
         last_change, last_snap = time.monotonic(), None
         goal = self.stations.goal_stage() if self.stations is not None else "picked"
         while self._remaining() > 0:
+            if self.stations is not None:
+                self.stations.check_alive()
+                goal = self.stations.goal_stage()
             stages, _ = stage_counts(self.central.db_path)
             posted = len(self.poster.state.posted) if self.poster else 0
             reached = sum(n for s, n in stages.items() if _at_or_beyond(s, goal))
@@ -244,6 +257,8 @@ class Floor:
                 break
             time.sleep(0.25)
         self.run_info.phases["drained_s"] = round(self.elapsed(), 2)
+        if self.stations is not None:
+            self.stations.close_pickups()
 
     def _busy(self) -> bool:
         return any(p.current_task for p in self.pickers) or bool(

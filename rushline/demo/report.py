@@ -68,6 +68,21 @@ def _ro(db_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
 
 
+def pending_in(store_path: Path) -> int:
+    """Ops still pending in a device store file (read-only; 0 if not readable yet)."""
+    try:
+        conn = _ro(store_path)
+    except sqlite3.Error:
+        return 0
+    try:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
+        return int(row[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+
+
 def central_ops(db_path: Path) -> dict[str, dict[str, Any]]:
     """op_id -> {device, kind, at, status, order_id} from central's op records."""
     conn = _ro(db_path)

@@ -52,43 +52,10 @@ class BrokerInfo:
         return self.workdir / "mosquitto.conf"
 
 
-def broker_config(info: BrokerInfo, site: str) -> str:
-    """Mosquitto's config: loopback listener, passwords, an ACL per device to its site."""
-    lines = [
-        f"listener {info.port} 127.0.0.1",
-        # As root mosquitto drops to user "mosquitto", who cannot read our 0600 files.
-        *(["user root"] if os.geteuid() == 0 else []),
-        "persistence true",
-        f"persistence_location {info.workdir}/",
-        "autosave_interval 5",
-        f"log_dest file {info.workdir}/mosquitto.log",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "allow_anonymous false",
-        f"password_file {info.workdir}/passwd",
-        f"acl_file {info.workdir}/acl",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def broker_acl(users: Mapping[str, str], site: str) -> str:
-    """Every demo device may use its own site's topics, nothing else."""
-    out = []
-    for user in users:
-        out += [f"user {user}", f"topic readwrite rushline/v1/{site}/#", ""]
-    return "\n".join(out)
-
-
-def start_broker(
-    supervisor: Supervisor, workdir: Path, users: list[str], site: str, timeout: float = 10.0
-) -> BrokerInfo:
-    """Write config, password file and ACL under ``workdir`` and start Mosquitto."""
-    if not Path(MOSQUITTO).exists():
-        raise ProcessError(f"{MOSQUITTO}: Mosquitto is not installed")
-    workdir.mkdir(parents=True, exist_ok=True)
-    info = BrokerInfo(workdir, free_port(), {u: secrets.token_urlsafe(16) for u in users})
-    passwd = workdir / "passwd"
+def own_broker_files(info: BrokerInfo, devices: list[dict[str, str]], site: str) -> None:
+    """Config, password file (mosquitto_passwd) and a site-wide ACL, when the edge
+    broker tooling is not installed."""
+    passwd = info.workdir / "passwd"
     passwd.write_text("")
     passwd.chmod(0o600)
     for user, password in info.users.items():
@@ -98,10 +65,63 @@ def start_broker(
             capture_output=True,
             timeout=10,
         )
-    acl = workdir / "acl"
-    acl.write_text(broker_acl(info.users, site))
+    acl = info.workdir / "acl"
+    acl.write_text(
+        "".join(f"user {d['id']}\ntopic readwrite rushline/v1/{site}/#\n\n" for d in devices)
+    )
     acl.chmod(0o600)
-    info.conf.write_text(broker_config(info, site))
+    (info.workdir / "data").mkdir(exist_ok=True)
+    info.conf.write_text(
+        "\n".join(
+            [
+                f"listener {info.port} 127.0.0.1",
+                "allow_anonymous false",
+                f"password_file {passwd}",
+                f"acl_file {acl}",
+                "persistence true",
+                f"persistence_location {info.workdir / 'data'}/",
+                "autosave_interval 1",
+                "log_dest stderr",
+            ]
+        )
+        + "\n"
+    )
+
+
+def tooling_broker_files(info: BrokerInfo, devices: list[dict[str, str]], site: str) -> bool:
+    """Write the files with ``config.broker.generate`` (per-role ACLs); False when that
+    tooling is not installed."""
+    try:
+        from config.broker.generate import BrokerDevice, write_broker_files
+    except ImportError:
+        return False
+    entries = [
+        BrokerDevice(d["id"], d["role"], d.get("conveyor"), d.get("printer")) for d in devices
+    ]
+    write_broker_files(info.workdir, site, entries, info.users, port=info.port)
+    return True
+
+
+def start_broker(
+    supervisor: Supervisor,
+    workdir: Path,
+    devices: list[dict[str, str]],
+    site: str,
+    timeout: float = 10.0,
+) -> BrokerInfo:
+    """Write config, password file and ACL under ``workdir`` and start Mosquitto.
+    ``devices``: [{id, role, conveyor?, printer?}]; each gets a random password."""
+    if not Path(MOSQUITTO).exists():
+        raise ProcessError(f"{MOSQUITTO}: Mosquitto is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    info = BrokerInfo(workdir, free_port(), {d["id"]: secrets.token_urlsafe(16) for d in devices})
+    if not tooling_broker_files(info, devices, site):
+        own_broker_files(info, devices, site)
+    text = info.conf.read_text(encoding="utf-8")
+    if os.geteuid() == 0 and not any(line.startswith("user ") for line in text.splitlines()):
+        # As root mosquitto drops to user "mosquitto", who cannot read our 0600 files.
+        with info.conf.open("a", encoding="utf-8") as conf:
+            conf.write("user root\n")
     child = supervisor.start("mosquitto", (MOSQUITTO, "-c", str(info.conf)))
     supervisor.wait_ready(child, lambda: port_open(info.port), timeout, "broker port")
     return info

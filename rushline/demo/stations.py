@@ -1,6 +1,6 @@
-"""The stations of the demo floor: sorter, pack station, dock (and the dispatcher) as
-``rushline agent`` subprocesses on simulated devices, plus the physical world between
-them (totes riding the conveyor, a packer scanning items, parcels reaching the dock).
+"""The stations of the demo floor: sorter, pack station, dock and dispatcher as
+``rushline agent`` subprocesses on simulated devices (conveyor and scanners on
+pseudo-terminals, printers on TCP), and the people between them (``world``).
 
 A station whose agent is not installed is left out with a note in the report.
 """
@@ -8,16 +8,24 @@ A station whose agent is not installed is left out with a note in the report.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
+import tty
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from rushline.demo.processes import ProcessError, rushline_argv
+from rushline.demo.world import FloorMonitor, World
 
 if TYPE_CHECKING:
     from rushline.demo.floor import Floor
 
 ROLES = ("sorter", "pack", "dock", "dispatch")
 DEVICE_IDS = {"sorter": "sorter-1", "pack": "pack-1", "dock": "dock-1", "dispatch": "dispatch-1"}
+CONVEYOR_ID = "conveyor-1"
+PRINTERS = {"pack": "printer-pack-1", "dock": "printer-dock-1"}
+EXPRESS_LANE, LANES, EXCEPTION_LANE = 1, (2, 3), 4
 
 
 @dataclass(frozen=True)
@@ -34,52 +42,251 @@ def agent_available(role: str) -> bool:
     return importlib.util.find_spec(f"edge.agents.{role}") is not None
 
 
+class ScannerPty:
+    """A pseudo-terminal pair: the agent opens ``path`` as a serial scanner; the demo
+    types barcodes into the master side."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The scanner URL for the agent's settings."""
+        return f"serial://{self.path}?baudrate=9600&suffix=CR"
+
+    def scan(self, code: str) -> None:
+        """Type ``code`` and CR, as a serial scanner does."""
+        with self._lock:
+            os.write(self.master, code.encode("utf-8") + b"\r")
+
+    def close(self) -> None:
+        """Close both ends."""
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def toml_text(doc: dict[str, dict[str, Any]]) -> str:
+    """A small TOML writer for the agents' settings (tables of scalars and lists)."""
+    out = []
+    for table, values in doc.items():
+        out.append(f"[{table}]")
+        out += [f"{k} = {_toml(v)}" for k, v in values.items()]
+        out.append("")
+    return "\n".join(out)
+
+
 class Stations:
-    """The agents and the world around them."""
+    """The agents, their simulated devices and the people moving things between them."""
 
     def __init__(self, floor: Floor) -> None:
         self.floor = floor
         self.site = floor.site.site_id
         self.roles = [r for r in ROLES if agent_available(r)]
-        self.dropped: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self.running: list[str] = []
+        self.conveyor: Any = None
+        self.printers: dict[str, Any] = {}
+        self.scanners: dict[str, ScannerPty] = {}
+        self.monitor: FloorMonitor | None = None
+        self.world: World | None = None
 
-    def mqtt_users(self) -> list[str]:
-        """The MQTT users the broker needs (agents and the demo's monitor)."""
-        return [DEVICE_IDS[r] for r in self.roles] + ["monitor-1"]
+    # --- broker users ------------------------------------------------------------------
+
+    def broker_devices(self) -> list[dict[str, str]]:
+        """The MQTT users (id, role, conveyor/printer) the broker needs."""
+        devices = []
+        for role in self.roles:
+            entry = {"id": DEVICE_IDS[role], "role": role}
+            if role == "sorter":
+                entry["conveyor"] = CONVEYOR_ID
+            if role in PRINTERS:
+                entry["printer"] = PRINTERS[role]
+            devices.append(entry)
+        devices.append({"id": "monitor-1", "role": "monitor"})
+        return devices
+
+    # --- start -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the agents that are installed."""
+        """Start the simulated devices, the agents that are installed, and the world."""
+        floor = self.floor
         missing = [r for r in ROLES if r not in self.roles]
         if missing:
-            self.floor.run_info.notes.append(
+            floor.run_info.notes.append(
                 "station agents not installed: " + ", ".join(missing) + " (orders stop earlier)"
             )
+        if floor.broker is None:
+            raise ProcessError("no broker")
+        self.monitor = FloorMonitor(floor.broker, self.site)
+        self.monitor.start()
+        self._start_devices()
+        for role in self.roles:
+            self._start_agent(role)
+        self.world = World(self)
+        self.world.start()
+
+    def _start_devices(self) -> None:
+        from devices.conveyor.sim import ConveyorSim
+        from devices.printer.sim import PrinterSim
+
+        if "sorter" in self.roles:
+            self.conveyor = ConveyorSim(lanes=4, speed_m_s=4.0, gate_spacing_m=1.0).start()
+        for role, folder in (("pack", "labels"), ("dock", "manifests")):
+            if role in self.roles:
+                sim = PrinterSim(port=0, out_dir=self.floor.out / folder)
+                sim.start()
+                self.printers[role] = sim
+                self.scanners[role] = ScannerPty()
+
+    def _settings(self, role: str) -> Path:
+        floor = self.floor
+        device = DEVICE_IDS[role]
+        broker = floor.broker
+        if broker is None:
+            raise ProcessError("no broker")
+        folder = floor.out / "agents"
+        folder.mkdir(parents=True, exist_ok=True)
+        secret = folder / f"{device}.pw"
+        secret.write_text(broker.users[device] + "\n")
+        secret.chmod(0o600)
+        doc: dict[str, dict[str, Any]] = {
+            "device": {
+                "id": device,
+                "site": self.site,
+                "role": role,
+                "store": str(floor.out / "devices" / f"{device}.db"),
+            },
+            "central": {
+                "url": floor.central.url,
+                "token": floor.central.token("device", device, self.site),
+            },
+            "sync": {"interval": 0.3, "timeout": 2.0},
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "username": device,
+                "password_file": str(secret),
+                "keepalive": 5,
+            },
+        }
+        devices: dict[str, Any] = {}
+        site_config = str(floor.options.config or floor.site.path)
+        if role == "sorter":
+            devices["conveyor"] = f"serial://{self.conveyor.path}"
+            doc["sorter"] = {
+                "conveyor_id": CONVEYOR_ID,
+                "express_lane": EXPRESS_LANE,
+                "lanes": list(LANES),
+                "exception_lane": EXCEPTION_LANE,
+                "status_interval": 2.0,
+            }
+        elif role in ("pack", "dock"):
+            devices["scanner"] = self.scanners[role].url
+            host, port = self.printers[role].address
+            devices["printer"] = f"tcp://{host}:{port}?timeout=2"
+            doc[role] = {"site_config": site_config, "printer_id": PRINTERS[role]}
+        if devices:
+            doc["devices"] = devices
+        path = folder / f"{device}.toml"
+        path.write_text(toml_text(doc), encoding="utf-8")
+        return path
+
+    def _start_agent(self, role: str) -> None:
+        try:
+            path = self._settings(role)
+            self.floor.supervisor.start(
+                DEVICE_IDS[role], rushline_argv("agent", role, "--config", str(path))
+            )
+            self.running.append(role)
+        except (ProcessError, OSError) as exc:
+            self.floor.run_info.notes.append(f"{role} agent not started: {exc}")
+
+    # --- what the floor asks -----------------------------------------------------------
+
+    def check_alive(self) -> None:
+        """Note agents that died (their log says why)."""
+        for role in list(self.running):
+            child = self.floor.supervisor.children.get(DEVICE_IDS[role])
+            if child is not None and not child.alive():
+                self.running.remove(role)
+                tail = child.log_tail(300).strip().splitlines()
+                self.floor.run_info.notes.append(
+                    f"{role} agent exited ({child.popen.returncode}): {tail[-1] if tail else ''}"
+                )
 
     def goal_stage(self) -> str:
         """The furthest stage the running stations can bring an order to."""
+        if "dock" in self.running and "pack" in self.running:
+            return "shipped"
+        if "pack" in self.running:
+            return "packed"
         return "picked"
 
     def tote_dropped(self, tote: str, order_id: str, picker: str) -> None:
         """A picker dropped ``tote`` (holding ``order_id``) on the conveyor."""
-        with self._lock:
-            self.dropped[tote] = order_id
+        if self.world is not None:
+            self.world.tote_dropped(tote, order_id, picker)
 
     def busy(self) -> bool:
         """True while a tote or parcel is still moving between stations."""
-        return False
+        return self.world is not None and self.world.busy()
 
     def pending(self) -> int:
-        """Ops the station agents still hold (unknown until they stop: 0)."""
-        return 0
+        """Ops the agents still hold (read from their store files)."""
+        from rushline.demo.report import pending_in
+
+        return sum(pending_in(s.path) for s in self.device_stores() if s.path.exists())
+
+    def close_pickups(self) -> None:
+        """End of shift at the dock: close every carrier's pickup (prints manifests)."""
+        if self.world is not None:
+            self.world.close_pickups()
 
     def stop(self) -> None:
-        """Stop the agents and the simulated devices."""
+        """Stop the world, the agents (SIGTERM) and the simulated devices."""
+        if self.world is not None:
+            self.world.stop()
+        for role in reversed(self.running):
+            self.floor.supervisor.stop(DEVICE_IDS[role], grace=10)
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.conveyor is not None:
+            self.conveyor.stop()
+        for sim in self.printers.values():
+            sim.stop()
+        for scanner in self.scanners.values():
+            scanner.close()
 
     def device_stores(self) -> list[DeviceStore]:
-        """The store files of the station agents."""
-        return []
+        """The store files of the station agents that ran."""
+        return [
+            DeviceStore(
+                self.floor.out / "devices" / f"{DEVICE_IDS[r]}.db", DEVICE_IDS[r], self.site
+            )
+            for r in self.roles
+        ]
 
     def summary(self) -> dict[str, Any]:
         """What the stations did, for the report."""
-        return {"agents": self.roles, "totes_dropped": len(self.dropped)}
+        out: dict[str, Any] = {"agents": self.running}
+        if self.world is not None:
+            out.update(self.world.summary())
+        if self.monitor is not None:
+            out["bus_messages"] = self.monitor.counts()
+        return out
