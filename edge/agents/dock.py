@@ -27,7 +27,7 @@ from devices.printer.escpos import Printer
 from devices.scanner.base import QueueScanner
 from domain.cartons import parcel_weight_g
 from edge.agents.base import utc_now
-from edge.agents.pack import StationAgent, command_topic
+from edge.agents.station_shell import StationAgent, command_topic
 from edge.bus import BusMessage
 from edge.settings import AgentSettings
 from edge.station.dock import DockDesk
@@ -140,6 +140,7 @@ class DockAgent(StationAgent):
     """The dock: handover scans, pickups per carrier, manifests."""
 
     role = "dock"
+    table_keys = frozenset({"site_config", "printer_id", "printer_profile"})
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.printer.sim import PrinterSim
 from edge.agents.dock import DockAgent
-from edge.agents.pack import command_topic, display_topic
+from edge.agents.station_shell import command_topic, display_topic
 from edge.settings import AgentSettings
 from edge.tracking_numbers import make_tracking
 from tests.edge.conftest import FloorBroker

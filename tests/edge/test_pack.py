@@ -26,7 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from config.loader import load_masterdata, load_site, masterdata_to_dict
 from devices.printer.preview import preview
 from devices.printer.sim import PrinterSim
-from edge.agents.pack import PackAgent, display_topic
+from edge.agents.pack import PackAgent
+from edge.agents.station_shell import display_topic
 from edge.settings import AgentSettings
 from edge.tracking_numbers import parse_tracking
 from sync.store import LocalStore
