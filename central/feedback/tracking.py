@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from central.store.feedback_sql import InquiryRow
+from domain.models import parse_time
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("received", "Order received"),
@@ -152,6 +153,7 @@ def customer_view(
     eta = None
     if verdict and status not in ("shipped", "delivered", "cancelled"):
         eta = verdict.get("expected_at")
+    late = bool(eta and parse_time(eta) > parse_time(doc["deadline"]))
     notice = delay_notice(doc, verdict)
     return {
         "order_id": doc["id"],
@@ -160,6 +162,7 @@ def customer_view(
         "steps": steps(status, doc.get("held_from")),
         "deadline": doc["deadline"],
         "eta": eta,
+        "eta_after_deadline": late,
         "delayed": notice is not None,
         "delay_notice": notice,
         "resolutions": customer_resolutions(verdict) if notice else [],
@@ -167,7 +170,7 @@ def customer_view(
         "tracking": doc.get("tracking"),
         "recipient": first_name(doc.get("ship_to", {}).get("name", "")),
         "destination": {"city": doc["ship_to"]["city"], "country": doc["ship_to"]["country"]},
-        "items": sum(int(li["qty"]) for li in doc["lines"]),
+        "item_count": sum(int(li["qty"]) for li in doc["lines"]),
         "timeline": public_timeline(timeline),
         "questions": [
             {
@@ -186,7 +189,5 @@ def local_time(value: str | None, zone: Any) -> str:
     """An ISO time as ``Wed 25 Nov, 18:00`` in ``zone`` (for the page)."""
     if not value:
         return ""
-    from domain.models import parse_time
-
     moment: datetime = parse_time(value)
     return moment.astimezone(zone).strftime("%a %d %b, %H:%M %Z").strip()
