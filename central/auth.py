@@ -40,18 +40,28 @@ def create_token(
     return token
 
 
-def authenticate(
-    store: Store, header: str | None, known: dict[str, TokenRecord] | None = None
-) -> TokenRecord:
-    """The token record for an ``Authorization: Bearer`` header, or AuthError(401).
-    ``known`` caches records by hash (a token never changes once made)."""
+def bearer(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or AuthError(401)."""
     if not header:
         raise AuthError(401, "missing Authorization: Bearer <token> header")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError(401, "Authorization header must be 'Bearer <token>'")
-    wanted = hash_token(token)
+    return token
+
+
+def cached(header: str | None, known: dict[str, TokenRecord]) -> TokenRecord | None:
+    """The record of a token already seen (no database read), else None."""
+    return known.get(hash_token(bearer(header)))
+
+
+def authenticate(
+    store: Store, header: str | None, known: dict[str, TokenRecord] | None = None
+) -> TokenRecord:
+    """The token record for an ``Authorization: Bearer`` header, or AuthError(401).
+    ``known`` caches records by hash (a token never changes once made)."""
+    wanted = hash_token(bearer(header))
     record = known.get(wanted) if known is not None else None
     if record is None:
         with store.reader() as tx:

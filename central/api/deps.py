@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
-from central.auth import AuthError, authenticate
+from central.auth import AuthError, authenticate, cached
 from central.clock import Clock
 from central.settings import ServerSettings
 from central.store.base import Store, TokenRecord
@@ -22,20 +23,28 @@ class Services:
     tokens: dict[str, TokenRecord] = field(default_factory=dict)  # known tokens by hash
 
 
-def services(request: Request) -> Services:
+# The dependencies are ``async`` so FastAPI calls them on the event loop instead of
+# handing each to a worker thread; only a token not seen before reads the database.
+
+
+async def services(request: Request) -> Services:
     """The app's services."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def caller(request: Request, svc: Services = Depends(services)) -> TokenRecord:
+async def caller(request: Request, svc: Services = Depends(services)) -> TokenRecord:
     """The token record of the caller, or 401."""
+    header = request.headers.get("authorization")
     try:
-        return authenticate(svc.store, request.headers.get("authorization"), svc.tokens)
+        record = cached(header, svc.tokens)
+        if record is not None:
+            return record
+        return await run_in_threadpool(authenticate, svc.store, header, svc.tokens)
     except AuthError as exc:
         raise HTTPException(exc.status, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-def admin(token: TokenRecord = Depends(caller)) -> TokenRecord:
+async def admin(token: TokenRecord = Depends(caller)) -> TokenRecord:
     """An admin token, or 403."""
     if token.role != "admin":
         raise HTTPException(403, "this endpoint needs an admin token")

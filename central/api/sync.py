@@ -54,7 +54,7 @@ async def push(
         raise HTTPException(
             413, f"{len(body['ops'])} ops in one push; at most {svc.settings.max_push_ops}"
         )
-    ops = [dict(op) for op in body["ops"]]
+    ops: list[dict[str, Any]] = body["ops"]  # type: ignore[assignment]
     result = await run_in_threadpool(
         apply_ops.push, svc.store, body["device"], token.site, ops, svc.clock, svc.settings
     )

@@ -19,10 +19,12 @@ from domain.models import Level
 def reprioritise(ctx: Ctx, docs: list[dict[str, Any]] | None = None) -> list[str]:
     """Re-evaluate open orders; returns the ids whose level changed."""
     changed: list[str] = []
-    for doc in docs if docs is not None else ctx.tx.open_orders():
-        priority = rules.evaluate(
-            order_of(doc), ctx.now, ctx.disruptions, ctx.settings.rules, ctx.skus
-        )
+    docs = docs if docs is not None else ctx.tx.open_orders()
+    ranked = rules.rerank(
+        [order_of(doc) for doc in docs], ctx.now, ctx.disruptions, ctx.settings.rules, ctx.skus
+    )
+    for doc in docs:
+        priority = ranked[doc["id"]]
         before = doc["priority"]
         new = priority.to_dict()
         if new["level"] == before["level"]:

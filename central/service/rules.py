@@ -87,6 +87,22 @@ def evaluate(
     return Priority(level, score, tuple(reasons))
 
 
+def rerank(
+    orders: Sequence[Order],
+    now: datetime,
+    disruptions: Sequence[Disruption],
+    rules: Any,
+    skus: Mapping[str, Sku],
+) -> dict[str, Priority]:
+    """Priorities of many orders at once (the domain's backlog re-rank when installed)."""
+    engine = _domain("priority", "rerank")
+    if engine is not None and orders:
+        return {
+            order.id: priority for order, priority in engine(orders, now, disruptions, rules, skus)
+        }
+    return {order.id: evaluate(order, now, disruptions, rules, skus) for order in orders}
+
+
 def allocate(
     order: Order, level: Level, book: StockBook, warehouse: str, locations: Any, now: datetime
 ) -> Any:

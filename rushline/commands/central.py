@@ -80,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level="warning",
+            access_log=False,
         )
     finally:
         store.close()
