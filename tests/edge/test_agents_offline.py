@@ -108,7 +108,8 @@ def test_central_down_pack_and_dock_keep_working_and_reconcile(
         pty.scan("ORD-OFF-1", GTIN["SKU-1001"], GTIN["SKU-1002"])
         wait_until(lambda: len(printer.jobs) == 2, timeout=20, what="printed while offline")
         assert pack.store is not None and pack.store.pending_count() >= 4
-        tracking = ops_of(pack.store, "order.packed")[0]["tracking"]
+        packed = ops_of(pack.store, "order.packed")[0]
+        tracking, weight_g = packed["tracking"], packed["weight_g"]
 
         central.start()
         wait_until(lambda: pack.store.pending_count() == 0, timeout=30, what="pack outbox drained")  # type: ignore[union-attr]
@@ -125,7 +126,9 @@ def test_central_down_pack_and_dock_keep_working_and_reconcile(
         central.stop()
         dock_pty.scan(tracking, "CLOSE-" + tracking.split("-")[0])
         wait_until(lambda: len(dock_printer.jobs) == 1, timeout=20, what="manifest offline")
-        assert tracking in dock_printer.jobs[0].preview.text
+        manifest = dock_printer.jobs[0].preview.text
+        assert tracking in manifest and "PARCELS 1" in manifest
+        assert f"TOTAL WEIGHT {weight_g / 1000:.2f} kg" in manifest  # weight came via central
         assert dock.store is not None and dock.store.pending_count() == 1
 
         central.start()
