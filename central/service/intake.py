@@ -70,7 +70,7 @@ def create_order(
         if Level(doc["priority"]["level"]).is_urgent:
             hot_task(ctx, doc)
         flush(ctx)
-        batch_waiting(ctx)
+        batch_waiting(ctx, warehouse=doc["warehouse"])
         flush(ctx)
         return 201, _with_timeline(tx, doc)
 

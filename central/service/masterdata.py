@@ -51,7 +51,7 @@ def import_masterdata(
                 )
         for w in body.get("warehouses", []):
             tx.upsert_master("warehouse", w["id"], w)
-            ctx.feed.append(("warehouse", w["id"], w["id"], w))
+            ctx.feed.append(("warehouse", w["id"], None, w))  # no warehouse field: all sites
         for loc in body.get("locations", []):
             key = f"{loc['warehouse']}/{loc['code']}"
             tx.upsert_master("location", key, loc)

@@ -38,7 +38,9 @@ def _save(ctx: Ctx, warehouse: str, tasks: list[dict[str, Any]]) -> list[dict[st
 def hot_task(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     """A hot task for an urgent, allocated order that has none yet."""
     level = Level(doc["priority"]["level"])
-    if not level.is_urgent or not doc["allocations"] or doc["id"] in ctx.tx.tasked_order_ids():
+    if not level.is_urgent or not doc["allocations"]:
+        return None
+    if any(t["status"] != "cancelled" for t in ctx.tx.tasks_of(doc["id"])):
         return None
     tasks = rules.build_tasks(
         [(order_of(doc), level, _pick_lines(ctx, doc))], ctx.settings.batch_size
@@ -46,39 +48,39 @@ def hot_task(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     return _save(ctx, doc["warehouse"], tasks)[0] if tasks else None
 
 
-def batch_waiting(ctx: Ctx, force: bool = False) -> list[dict[str, Any]]:
+def batch_waiting(
+    ctx: Ctx, force: bool = False, warehouse: str | None = None
+) -> list[dict[str, Any]]:
     """Batch allocated orders without a task, per warehouse: full batches always, a last
     partial batch only when ``force`` (the tick)."""
-    tasked = ctx.tx.tasked_order_ids()
     waiting: dict[str, list[dict[str, Any]]] = {}
-    for doc in ctx.tx.list_orders(status=OrderStatus.ALLOCATED.value, limit=10_000):
+    for doc in ctx.tx.waiting_orders(warehouse):
         doc = ctx.changed.get(doc["id"], doc)
-        if doc["id"] not in tasked and doc["allocations"]:
+        if doc["allocations"] and doc["status"] == OrderStatus.ALLOCATED.value:
             waiting.setdefault(doc["warehouse"], []).append(doc)
     size = ctx.settings.batch_size
     made: list[dict[str, Any]] = []
-    for warehouse, docs in sorted(waiting.items()):
-        urgent = [d for d in docs if Level(d["priority"]["level"]).is_urgent]
-        for doc in urgent:
-            task = hot_task(ctx, doc)
-            if task is not None:
-                made.append(task)
+    for wh, docs in sorted(waiting.items()):
+        for doc in docs:
+            if Level(doc["priority"]["level"]).is_urgent:
+                task = hot_task(ctx, doc)
+                if task is not None:
+                    made.append(task)
         rest = [d for d in docs if not Level(d["priority"]["level"]).is_urgent]
         take = len(rest) if force else len(rest) - len(rest) % size
         if take <= 0:
             continue
-        rest.sort(key=lambda d: (d["deadline"], d["id"]))
         items = [
             (order_of(d), Level(d["priority"]["level"]), _pick_lines(ctx, d)) for d in rest[:take]
         ]
-        made.extend(_save(ctx, warehouse, rules.build_tasks(items, size)))
+        made.extend(_save(ctx, wh, rules.build_tasks(items, size)))
     return made
 
 
 def close_tasks_of(ctx: Ctx, order_id: str, status: str) -> None:
-    """Mark tasks that hold only this order done/cancelled (shipped or cancelled order)."""
-    for task in ctx.tx.tasks(status="open"):
-        if task["order_ids"] == [order_id]:
+    """Mark open tasks that hold only this order done/cancelled (shipped or cancelled)."""
+    for task in ctx.tx.tasks_of(order_id):
+        if task["status"] == "open" and task["order_ids"] == [order_id]:
             task["status"] = status
             ctx.tx.upsert_tasks([task])
             ctx.feed.append(("task", task["id"], task["warehouse"], task))

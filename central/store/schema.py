@@ -113,4 +113,5 @@ INITIAL = [
         task_id TEXT NOT NULL,
         order_id TEXT NOT NULL,
         PRIMARY KEY (task_id, order_id))""",
+    "CREATE INDEX task_orders_order ON task_orders (order_id)",
 ]

@@ -533,9 +533,22 @@ class SqlTx:
             rows = self._all("SELECT doc FROM tasks WHERE status = ? ORDER BY id", (status,))
         return [_loads(r[0]) for r in rows]
 
-    def tasked_order_ids(self) -> set[str]:
+    def tasks_of(self, order_id: str) -> list[JsonDoc]:
         rows = self._all(
-            "SELECT o.order_id FROM task_orders o JOIN tasks t ON t.id = o.task_id "
-            "WHERE t.status <> 'cancelled'"
+            "SELECT t.doc FROM tasks t JOIN task_orders o ON o.task_id = t.id "
+            "WHERE o.order_id = ? ORDER BY t.id",
+            (order_id,),
         )
-        return {str(r[0]) for r in rows}
+        return [_loads(r[0]) for r in rows]
+
+    def waiting_orders(self, warehouse: str | None = None) -> list[JsonDoc]:
+        sql = (
+            "SELECT doc FROM orders o WHERE status = 'allocated' AND NOT EXISTS ("
+            "SELECT 1 FROM task_orders x JOIN tasks t ON t.id = x.task_id "
+            "WHERE x.order_id = o.id AND t.status <> 'cancelled')"
+        )
+        if warehouse is None:
+            rows = self._all(sql + " ORDER BY deadline, id")
+        else:
+            rows = self._all(sql + " AND warehouse = ? ORDER BY deadline, id", (warehouse,))
+        return [_loads(r[0]) for r in rows]

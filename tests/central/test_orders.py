@@ -195,3 +195,25 @@ def test_masterdata_reimport_does_not_double_stock(http: httpx.Client) -> None:
     assert bad.status_code == 422 and fault_fields(bad) == ["body.stock.0.sku"]
     bad = http.post("/v1/masterdata", json={"skus": [{"sku": "S", "reorder_point": -1}]})
     assert bad.status_code == 422 and "body.skus.0.reorder_point" in fault_fields(bad)
+
+
+def test_standard_orders_are_batched_urgent_ones_get_hot_tasks(http: httpx.Client) -> None:
+    for i in range(8):
+        http.post("/v1/orders", json=order_body(f"BT-{i}", [("SKU-2001", 1)])).raise_for_status()
+    http.post(
+        "/v1/orders", json=order_body("HOT-1", [("SKU-1001", 1)], urgent=True)
+    ).raise_for_status()
+    changes = http.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
+    tasks = {c["id"]: c["data"] for c in changes if c["entity"] == "task"}
+    hot = tasks["HOT-HOT-1"]
+    assert (hot["kind"], hot["order_ids"], hot["status"]) == ("hot", ["HOT-1"], "open")
+    assert hot["lines"] == [
+        {"order_id": "HOT-1", "sku": "SKU-1001", "location": "A01-01-1", "qty": 1}
+    ]
+    batches = [t for t in tasks.values() if t["kind"] == "batch"]
+    assert len(batches) == 1 and sorted(batches[0]["order_ids"]) == [f"BT-{i}" for i in range(8)]
+    assert batches[0]["warehouse"] == "DE-FRA" and len(batches[0]["lines"]) == 8
+    cancelled = http.post("/v1/orders/HOT-1/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    changes = http.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
+    assert next(c["data"] for c in changes if c["id"] == "HOT-HOT-1")["status"] == "cancelled"
