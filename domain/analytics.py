@@ -2,16 +2,19 @@
 operators carry the load, and which floor stage is the bottleneck.
 
 Pure and fast: inputs are plain tuples (as a database cursor returns them) with times
-as POSIX seconds, so 100,000 orders with their timelines summarise in well under a
-second of tight loops. Percentiles interpolate linearly between closest ranks (as
+as POSIX seconds, one row per order for its milestones and one per (station, kind,
+operator) for work, so 100,000 orders summarise in well under a second of tight loops. Percentiles interpolate linearly between closest ranks (as
 ``numpy.percentile``'s default and ``statistics.quantiles(method="inclusive")``).
 
 Row layouts (positional, documented here once):
 
 - ``OrderFact``: ``(order_id, level, status, deadline_ts)``
-- ``TimelineMark``: ``(order_id, event, at_ts)``; only milestone events count
+- ``MilestoneRow``: ``(order_id, received_ts, allocated_ts, picked_ts, packed_ts,
+  shipped_ts, delivered_ts)``, None where not reached; ``milestones`` builds them from
+  ``TimelineMark`` rows ``(order_id, event, at_ts)``
 - ``DeliveryFact``: ``(order_id, service, country, delivered_ts)``
-- ``WorkFact``: ``(device, kind, at_ts, operator, units)`` one device operation
+- ``WorkGroup``: ``(device, kind, operator, ops, units, first_ts, last_ts)``: device
+  operations of one kind (and operator) grouped; a single op is ``ops=1, first=last``
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from domain.models import DomainError, Level
 
 OrderFact = tuple[str, str, str, float]
 TimelineMark = tuple[str, str, float]
+_Ts = float | None
+MilestoneRow = tuple[str, _Ts, _Ts, _Ts, _Ts, _Ts, _Ts]
 DeliveryFact = tuple[str, str, str, float]
-WorkFact = tuple[str, str, float, str | None, int]
+WorkGroup = tuple[str, str, str | None, int, int, float, float]
 
 MILESTONES: tuple[str, ...] = ("received", "allocated", "picked", "packed", "shipped", "delivered")
 """Timeline events that mark an order reaching each point of its path, in order."""
@@ -279,8 +284,9 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def milestones(timeline: Iterable[TimelineMark]) -> dict[str, list[float | None]]:
-    """Per order, the time it reached each of ``MILESTONES`` (None when not yet)."""
+def milestones(timeline: Iterable[TimelineMark]) -> list[MilestoneRow]:
+    """Per order, when it reached each of ``MILESTONES`` (the first time; picking at
+    the last pick line), from raw timeline events; other events are ignored."""
     marks: dict[str, list[float | None]] = {}
     index = _MILESTONE_INDEX
     for order_id, event, at in timeline:
@@ -293,20 +299,22 @@ def milestones(timeline: Iterable[TimelineMark]) -> dict[str, list[float | None]
         current = row[i]
         if current is None or (at > current if i == _PICKED else at < current):
             row[i] = at
-    return marks
+    return [(order_id, r[0], r[1], r[2], r[3], r[4], r[5]) for order_id, r in marks.items()]
 
 
 def _stage_stats(
-    levels: Mapping[str, str], marks: Mapping[str, list[float | None]]
+    levels: Mapping[str, str], marks: Iterable[MilestoneRow]
 ) -> tuple[StageStats, ...]:
     overall: list[list[float]] = [[] for _ in STAGES]
     per_level: list[dict[str, list[float]]] = [{} for _ in STAGES]
-    for order_id, row in marks.items():
-        level = levels.get(order_id)
+    stage_range = range(len(STAGES))
+    for row in marks:
+        level = levels.get(row[0])
         if level is None:
             continue
-        for i in range(len(STAGES)):
-            start, end = row[i], row[i + 1]
+        times = row[1:]
+        for i in stage_range:
+            start, end = times[i], times[i + 1]
             # A negative span is clock skew between writers, not a duration: skip it.
             if start is None or end is None or end < start:
                 continue
@@ -331,7 +339,7 @@ def _stage_stats(
 
 
 def _queues(
-    orders: Sequence[OrderFact], marks: Mapping[str, list[float | None]], now_ts: float
+    orders: Sequence[OrderFact], marks: Mapping[str, MilestoneRow], now_ts: float
 ) -> tuple[Queue, ...]:
     ages: list[list[float]] = [[] for _ in STAGES]
     waiting = [0] * len(STAGES)
@@ -342,7 +350,7 @@ def _queues(
         in_stage, since = where
         waiting[in_stage] += 1
         row = marks.get(order_id)
-        started = row[since] if row is not None else None
+        started = row[1:][since] if row is not None else None
         if started is not None:
             ages[in_stage].append(max(0.0, now_ts - started))
     result = []
@@ -432,35 +440,23 @@ def _on_time(
     )
 
 
-def throughput(work: Iterable[WorkFact]) -> tuple[tuple[Throughput, ...], tuple[Throughput, ...]]:
+def throughput(
+    work: Iterable[WorkGroup],
+) -> tuple[tuple[Throughput, ...], tuple[Throughput, ...]]:
     """Per station (device) and per operator: operations, units and rate, busiest first.
     A station's ``kind`` is the work it did most; operators are counted on pick lines."""
     stations: dict[str, list[Any]] = {}
     kinds: dict[str, dict[str, int]] = {}
     operators: dict[str, list[Any]] = {}
-    for device, kind, at, operator, units in work:
+    for device, kind, operator, ops, units, first, last in work:
         label = WORK_KINDS.get(kind)
-        if label is None:
+        if label is None or ops <= 0:
             continue
-        row = stations.get(device)
-        if row is None:
-            stations[device] = [1, units, at, at]
-            kinds[device] = {label: 1}
-        else:
-            row[0] += 1
-            row[1] += units
-            row[2] = min(row[2], at)
-            row[3] = max(row[3], at)
-            kinds[device][label] = kinds[device].get(label, 0) + 1
+        _add(stations, device, ops, units, first, last)
+        counts = kinds.setdefault(device, {})
+        counts[label] = counts.get(label, 0) + ops
         if operator and kind == "pick.confirmed":
-            op_row = operators.get(operator)
-            if op_row is None:
-                operators[operator] = [1, units, at, at]
-            else:
-                op_row[0] += 1
-                op_row[1] += units
-                op_row[2] = min(op_row[2], at)
-                op_row[3] = max(op_row[3], at)
+            _add(operators, operator, ops, units, first, last)
     station_rows = [
         Throughput(name, max(kinds[name].items(), key=lambda kv: (kv[1], kv[0]))[0], *row)
         for name, row in stations.items()
@@ -473,11 +469,24 @@ def throughput(work: Iterable[WorkFact]) -> tuple[tuple[Throughput, ...], tuple[
     return tuple(sorted(station_rows, key=busiest)), tuple(sorted(operator_rows, key=busiest))
 
 
+def _add(
+    totals: dict[str, list[Any]], name: str, ops: int, units: int, first: float, last: float
+) -> None:
+    row = totals.get(name)
+    if row is None:
+        totals[name] = [ops, units, first, last]
+    else:
+        row[0] += ops
+        row[1] += units
+        row[2] = min(row[2], first)
+        row[3] = max(row[3], last)
+
+
 def summarise(
     orders: Sequence[OrderFact],
-    timeline: Iterable[TimelineMark],
+    marks: Iterable[MilestoneRow],
     deliveries: Iterable[DeliveryFact] = (),
-    work: Iterable[WorkFact] = (),
+    work: Iterable[WorkGroup] = (),
     now: datetime | None = None,
 ) -> Summary:
     """The report over ``orders`` (see the module docstring for row layouts); ``now``
@@ -493,9 +502,9 @@ def summarise(
         facts[order_id] = (level, deadline)
         by_status[status] = by_status.get(status, 0) + 1
         by_level[level] = by_level.get(level, 0) + 1
-    marks = milestones(timeline)
-    stages = _stage_stats(levels, marks)
-    queues = _queues(orders, marks, now.timestamp())
+    by_order = {row[0]: row for row in marks}
+    stages = _stage_stats(levels, by_order.values())
+    queues = _queues(orders, by_order, now.timestamp())
     urgent, standard, on_level, on_carrier, on_lane = _on_time(facts, deliveries)
     stations, operators = throughput(work)
     notes = []

@@ -170,28 +170,52 @@ class AnalyticsSql:
 
     # --- report reads (one query each) --------------------------------------------------
 
-    def order_facts(self) -> list[tuple[str, str, str, str]]:
-        """``(order_id, level, status, deadline)`` of every order."""
-        return self._all("SELECT id, level, status, deadline FROM orders")
+    def epoch(self, column: str) -> str:
+        """SQL for a stored ISO 8601 time as POSIX seconds (to the millisecond)."""
+        if self._dialect_name == "sqlite":
+            return f"ROUND((julianday({column}) - 2440587.5) * 86400.0, 3)"
+        return f"CAST(EXTRACT(EPOCH FROM CAST({column} AS TIMESTAMPTZ)) AS DOUBLE PRECISION)"
 
-    def milestone_rows(self, events: Sequence[str]) -> list[tuple[str, str, str]]:
-        """Timeline ``(order_id, event, at)`` rows of the given events."""
+    def _json_int(self, column: str, key: str) -> str:
+        if self._dialect_name == "sqlite":
+            return f"CAST(json_extract({column}, '$.{key}') AS INTEGER)"
+        return f"((({column})::jsonb ->> '{key}')::int)"
+
+    def order_facts(self) -> list[tuple[str, str, str, float]]:
+        """``(order_id, level, status, deadline_ts)`` of every order."""
+        return self._all(f"SELECT id, level, status, {self.epoch('deadline')} FROM orders")
+
+    def milestone_rows(self, events: Sequence[str], last: str) -> list[tuple[Any, ...]]:
+        """One row per order: ``(order_id, ts of each of events...)``, the first time each
+        event happened (the last for ``last``), None where it has not."""
+        columns = ", ".join(
+            f"{'MAX' if e == last else 'MIN'}(CASE WHEN event = '{e}' THEN t END)" for e in events
+        )
         marks = ",".join("?" * len(events))
         return self._all(
-            f"SELECT order_id, event, at FROM timeline WHERE event IN ({marks})", tuple(events)
+            f"SELECT order_id, {columns} FROM (SELECT order_id, event, {self.epoch('at')} AS t "
+            f"FROM timeline WHERE event IN ({marks})) m GROUP BY order_id",
+            tuple(events),
         )
 
-    def delivery_rows(self) -> list[tuple[str, str, str, str]]:
-        """``(order_id, service, country, delivered_at)`` of every measured delivery."""
-        return self._all("SELECT order_id, service, country, delivered_at FROM carrier_deliveries")
+    def delivery_rows(self) -> list[tuple[str, str, str, float]]:
+        """``(order_id, service, country, delivered_ts)`` of every measured delivery."""
+        return self._all(
+            f"SELECT order_id, service, country, {self.epoch('delivered_at')} "
+            "FROM carrier_deliveries"
+        )
 
-    def work_rows(self, kinds: Sequence[str]) -> list[tuple[str, str, str, Any, Any]]:
-        """Applied device ops ``(device, kind, at, operator, qty)`` of the given kinds."""
+    def work_groups(self, kinds: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Applied device ops grouped: ``(device, kind, operator, ops, units, first_ts,
+        last_ts)``; the operator only for pick lines, units = ``qty`` (1 without)."""
         marks = ",".join("?" * len(kinds))
         operator = self.json_text("data", "operator")
-        qty = self.json_text("data", "qty")
+        qty = self._json_int("data", "qty")
         return self._all(
-            f"SELECT device, kind, at, {operator}, {qty} FROM ops "
-            f"WHERE status = 'applied' AND kind IN ({marks})",
+            "SELECT device, kind, operator, COUNT(*), SUM(qty), MIN(t), MAX(t) FROM ("
+            f"SELECT device, kind, CASE WHEN kind = 'pick.confirmed' THEN {operator} END "
+            "AS operator, CASE WHEN kind IN ('pick.confirmed', 'pack.verified') "
+            f"THEN COALESCE({qty}, 1) ELSE 1 END AS qty, {self.epoch('at')} AS t FROM ops "
+            f"WHERE status = 'applied' AND kind IN ({marks})) w GROUP BY device, kind, operator",
             tuple(kinds),
         )

@@ -90,22 +90,23 @@ DELIVERIES = [
     ("Z", "dhl-express", "DE", m(1)),  # unknown order: ignored
 ]
 
+# (device, kind, operator, ops, units, first, last): single ops, and pack-1's two packed
+# orders as one group.
 WORK = [
-    ("hh-1", "pick.confirmed", m(0), "op-anna", 2),
-    ("hh-1", "pick.confirmed", m(30), "op-anna", 1),
-    ("hh-1", "pick.confirmed", m(60), "op-ben", 3),
-    ("hh-2", "pick.confirmed", m(10), "op-ben", 1),
-    ("pack-1", "pack.verified", m(39), None, 2),
-    ("pack-1", "order.packed", m(40), None, 1),
-    ("pack-1", "order.packed", m(50), None, 1),
-    ("dock-1", "order.shipped", m(60), None, 1),
-    ("hh-1", "stock.counted", m(70), "op-anna", 0),  # not throughput work
+    ("hh-1", "pick.confirmed", "op-anna", 1, 2, m(0), m(0)),
+    ("hh-1", "pick.confirmed", "op-anna", 1, 1, m(30), m(30)),
+    ("hh-1", "pick.confirmed", "op-ben", 1, 3, m(60), m(60)),
+    ("hh-2", "pick.confirmed", "op-ben", 1, 1, m(10), m(10)),
+    ("pack-1", "pack.verified", None, 1, 2, m(39), m(39)),
+    ("pack-1", "order.packed", None, 2, 2, m(40), m(50)),
+    ("dock-1", "order.shipped", None, 1, 1, m(60), m(60)),
+    ("hh-1", "stock.counted", "op-anna", 1, 0, m(70), m(70)),  # not throughput work
 ]
 
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    return summarise(ORDERS, TIMELINE, DELIVERIES, WORK, now=NOW).to_dict()
+    return summarise(ORDERS, milestones(TIMELINE), DELIVERIES, WORK, now=NOW).to_dict()
 
 
 def stage(report: dict, name: str) -> dict:
@@ -237,7 +238,8 @@ def test_throughput(report: dict) -> None:
 
 
 def test_no_deliveries_and_no_work() -> None:
-    summary = summarise([("A", "P1", "received", m(10))], [("A", "received", m(0))], now=NOW)
+    marks = milestones([("A", "received", m(0))])
+    summary = summarise([("A", "P1", "received", m(10))], marks, now=NOW)
     assert summary.bottleneck is None
     assert summary.on_time_urgent == OnTime(0, 0) and summary.on_time_urgent.rate is None
     assert summary.stations == () and summary.operators == ()
@@ -247,10 +249,8 @@ def test_no_deliveries_and_no_work() -> None:
 def test_negative_span_is_skipped() -> None:
     # A pack stamped before the pick (clock skew between writers) is not a duration.
     marks = milestones([("A", "picked", m(10)), ("A", "packed", m(5))])
-    assert marks["A"][2:4] == [m(10), m(5)]
-    summary = summarise(
-        [("A", "P2", "packed", m(99))], [("A", "picked", m(10)), ("A", "packed", m(5))], now=NOW
-    )
+    assert marks == [("A", None, None, m(10), m(5), None, None)]
+    summary = summarise([("A", "P2", "packed", m(99))], marks, now=NOW)
     assert next(s for s in summary.stages if s.stage == "pack").overall is None
 
 
@@ -278,7 +278,7 @@ def test_percentile_is_monotone_and_bounded(values: list[float], q1: float, q2: 
 
 
 def test_throughput_ignores_non_work() -> None:
-    stations, operators = throughput([("hh-9", "stock.adjusted", m(0), "op-x", 5)])
+    stations, operators = throughput([("hh-9", "stock.adjusted", "op-x", 1, 5, m(0), m(0))])
     assert stations == () and operators == ()
 
 
