@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central.clock import ManualClock
 from central.settings import ServerSettings
@@ -99,3 +101,52 @@ def test_periodic_tick_raises_priority_as_time_passes(tmp_path: Path) -> None:
             assert any(e["event"] == "priority" and "-> P1" in e["detail"] for e in events)
     finally:
         stop_central_app(handle, server, thread)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["m1", "m2", "m3", "m4", "m5", "m6"]),
+            st.sampled_from(["A", "B"]),
+            st.sampled_from(["", "L1"]),
+            st.integers(-5, 9),
+            st.sampled_from([None, "2027-01-31", "2026-12-31"]),
+        ),
+        max_size=30,
+    )
+)
+def test_bin_totals_equal_the_ledger_sum(
+    tmp_path_factory: pytest.TempPathFactory,
+    moves: list[tuple[str, str, str, int, str | None]],
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('bins') / 'c.db'}")
+    try:
+        rows = [
+            MovementRow(op, "W", loc, "S", delta, "t", NOW.isoformat(), lot, expiry)
+            for op, loc, lot, delta, expiry in moves
+        ]
+        half = len(rows) // 2
+        with store.transaction() as tx:
+            tx.append_movements(rows[:half])
+        with store.transaction() as tx:
+            tx.append_movements(rows)  # the first half again: not booked twice
+        first: dict[str, MovementRow] = {}
+        for row in rows:
+            first.setdefault(row.op_id, row)
+        with store.reader() as tx:
+            lines = tx.stock_lines(sku="S")
+            for loc in ("A", "B"):
+                expected = sum(r.delta for r in first.values() if r.location == loc)
+                assert tx.on_hand("W", loc, "S") == expected
+                assert sum(li.on_hand for li in lines if li.location == loc) == expected
+                assert tx.on_hand("W", loc, "S", upto_seq=tx.max_ledger_seq()) == expected
+            for li in lines:
+                dated = [
+                    r.expiry
+                    for r in first.values()
+                    if (r.location, r.lot) == (li.location, li.lot) and r.expiry
+                ]
+                assert li.expiry == (min(dated) if dated else None)
+    finally:
+        store.close()
