@@ -161,7 +161,7 @@ def _rate_bars(ax: Axes, names: list[str], rows: list[dict[str, Any]], title: st
         text = (
             "no deliveries"
             if row["rate"] is None
-            else f" {row['rate']:.0%} ({row['on_time']}/{row['total']})"
+            else f" {row['rate']:.1%} ({row['on_time']}/{row['total']})"
         )
         ax.text(max(rates[y] * 100, 1), y, text, va="center", fontsize=8)
     ax.axvline(THRESHOLD * 100, color="black", linestyle="--", linewidth=0.8)

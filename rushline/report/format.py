@@ -22,7 +22,11 @@ STATUS_ORDER = (
 
 def dur(seconds: float | None) -> str:
     """A duration for a table cell; a dash when unknown."""
-    return "-" if seconds is None else duration_text(seconds)
+    if seconds is None:
+        return "-"
+    if 10 * 3600 <= seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f}h"  # minutes are noise at this scale
+    return duration_text(seconds)
 
 
 def pct(rate: float | None) -> str:

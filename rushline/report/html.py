@@ -17,6 +17,7 @@ h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 .cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}
 .card{border:1px solid #ddd;border-radius:8px;padding:.8rem 1.1rem;min-width:160px}
 .card .v{font-size:1.6rem;font-weight:600} .card .k{color:#666;font-size:.85rem}
+.card.bad .v{color:#c0392b} .card.good .v{color:#27ae60}
 .alert{background:#fff4e5;border-left:4px solid #e67e22;padding:.6rem 1rem;margin:1rem 0}
 img{max-width:100%;display:block;margin:1rem 0 2rem}
 table{border-collapse:collapse;margin:.5rem 0 2rem;font-size:.9rem}
@@ -33,8 +34,18 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _card(value: str, label: str) -> str:
-    return f'<div class="card"><div class="v">{html.escape(value)}</div><div class="k">{html.escape(label)}</div></div>'
+def _card(value: str, label: str, tone: str = "") -> str:
+    return (
+        f'<div class="card {tone}"><div class="v">{html.escape(value)}</div>'
+        f'<div class="k">{html.escape(label)}</div></div>'
+    )
+
+
+def _tone(rate: float | None) -> str:
+    """Green at or above the 90% on-time target, red below, plain before any delivery."""
+    if rate is None:
+        return ""
+    return "good" if rate >= 0.9 else "bad"
 
 
 def _detail_tables(summary: dict[str, Any]) -> str:
@@ -97,10 +108,15 @@ def render_html(summary: dict[str, Any], charts: list[tuple[str, bytes]]) -> str
         [
             _card(str(summary["orders"]["total"]), "orders"),
             _card(str(open_orders), "still on the floor"),
-            _card(pct(on["urgent"]["rate"]), f"urgent on time ({on['urgent']['total']} delivered)"),
+            _card(
+                pct(on["urgent"]["rate"]),
+                f"urgent on time ({on['urgent']['total']} delivered)",
+                _tone(on["urgent"]["rate"]),
+            ),
             _card(
                 pct(on["standard"]["rate"]),
                 f"standard on time ({on['standard']['total']} delivered)",
+                _tone(on["standard"]["rate"]),
             ),
             _card(bottleneck["stage"] if bottleneck else "-", "bottleneck stage"),
         ]

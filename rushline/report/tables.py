@@ -22,7 +22,13 @@ def _orders(summary: dict[str, Any]) -> Table:
 
 def _stages(summary: dict[str, Any]) -> Table:
     levels = levels_in(summary)
-    table = Table(title="Stage durations: median / p90", title_justify="left")
+    table = Table(
+        title="Stage durations: median / p90",
+        title_justify="left",
+        caption="allocate: received -> allocated, pick: -> picked, pack: -> packed, "
+        "ship: -> shipped (hand-over), deliver: -> delivered (carrier)",
+        caption_justify="left",
+    )
     table.add_column("stage")
     table.add_column("orders", justify="right")
     table.add_column("all", justify="right")
@@ -30,7 +36,7 @@ def _stages(summary: dict[str, Any]) -> Table:
         table.add_column(LEVEL_NAMES.get(level, level), justify="right")
     for stage in summary["stages"]:
         overall = stage["overall"]
-        cells = [f"{stage['stage']} ({stage['from']} -> {stage['to']})"]
+        cells = [stage["stage"]]
         cells.append(str(overall["count"]) if overall else "0")
         cells.append(f"{dur(overall['p50_s'])} / {dur(overall['p90_s'])}" if overall else "-")
         for level in levels:
@@ -56,7 +62,7 @@ def _queues(summary: dict[str, Any]) -> Table:
     return table
 
 
-def _on_time(summary: dict[str, Any]) -> Table:
+def _on_time(summary: dict[str, Any], lane_limit: int = 8) -> Table:
     on_time = summary["on_time"]
     table = Table(title="On-time delivery (delivered by the deadline)", title_justify="left")
     for name, justify in (
@@ -71,9 +77,15 @@ def _on_time(summary: dict[str, Any]) -> Table:
         ("standard (P3-P4)", on_time["standard"]),
     ]
     rows += [(f"carrier {c['service']}", c) for c in on_time["by_carrier"]]
-    rows += [(f"lane {c['service']} -> {c['country']}", c) for c in on_time["by_lane"]]
+    # Lanes can be many: the terminal shows the worst measured ones, the page shows all.
+    lanes = [c for c in on_time["by_lane"] if c["country"] != "*"]
+    worst = sorted(lanes, key=lambda c: (c["rate"] if c["rate"] is not None else 2.0, -c["total"]))
+    rows += [(f"lane {c['service']} -> {c['country']}", c) for c in worst[:lane_limit]]
     for name, row in rows:
         table.add_row(name, str(row["on_time"]), str(row["total"]), pct(row["rate"]))
+    if len(lanes) > lane_limit:
+        table.caption = f"the {lane_limit} worst of {len(lanes)} lanes; all in report.html"
+        table.caption_justify = "left"
     return table
 
 
