@@ -9,6 +9,7 @@ works the same offline.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,8 +182,10 @@ class HandheldApp(App):  # type: ignore[misc]
             log.warning("%s", self.scanner_error)
 
     def _on_store_change(self, entity: str, ids: list[str]) -> None:
-        # Called on whichever thread wrote (the sync loop too): hop to the UI thread.
-        Clock.schedule_once(lambda _dt: self.refresh(), 0)
+        # A write on the UI thread is a picker's action, which refreshes by itself; the
+        # sync loop's writes come from its thread: hop to the UI thread.
+        if threading.current_thread() is not threading.main_thread():
+            Clock.schedule_once(lambda _dt: self.refresh(), 0)
 
     # --- navigation ----------------------------------------------------------------
 
@@ -328,7 +331,7 @@ class HandheldApp(App):  # type: ignore[misc]
         """A tap on the banner opens the pushed task."""
         if self.session is None:
             return
-        task_id = self.session.tasks.view().banner_task_id
+        task_id = self.session.tasks.banner()[2]
         self.session.tasks.dismiss_banner()
         self.start_task(task_id or None)
 
@@ -396,8 +399,8 @@ class HandheldApp(App):  # type: ignore[misc]
                 if self.on_ready is not None:
                     self.on_ready(self)
         else:
-            tasks_view = session.tasks.view()
-            banner.text, banner.level = tasks_view.banner, tasks_view.banner_level or "P1"
+            text, level, _task = session.tasks.banner()
+            banner.text, banner.level = text, level or "P1"
         if isinstance(view, PickView):
             self.screen("pick").show(view)
         elif isinstance(view, StockView):

@@ -96,6 +96,10 @@ class TaskListPresenter:
         rows = tuple(self.row(t) for t in self.open_tasks())
         return TaskListView(rows, self._banner, self._banner_level, self._banner_task)
 
+    def banner(self) -> tuple[str, str, str]:
+        """The banner alone (text, level, task id), without reading the task list."""
+        return self._banner, self._banner_level, self._banner_task
+
     def pushed(self, task: Row) -> bool:
         """A task pushed to this device: a new urgent one raises the banner (once).
         Returns True when the banner was raised."""
