@@ -20,4 +20,6 @@ def get_alerts(
 ) -> dict[str, list[dict[str, Any]]]:
     """Every alert class, computed now; at-risk orders carry the risk monitor's reasons
     and proposed resolutions."""
-    return merge_alerts(alerts(svc.store, svc.clock, svc.settings), svc.store)
+    return merge_alerts(
+        alerts(svc.store, svc.clock, svc.settings), svc.store, svc.clock.now(), svc.settings
+    )

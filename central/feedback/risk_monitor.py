@@ -5,7 +5,7 @@ and ``/v1/alerts`` shows them with their proposed resolutions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -206,33 +206,61 @@ def evaluate(
     return RiskReport(len(docs), tuple(at_risk), tuple(newly), tuple(made))
 
 
-def risk_alerts(store: Store) -> list[dict[str, Any]]:
-    """At-risk orders as ``/v1/alerts`` entries, with the proposed resolutions."""
+def _alert(v: dict[str, Any]) -> dict[str, Any]:
+    order_id = v["order_id"]
+    return {
+        "kind": "at_risk",
+        "order_id": order_id,
+        "level": v["level"],
+        "deadline": v["deadline"],
+        "expected_at": v["expected_at"],
+        "slack_minutes": v["slack_minutes"],
+        "reasons": v["reasons"],
+        "resolutions": v["resolutions"],
+        "message": f"order {order_id} ({v['level']}) may miss its deadline {v['deadline']}: "
+        + "; ".join(v["reasons"]),
+    }
+
+
+def risk_alerts(
+    store: Store,
+    now: datetime | None = None,
+    settings: ServerSettings | None = None,
+    also: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """At-risk orders as ``/v1/alerts`` entries with reasons and proposed resolutions:
+    the monitor's stored verdicts of orders still open, plus fresh verdicts (at ``now``)
+    for the orders in ``also`` that have none yet."""
     with store.reader() as tx:
         verdicts = feedback_tx(tx).risks()
+        docs = tx.get_orders([*verdicts, *also])
+        missing = [o for o in also if o not in verdicts and o in docs]
+        if missing and now is not None and settings is not None:
+            inputs = RiskInputs.read(tx)
+            for order_id in missing:
+                try:
+                    verdicts[order_id] = assess_doc(docs[order_id], now, inputs, settings)
+                except (DomainError, KeyError, ValueError):
+                    continue
+    closed = ("shipped", "delivered", "cancelled")
     return [
-        {
-            "kind": "at_risk",
-            "order_id": order_id,
-            "level": v["level"],
-            "deadline": v["deadline"],
-            "expected_at": v["expected_at"],
-            "slack_minutes": v["slack_minutes"],
-            "reasons": v["reasons"],
-            "resolutions": v["resolutions"],
-            "message": f"order {order_id} ({v['level']}) may miss its deadline {v['deadline']}: "
-            + "; ".join(v["reasons"]),
-        }
+        _alert(v)
         for order_id, v in verdicts.items()
+        if order_id in docs and docs[order_id]["status"] not in closed
     ]
 
 
 def merge_alerts(
-    alerts: dict[str, list[dict[str, Any]]], store: Store
+    alerts: dict[str, list[dict[str, Any]]],
+    store: Store,
+    now: datetime | None = None,
+    settings: ServerSettings | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """``alerts`` with the monitor's at-risk orders merged in: existing entries gain
-    reasons and resolutions, orders only the monitor found are added."""
-    monitored = {a["order_id"]: a for a in risk_alerts(store)}
+    reasons and resolutions (assessed at ``now`` when the monitor has not seen them
+    yet), orders only the monitor found are added."""
+    listed = [a["order_id"] for a in alerts.get("at_risk", []) if "order_id" in a]
+    monitored = {a["order_id"]: a for a in risk_alerts(store, now, settings, listed)}
     merged = []
     for entry in alerts.get("at_risk", []):
         extra = monitored.pop(entry.get("order_id"), None)

@@ -207,6 +207,22 @@ class FeedbackSql:
         )
         return [(_delivery(r[:8]), _notification(r[8:])) for r in rows]
 
+    def claim_delivery(self, delivery: DeliveryRow, lease: str) -> bool:
+        """Take a due delivery for one attempt by moving its ``next_at`` to ``lease`` (a
+        later time with the claimant's mark); False when another worker took it first."""
+        key = (delivery.notification_id, delivery.channel, delivery.target)
+        self._run(
+            "UPDATE deliveries SET next_at = ? WHERE notification_id = ? AND channel = ? "
+            "AND target = ? AND status = 'pending' AND next_at = ? AND attempts = ?",
+            (lease, *key, delivery.next_at, delivery.attempts),
+        )
+        row = self._one(
+            "SELECT next_at FROM deliveries WHERE notification_id = ? AND channel = ? "
+            "AND target = ?",
+            key,
+        )
+        return row is not None and row[0] == lease
+
     def next_delivery_at(self) -> str | None:
         """When the earliest pending delivery is due (None when none is pending)."""
         row = self._one("SELECT MIN(next_at) FROM deliveries WHERE status = 'pending'")

@@ -135,3 +135,15 @@ def test_worker_runs_the_monitor_on_its_interval(tmp_path: Path, clock: ManualCl
             http.post("/v1/orders", json=order_body("RK-4", hours=2)).raise_for_status()
             wait_until(lambda: receiver.answered(200), timeout=15, what="at-risk webhook")
     assert receiver.requests[0].headers["x-rushline-event"] == "at_risk"
+
+
+def test_alerts_assess_orders_the_monitor_has_not_seen(app: CentralApp) -> None:
+    with app.client() as http:
+        soon = (NOW + timedelta(minutes=30)).isoformat()
+        body = order_body("RK-5", urgent=True, deadline=soon)
+        http.post("/v1/orders", json=body).raise_for_status()
+        # No monitor round has run: the alert is assessed on the request's clock.
+        alerts = http.get("/v1/alerts").json()["at_risk"]
+    entry = next(a for a in alerts if a["order_id"] == "RK-5")
+    assert entry["resolutions"] and entry["reasons"]
+    assert entry["expected_at"] > entry["deadline"]

@@ -9,6 +9,7 @@ send; a crash in between repeats that one send with the same Idempotency-Key.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -89,6 +90,7 @@ class NotificationWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_risk: float | None = None
+        self._mark = secrets.token_hex(4)
 
     # --- one round, callable directly in tests ------------------------------------------
 
@@ -105,11 +107,26 @@ class NotificationWorker:
         """Attempt every due delivery once; returns how many were attempted."""
         with self.store.reader() as tx:
             due = feedback_tx(tx).due_deliveries(stamp(self.send_clock.now()), limit)
+        attempted = 0
         for delivery, notification in due:
             if self._stop.is_set():
                 break
-            self._attempt(delivery, notification)
-        return len(due)
+            claimed = self._claim(delivery)
+            if claimed is not None:
+                self._attempt(claimed, notification)
+                attempted += 1
+        return attempted
+
+    def _claim(self, delivery: DeliveryRow) -> DeliveryRow | None:
+        """Lease the delivery for one attempt, so a second worker on the same database
+        (several servers on one PostgreSQL) does not send it too."""
+        lease_seconds = 2 * self.settings.retry.timeout_seconds + 5
+        until = self.send_clock.now() + timedelta(seconds=lease_seconds)
+        lease = f"{stamp(until)}#{self._mark}"
+        with self.store.transaction() as tx:
+            if not feedback_tx(tx).claim_delivery(delivery, lease):
+                return None
+        return replace(delivery, next_at=lease)
 
     def _attempt(self, delivery: DeliveryRow, notification: NotificationRow) -> None:
         channel = self.channels.get(delivery.channel)
@@ -189,8 +206,7 @@ class NotificationWorker:
         except Exception:
             return pause
         if due is not None:
-            wait = (
-                datetime.fromisoformat(due.replace("Z", "+00:00")) - self.send_clock.now()
-            ).total_seconds()
+            when = datetime.fromisoformat(due.split("#", 1)[0].replace("Z", "+00:00"))
+            wait = (when - self.send_clock.now()).total_seconds()
             pause = min(pause, max(0.01, wait))
         return pause
