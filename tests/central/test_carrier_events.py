@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import time, timedelta
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from domain.carriers import choose_service
-from domain.models import CarrierService, ShipTo
-from edge.station.shipment import rates_from_stats
+from domain.models import ShipTo
+from edge.station.shipment import carrier_from_row, rates_from_stats
+from sync.client import SyncClient
+from sync.store import LocalStore
 from tests.central.conftest import NOW, fault_fields, order_body
 from tests.support.fixtures_central import CentralApp
 
@@ -205,34 +208,42 @@ def test_device_token_may_not_post_events(device: httpx.Client) -> None:
 
 
 def test_poor_measured_record_stops_a_service_being_chosen(
-    http: httpx.Client, device: httpx.Client
+    app: CentralApp, http: httpx.Client, device: httpx.Client, tmp_path: Path
 ) -> None:
+    # The pack station's own path: its device store pulls the feed, then carriers and
+    # measured rates come from that store, as the pack agent reads them.
     http.post("/v1/masterdata", json={"carriers": [CHEAP]}).raise_for_status()
-    services = [
-        CarrierService(
-            "dhl-express", "DHL", "Express", 24, time(17, 0), 14.9, frozenset({"DE", "AT", "PL"})
-        ),
-        CarrierService("post-economy", "Post", "Economy", 24, time(18, 0), 4.5, frozenset({"DE"})),
-    ]
     ship_to = ShipTo("Ada", "Main St 1", "Berlin", "10115", "DE")
     deadline = NOW + timedelta(hours=72)
+    token = app.token("device", "PACK-1", "DE-FRA")
+    with (
+        LocalStore(tmp_path / "pack.db", "PACK-1", "DE-FRA") as store,
+        SyncClient(store, app.url, token) as client,
+    ):
 
-    def chosen() -> str:
-        choice = choose_service(
-            ship_to, 300, deadline, NOW, services, rates_from_stats(feed_stats(device).values())
+        def chosen() -> str:
+            client.run_once()
+            services = [carrier_from_row(row) for row in store.carriers()]
+            rates = rates_from_stats(store.carrier_stats())
+            choice = choose_service(ship_to, 300, deadline, NOW, services, rates)
+            assert choice is not None
+            return choice.service.id
+
+        assert chosen() == "post-economy"  # cheapest, no measurements yet: prior 90%
+        for i in range(10):
+            packed_order(http, device, f"LATE-{i}", f"PE-{i}", service="post-economy")
+        # Deadlines are NOW + 120 h: every one of these is late.
+        late = "".join(f"PE-{i},delivered,{at(130)}\n" for i in range(10))
+        r = http.post(
+            "/v1/carrier-events",
+            content="tracking,event,at\n" + late,
+            headers={"Content-Type": "text/csv"},
         )
-        assert choice is not None
-        return choice.service.id
-
-    assert chosen() == "post-economy"  # cheapest; no measurements yet
-    for i in range(10):
-        packed_order(http, device, f"LATE-{i}", f"PE-{i}", service="post-economy")
-    late = "".join(f"PE-{i},delivered,{at(130)}\n" for i in range(10))  # deadlines NOW + 120 h
-    r = http.post(
-        "/v1/carrier-events",
-        content="tracking,event,at\n" + late,
-        headers={"Content-Type": "text/csv"},
-    )
-    assert r.status_code == 200, r.text
-    assert feed_stats(device)["post-economy/DE"]["total"] == 10
-    assert chosen() == "dhl-express"
+        assert r.status_code == 200, r.text
+        assert chosen() == "dhl-express"
+        stats = {(row["service"], row["country"]): row for row in store.carrier_stats()}
+        assert (
+            stats[("post-economy", "DE")]["on_time"],
+            stats[("post-economy", "DE")]["total"],
+        ) == (0, 10)
+        assert stats[("post-economy", "*")]["total"] == 10
