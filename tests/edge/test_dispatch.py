@@ -197,3 +197,60 @@ def test_cli_refuses_a_role_mismatch_and_bad_settings(tmp_path, capsys) -> None:
     copy.write_text(shipped.read_text().replace('hot_levels = ["P1", "P2"]', "hot_levels = 3"))
     assert main(["agent", "dispatch", "--config", str(copy)]) == 2
     assert "dispatch.hot_levels: must be a list of P1..P4" in capsys.readouterr().err
+
+
+def test_agent_process_stops_cleanly_on_sigterm_and_its_will_marks_a_crash(
+    agent_settings,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    states: list[dict] = []
+    lock = threading.Lock()
+
+    def on_state(message: BusMessage) -> None:
+        if message.id == "dispatch-1":
+            with lock:
+                states.append(message.payload)
+
+    def online_epoch() -> str | None:
+        with lock:
+            return next((s["epoch"] for s in reversed(states) if s["online"]), None)
+
+    def went_offline(epoch: str) -> bool:
+        with lock:
+            return any(not s["online"] and s["epoch"] == epoch for s in states)
+
+    settings = agent_settings("dispatch-1")
+    command = [
+        sys.executable,
+        "-m",
+        "rushline",
+        "agent",
+        "dispatch",
+        "--config",
+        str(settings.path),
+    ]
+    with Bus(agent_settings("monitor-1")) as monitor:
+        monitor.subscribe(topics.any_of(SITE, "dev_state"), on_state)
+        monitor.wait_connected(5)
+        for how in (signal.SIGTERM, signal.SIGKILL):
+            with lock:
+                states.clear()
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                epoch = wait_until(online_epoch, timeout=20, what="agent online")
+                proc.send_signal(how)
+                code = proc.wait(timeout=15)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                stderr = proc.stderr.read().decode() if proc.stderr else ""
+                if proc.stderr:
+                    proc.stderr.close()
+            # SIGTERM: a clean stop publishes offline; SIGKILL: the broker sends the will.
+            assert code == (0 if how == signal.SIGTERM else -signal.SIGKILL), stderr
+            wait_until(lambda e=epoch: went_offline(e), timeout=10, what=f"offline after {how}")
+            assert "Traceback" not in stderr

@@ -326,3 +326,26 @@ def test_shipped_sorter_settings_load(tmp_path) -> None:
     (tmp_path / "broker" / "sorter-1.pw").unlink()
     with pytest.raises(AgentSettingsError, match=r"\[mqtt\] password_file: cannot read"):
         load_agent_settings(copy)
+
+
+def test_separate_induction_scanner_triggers_the_divert(agent_settings, sim) -> None:
+    from devices.conveyor.protocol import Div
+
+    settings = agent_settings(
+        "sorter-1",
+        devices={"conveyor": f"serial://{sim.path}?heartbeat=2", "scanner": "sim://"},
+        tables={"sorter": SORTER},
+    )
+    seed(settings, [order_row("O-SC", "TOTE-0901", level="P1")])
+    agent = SorterAgent(settings).start(bus_wait=5)
+    try:
+        agent.scanner.push("TOTE-0901")
+        agent.scanner.push("LOC-A01-01-1")  # not a tote: logged, no divert
+        wait_until(
+            lambda: [f for f in list(sim.received) if isinstance(f, Div)], what="DIV at conveyor"
+        )
+        divs = [f for f in list(sim.received) if isinstance(f, Div)]
+        assert [(d.tote, d.lane) for d in divs] == [("TOTE-0901", 1)]
+        wait_until(lambda: agent.counts["inducted"] == 1, what="counted")
+    finally:
+        agent.stop()
