@@ -116,3 +116,32 @@ def test_cli_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "bad.toml" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_android_source_folder_has_main_and_the_packages(tmp_path: Path) -> None:
+    from handheld_app.android import prepare
+
+    dest = prepare(tmp_path / "android")
+    assert "from handheld_app.android import app_main" in (dest / "main.py").read_text()
+    for package in ("handheld_app", "sync", "domain", "devices"):
+        assert (dest / package / "__init__.py").exists(), package
+    assert (dest / "handheld_app" / "kv" / "pick.kv").exists()
+    assert load_handheld_settings(dest / "config" / "default" / "handheld.toml").scanner == (
+        "wedge://"
+    )
+    spec = (ROOT / "buildozer.spec").read_text()
+    assert "source.dir = build/android" in spec and "kivy" in spec and "paho-mqtt" in spec
+
+
+def test_feedback_tones_and_silent_mode(tmp_path: Path) -> None:
+    import wave
+
+    from handheld_app.sound import DeviceFeedback, write_tone
+
+    path = write_tone(tmp_path / "t.wav", 880, 0.1)
+    with wave.open(str(path)) as tone:
+        assert (tone.getnchannels(), tone.getframerate(), tone.getnframes()) == (1, 16000, 1600)
+    silent = DeviceFeedback(tmp_path, enabled=False)
+    silent.on_ok()
+    silent.on_error()
+    assert (silent.oks, silent.errors) == (1, 1)
