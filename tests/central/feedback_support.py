@@ -125,7 +125,13 @@ def feedback_app(
     from central.auth import create_token
     from central.store import open_store
 
-    store = open_store(f"sqlite:///{db_path}")
+    try:  # the PostgreSQL schema of this test when it runs on that backend
+        from tests.support.pg import central_db_url
+
+        url = central_db_url(db_path)
+    except ImportError:
+        url = f"sqlite:///{db_path}"
+    store = open_store(url)
     app = create_app(
         store,
         clock=clock,
