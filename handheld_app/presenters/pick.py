@@ -64,6 +64,7 @@ class PickView:
     location: str = ""
     sku: str = ""
     item_name: str = ""
+    gtin: str = ""
     line_qty: int = 0
     left: int = 0
     line_no: int = 0
@@ -348,6 +349,7 @@ class PickFlow:
             location=line.location,
             sku=line.sku,
             item_name=str(sku.get("name") or ""),
+            gtin=str(sku.get("gtin") or ""),
             line_qty=line.qty,
             left=line.left,
             line_no=line.index + 1,
