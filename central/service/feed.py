@@ -64,7 +64,9 @@ def flush(ctx: Ctx) -> None:
         docs = list(ctx.changed.values())
         for doc in docs:
             doc["updated_at"] = ctx.at
-            ctx.feed.append(("order", doc["id"], doc["warehouse"], feed_view(doc)))
+            # A moved order goes to every site, so the site it left sees it leave.
+            site = None if doc.get("moved_from") else doc["warehouse"]
+            ctx.feed.append(("order", doc["id"], site, feed_view(doc)))
         ctx.tx.update_orders(docs)
         ctx.changed.clear()
     if ctx.touched:

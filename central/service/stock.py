@@ -180,7 +180,14 @@ def _allocate_one(
             return tuple(result.preempted) + _allocate_one(ctx, book, doc, excluded)
         state = add_exception(state, ExceptionKind.STOCK_SHORTAGE)
         ctx.note(doc["id"], "stock_shortage", f"short in {warehouse}: {short}")
-        if proposal is not None and not proposal["move_fulfilment"]:
+        same = [
+            t
+            for t in ctx.tx.transfers_of(doc["id"])
+            if proposal is not None
+            and (t["from_warehouse"], t["to_warehouse"], t["lines"])
+            == (proposal["from_warehouse"], proposal["to_warehouse"], proposal["lines"])
+        ]
+        if proposal is not None and not proposal["move_fulfilment"] and not same:
             proposal.update(created_at=ctx.at, status="proposed")
             tid = ctx.tx.add_transfer(proposal)
             ctx.note(

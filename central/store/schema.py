@@ -101,6 +101,7 @@ INITIAL = [
         id {autoinc_pk},
         order_id TEXT NOT NULL,
         doc {json} NOT NULL)""",
+    "CREATE INDEX transfers_order ON transfers (order_id)",
     """CREATE TABLE disruptions (
         id TEXT PRIMARY KEY,
         doc {json} NOT NULL)""",

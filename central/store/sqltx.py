@@ -500,6 +500,12 @@ class SqlTx:
         )
         return int(self._one("SELECT MAX(id) FROM transfers")[0])
 
+    def transfers_of(self, order_id: str) -> list[JsonDoc]:
+        rows = self._all(
+            "SELECT id, doc FROM transfers WHERE order_id = ? ORDER BY id", (order_id,)
+        )
+        return [{"id": int(r[0]), **_loads(r[1])} for r in rows]
+
     def transfers(self, limit: int = 200) -> list[JsonDoc]:
         rows = self._all("SELECT id, doc FROM transfers ORDER BY id DESC LIMIT ?", (limit,))
         return [{"id": int(r[0]), **_loads(r[1])} for r in rows]

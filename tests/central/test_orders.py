@@ -121,7 +121,9 @@ def test_shortage_proposes_a_transfer_and_low_stock_alerts(http: httpx.Client) -
     assert any(a["order_id"] == "SHORT" for a in alerts["exceptions"])
 
 
-def test_fulfilment_moves_when_another_warehouse_holds_everything(http: httpx.Client) -> None:
+def test_fulfilment_moves_when_another_warehouse_holds_everything(
+    app: CentralApp, http: httpx.Client
+) -> None:
     doc = http.post("/v1/orders", json=order_body("MOVE", [("SKU-3001", 10)])).json()
     assert doc["warehouse"] == "PL-WAW" and doc["status"] == "allocated"
     assert doc["allocations"][0]["location"] == "W01-01-1"
@@ -129,6 +131,10 @@ def test_fulfilment_moves_when_another_warehouse_holds_everything(http: httpx.Cl
     assert http.get("/v1/transfers").json()[0]["move_fulfilment"] is True
     de = http.get("/v1/stock", params={"sku": "SKU-3001", "warehouse": "DE-FRA"}).json()
     assert sum(r["reserved"] for r in de) == 0  # nothing left held in Frankfurt
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as device:
+        changes = device.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
+    moved = next(c["data"] for c in changes if c["entity"] == "order" and c["id"] == "MOVE")
+    assert moved["warehouse"] == "PL-WAW"  # the site it left sees it leave
 
 
 def test_cancel_releases_stock(http: httpx.Client) -> None:
