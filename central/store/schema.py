@@ -86,7 +86,7 @@ INITIAL = [
         status TEXT NOT NULL,
         reason TEXT,
         received_at TEXT NOT NULL)""",
-    "CREATE INDEX ops_status ON ops (status)",
+    "CREATE INDEX ops_rejected ON ops (received_at) WHERE status = 'rejected'",
     """CREATE TABLE devices (
         device TEXT PRIMARY KEY,
         acked_seq INTEGER NOT NULL)""",
