@@ -10,6 +10,7 @@ The ACL follows the device's role (DESIGN.md §4.3, prefix ``rushline/v1/{site}`
 | dispatch | ``task/#``, ``order/+/event`` | ``task/#`` |
 | handheld | (only its own ``dev/``) | ``task/{id}`` |
 | monitor | (only its own ``dev/``) | everything of the site |
+| conveyor | ``conveyor/{conveyor}/#`` (an MQTT conveyor bridge) | |
 
 Every device reads ``dev/+/state``, ``order/+/event`` and ``central/state``.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 from config.errors import ConfigError
 
-ROLES = ("sorter", "pack", "dock", "dispatch", "handheld", "monitor")
+ROLES = ("sorter", "pack", "dock", "dispatch", "handheld", "monitor", "conveyor")
 PBKDF2_ITERATIONS = 10_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -135,7 +136,7 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
         f"topic read {p}/dev/+/state",
         f"topic read {p}/order/+/event",
     ]
-    if device.role == "sorter":
+    if device.role in ("sorter", "conveyor"):
         rules.append(f"topic readwrite {p}/conveyor/{device.conveyor or device.id}/#")
     elif device.role in ("pack", "dock"):
         rules.append(f"topic readwrite {p}/printer/{device.printer or device.id}/#")

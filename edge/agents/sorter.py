@@ -47,6 +47,7 @@ class SorterAgent(Agent):
         self.cache = ToteCache()
         self.planner = LanePlanner(self.config)
         self.conveyor: Conveyor | None = None
+        self.conveyor_sim: Any = None  # a ConveyorSim when the URL is sim://
         self.scanner: Any = None
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -76,6 +77,8 @@ class SorterAgent(Agent):
         self._worker.start()
         url = self.settings.devices.conveyor or ""
         try:
+            if url.startswith("sim://"):
+                url = self._start_sim(url)
             self.conveyor = open_conveyor(url, client_id=f"{self.device_id}-conveyor")
         except DeviceError as exc:
             raise EdgeError(f"{self.settings.path}: [devices] conveyor: {exc}") from exc
@@ -92,6 +95,23 @@ class SorterAgent(Agent):
             )
             self._scan_thread.start()
 
+    def _start_sim(self, url: str) -> str:
+        """``sim://?speed=2&spacing=1`` runs a ConveyorSim on a pty in this process (the
+        demo and users without hardware drive it via ``conveyor_sim.induct``)."""
+        from devices.conveyor.sim import ConveyorSim
+
+        parsed = parse_device_url(url)
+        cfg = self.config
+        lanes = max(cfg.express_lane, cfg.exception_lane, *cfg.lanes)
+        try:
+            speed = float(parsed.option("speed", "2.0") or 2.0)
+            spacing = float(parsed.option("spacing", "1.0") or 1.0)
+        except ValueError:
+            raise DeviceError(f"{url}: speed and spacing must be numbers") from None
+        self.conveyor_sim = ConveyorSim(lanes=lanes, speed_m_s=speed, gate_spacing_m=spacing)
+        self.conveyor_sim.start()
+        return f"serial://{self.conveyor_sim.path}"
+
     def on_stop(self) -> None:
         if self._unsubscribe_conveyor is not None:
             self._unsubscribe_conveyor()
@@ -102,6 +122,9 @@ class SorterAgent(Agent):
         if self.conveyor is not None:
             self.conveyor.close()
             self.conveyor = None
+        if self.conveyor_sim is not None:
+            self.conveyor_sim.stop()
+            self.conveyor_sim = None
         if self._worker is not None:
             self._jobs.put(_STOP)
             self._worker.join(timeout=10)
@@ -291,10 +314,6 @@ class SorterAgent(Agent):
                 "last_fault": self.last_fault,
             }
         }
-
-    def idle(self) -> bool:
-        """True when the worker has nothing queued (for tests and benchmarks)."""
-        return self._jobs.unfinished_tasks == 0 or self._jobs.empty()
 
 
 def run(settings: AgentSettings) -> int:

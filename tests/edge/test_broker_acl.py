@@ -30,6 +30,8 @@ def test_roles_own_only_their_station_topics() -> None:
     sorter = acl_rules(BrokerDevice("sorter-1", "sorter", conveyor="conveyor-1"), SITE)
     assert "topic readwrite rushline/v1/DE-FRA/conveyor/conveyor-1/#" in sorter
     assert not any("task" in rule or "printer" in rule for rule in sorter)
+    bridge = acl_rules(BrokerDevice("plc-1", "conveyor", conveyor="conveyor-1"), SITE)
+    assert "topic readwrite rushline/v1/DE-FRA/conveyor/conveyor-1/#" in bridge
     handheld = acl_rules(BrokerDevice("handheld-1", "handheld"), SITE)
     writes = [r for r in handheld if r.split()[1] in ("write", "readwrite")]
     assert writes == [

@@ -349,3 +349,18 @@ def test_separate_induction_scanner_triggers_the_divert(agent_settings, sim) -> 
         wait_until(lambda: agent.counts["inducted"] == 1, what="counted")
     finally:
         agent.stop()
+
+
+def test_sim_conveyor_url_runs_a_simulated_belt_in_process(agent_settings) -> None:
+    settings = agent_settings(
+        "sorter-1", devices={"conveyor": "sim://?speed=4&spacing=0.2"}, tables={"sorter": SORTER}
+    )
+    seed(settings, [order_row("O-S", "TOTE-0950", level="P2")])
+    agent = SorterAgent(settings).start(bus_wait=5)
+    try:
+        agent.conveyor_sim.induct("TOTE-0950")
+        wait_until(lambda: done_frames(agent.conveyor_sim, "TOTE-0950"), what="DONE")
+        assert done_frames(agent.conveyor_sim, "TOTE-0950")[0].lane == 1
+    finally:
+        agent.stop()
+    assert agent.conveyor_sim is None
