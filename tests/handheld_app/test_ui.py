@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import tty
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import paho.mqtt.client as mqtt
 import paho.mqtt.publish as publish
 import pytest
 
+from handheld_app.settings import load_handheld_settings
 from tests.handheld_app.floor import seeded_store
 from tests.support.broker import Broker
 from tests.support.central import CentralProcess
@@ -75,13 +77,16 @@ def steps_of(out: Path) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in result["steps"]}
 
 
-def answer_needs(proc: Any, actions: dict[str, Callable[[], None]], timeout: float = 120) -> str:
-    """Serve the driver's NEED lines until it exits; returns its stderr."""
+def answer_needs(
+    proc: Any, actions: dict[str, Callable[[], str | None]], timeout: float = 120
+) -> str:
+    """Serve the driver's NEED lines until it exits (an action may return the answer
+    line); returns the driver's stderr."""
     deadline = time.monotonic() + timeout
     for line in proc.stdout:
         if line.startswith("NEED "):
-            actions[line.split()[1]]()
-            proc.stdin.write("ok\n")
+            reply = actions[line.split()[1]]()
+            proc.stdin.write(f"{reply or 'ok'}\n")
             proc.stdin.flush()
         if time.monotonic() > deadline:
             proc.kill()
@@ -98,8 +103,14 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     )
     out = tmp_path / "result.json"
     proc = driver_process(
-        config, out, SHOTS / "offline", "signin,reasons,banner,pick,stock,settings", "--offline"
+        config,
+        out,
+        SHOTS / "offline",
+        "signin,reasons,banner,pick,stock,settings,serial",
+        "--offline",
     )
+    master, slave = os.openpty()
+    tty.setraw(slave)
 
     def push_task() -> None:
         body = {"task": {"id": "HOT-O-HOT", "level": "P1", "order_ids": ["O-HOT"]}}
@@ -112,7 +123,21 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
             protocol=mqtt.MQTTv5,
         )
 
-    stderr = answer_needs(proc, {"push_task": push_task})
+    def serial_badge() -> None:
+        os.write(master, b"OP-0009\r")
+
+    try:
+        stderr = answer_needs(
+            proc,
+            {
+                "push_task": push_task,
+                "serial_path": lambda: os.ttyname(slave),
+                "serial_badge": serial_badge,
+            },
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
     assert proc.returncode == 0, stderr[-3000:]
     steps = steps_of(out)
     assert steps["banner"]["text"] == "NEW P1 HOT PICK O-HOT"
@@ -131,6 +156,8 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["stock_refused"]["message"] == "Scan an item barcode to see its stock"
     assert steps["settings_refused"]["ok"], steps["settings_refused"]
     assert steps["settings_refused"]["message"].startswith("[central] url: must start with")
+    assert steps["serial_badge"]["ok"] and steps["serial_badge"]["screen"] == "tasks"
+    assert "serial://" in load_handheld_settings(config).scanner
     for name in ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "13_settings"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000
 

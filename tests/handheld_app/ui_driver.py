@@ -50,6 +50,11 @@ class Driver:
             self._answers.append(line.strip())
             self._answer_ready.set()
 
+    @property
+    def answer(self) -> str:
+        """The test's last answer line."""
+        return self._answers[-1] if self._answers else ""
+
     def need(self, what: str, timeout: float = 60.0) -> Step:
         """Ask the test to do something and wait for its answer line."""
         self._answer_ready.clear()

@@ -214,3 +214,20 @@ def scenario_settings(d: Driver) -> Step:
         scanner=settings.ids.scanner.text,
     )
     d.shot("13_settings")
+
+
+def scenario_serial(d: Driver) -> Step:
+    """Switch the scanner to a serial port on the settings screen; a badge scanned on
+    that port signs in (reader thread -> UI thread)."""
+    yield from d.need("serial_path")
+    device = d.app.settings.device
+    ok, message = d.app.save_settings(device.central_url, device.token, f"serial://{d.answer}")
+    d.app.go("signin")
+    yield from d.need("serial_badge")
+    yield until(
+        lambda: d.app.session is not None and d.app.session.operator == "0009",
+        "the badge scanned on the serial port",
+    )
+    yield 0.1
+    d.record("serial_badge", ok, message=message, screen=d.app.sm.current)
+    d.shot("14_serial_signin")
