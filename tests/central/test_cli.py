@@ -61,3 +61,18 @@ def _has_test_data(http: httpx.Client) -> bool:
     return any(
         s["sku"] == "SKU-2001" for s in http.get("/v1/stock", params={"sku": "SKU-2001"}).json()
     )
+
+
+def test_serve_refuses_bad_config_and_database_in_one_line(tmp_path: Path) -> None:
+    bad = run_cli(
+        "central",
+        "serve",
+        "--db",
+        f"sqlite:///{tmp_path}/c.db",
+        "--config",
+        str(tmp_path / "none.toml"),
+        check=False,
+    )
+    assert bad.returncode == 2 and "none.toml" in bad.stderr and "Traceback" not in bad.stderr
+    url = run_cli("central", "token", "--db", "mysql://x", "--role", "admin", check=False)
+    assert url.returncode == 2 and "mysql://x" in url.stderr and "Traceback" not in url.stderr
