@@ -111,6 +111,7 @@ class Bus:
         self._map_lock = threading.Lock()  # never held while calling into paho
         self._mid_rows: dict[int, int] = {}  # in-flight mid -> outbox row id
         self._early: dict[int, ReasonCode] = {}  # PUBACKs that beat the mid bookkeeping
+        self._ignored: set[int] = set()  # mids of non-durable messages still in flight
         self._handed: set[int] = set()  # outbox rows given to paho in this process
         self._handlers: list[tuple[str, Handler]] = []
         self._state_extra: dict[str, Any] = {}
@@ -225,6 +226,7 @@ class Bus:
                     qos=QOS,
                     retain=True,
                 )
+                self._forget(info.mid)
                 self.flush(flush_timeout)
                 try:
                     info.wait_for_publish(timeout=max(flush_timeout, 0.1))
@@ -257,7 +259,16 @@ class Bus:
         self.counters.published += 1
         if row_id is not None:
             self._track(info.mid, row_id)
+        else:
+            self._forget(info.mid)
         return seq
+
+    def _forget(self, mid: int) -> None:
+        """A non-durable message: its PUBACK needs no bookkeeping (and must not linger
+        where a later durable message with a reused mid would find it)."""
+        with self._map_lock:
+            if self._early.pop(mid, None) is None:
+                self._ignored.add(mid)
 
     def _track(self, mid: int, row_id: int) -> None:
         with self._map_lock:
@@ -318,12 +329,13 @@ class Bus:
             return
         self._refused_login = None
         self.counters.connects += 1
-        client.publish(
+        birth = client.publish(
             topics.dev_state(self.site, self.device_id),
             encode(self._state_payload(True, self._store.next_seq())),
             qos=QOS,
             retain=True,
         )
+        self._forget(birth.mid)
         filters = list(dict.fromkeys(f for f, _ in self._handlers))
         if filters and not flags.session_present:
             client.subscribe([(f, QOS) for f in filters])
@@ -354,11 +366,12 @@ class Bus:
         # paho holds its outgoing-message lock here: only the map lock, never the
         # publish lock, and no disk I/O.
         with self._map_lock:
+            if mid in self._ignored:
+                self._ignored.discard(mid)
+                return
             row_id = self._mid_rows.pop(mid, None)
             if row_id is None:
                 self._early[mid] = reason_code
-                if len(self._early) > 10_000:  # non-durable acks accumulate: keep bounded
-                    self._early.pop(next(iter(self._early)))
                 return
         self._jobs.put(("acked", (row_id, reason_code)))
 
