@@ -16,6 +16,8 @@ from central.feedback import FeedbackError
 from domain.models import ExceptionKind, OrderStatus
 
 ENV_PATH = "RUSHLINE_NOTIFICATIONS"
+# Timeline events written for carrier tracking events that may notify the customer.
+CARRIER_TIMELINE_EVENTS = ("picked_up", "delivery_delayed", "delivery_failed")
 FILE_NAME = "notifications.toml"
 
 
@@ -82,6 +84,9 @@ def _default_templates() -> dict[str, EmailTemplate]:
         "inquiry": EmailTemplate(
             "Re: your question about order {{ order_id }}", "email_answer.txt"
         ),
+        "carrier": EmailTemplate(
+            "Your order {{ order_id }}: news from the carrier", "email_status.txt"
+        ),
     }
 
 
@@ -93,6 +98,7 @@ class NotificationSettings:
     exception_events: frozenset[str] = frozenset(
         {"short_pick", "stock_shortage", "damaged", "label_failure"}
     )
+    carrier_events: frozenset[str] = frozenset({"delivery_delayed", "delivery_failed"})
     at_risk: bool = True
     email_events: frozenset[str] = frozenset({"*"})
     poll_seconds: float = 1.0
@@ -236,6 +242,9 @@ def parse_settings(
     return NotificationSettings(
         status_events=notify.names("status_events", defaults.status_events, statuses),
         exception_events=notify.names("exception_events", defaults.exception_events, exceptions),
+        carrier_events=notify.names(
+            "carrier_events", defaults.carrier_events, set(CARRIER_TIMELINE_EVENTS)
+        ),
         at_risk=notify.get("at_risk", bool, defaults.at_risk),
         email_events=notify.names("email_events", defaults.email_events, None),
         poll_seconds=notify.number("poll_seconds", defaults.poll_seconds, 0.05),

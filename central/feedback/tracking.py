@@ -48,6 +48,15 @@ PUBLIC_EVENTS = {
     "transfer_proposed": "Delayed: items on their way from another warehouse",
     "short_pick": "Delayed: an item is being replaced",
     "at_risk": "Delay risk spotted: we are acting on it",
+    "picked_up": "Picked up by the carrier",
+    "delivery_delayed": "The carrier reports a delay",
+    "delivery_failed": "Delivery attempt failed",
+}
+
+CARRIER_NOTICES = {
+    "picked_up": "The carrier has picked up your parcel.",
+    "delivery_delayed": "The carrier reports a delay with your parcel.",
+    "delivery_failed": "The carrier could not deliver your parcel and will try again.",
 }
 
 HEADLINES = {

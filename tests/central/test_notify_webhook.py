@@ -153,3 +153,32 @@ def test_endpoint_event_filter(events: frozenset[str]) -> None:
     assert not endpoint.wants("status.shipped")
     assert endpoint.wants("at_risk") == ("at_risk" in events)
     assert endpoint.wants("exception.short_pick") == ("exception" in events)
+
+
+def test_carrier_delay_notifies_and_shows_on_the_page(tmp_path: Path) -> None:
+    with webhook_receiver() as receiver:
+        settings = fast_settings(webhooks=(hook(receiver.url, frozenset({"carrier"})),))
+        with (
+            feedback_app(tmp_path / "c.db", ManualClock(NOW), settings) as app,
+            app.client() as http,
+        ):
+            doc = http.post("/v1/orders", json=order_body("WH-5")).json()
+            op = {
+                "op_id": "01900000-0000-7000-8000-0000000000c5",
+                "seq": 1,
+                "kind": "order.shipped",
+                "at": NOW.isoformat(),
+                "data": {"order_id": "WH-5", "carrier_service": "dhl-express", "tracking": "JD5"},
+            }
+            with app.client(app.token("device", "dock-1", "DE-FRA")) as dock:
+                pushed = dock.post("/v1/sync/push", json={"device": "dock-1", "ops": [op]}).json()
+            assert pushed["results"][0]["status"] == "applied"
+            report = {"tracking": "JD5", "event": "delayed", "at": NOW.isoformat()}
+            http.post("/v1/carrier-events", json={"events": [report]}).raise_for_status()
+            wait_until(lambda: receiver.answered(200), timeout=15, what="carrier webhook")
+            view = http.get(f"/v1/track/{doc['tracking_token']}").json()
+    payload = parse(receiver.requests[0].body)
+    assert payload["event"] == "carrier.delivery_delayed"
+    assert payload["data"]["message"] == "The carrier reports a delay with your parcel."
+    assert "The carrier reports a delay" in [e["label"] for e in view["timeline"]]
+    assert view["status"] == "shipped" and view["tracking"] == "JD5"

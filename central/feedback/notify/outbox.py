@@ -13,7 +13,13 @@ from typing import Any
 
 from central.feedback import FeedbackError, stamp
 from central.feedback.settings import NotificationSettings
-from central.feedback.tracking import CUSTOMER_RESOLUTIONS, EXCEPTION_NOTICES, HEADLINES, first_name
+from central.feedback.tracking import (
+    CARRIER_NOTICES,
+    CUSTOMER_RESOLUTIONS,
+    EXCEPTION_NOTICES,
+    HEADLINES,
+    first_name,
+)
 from central.store.base import Store
 from central.store.feedback_sql import CURSOR_KEY, FeedbackSql, NotificationRow
 from sync.ids import new_op_id
@@ -40,12 +46,19 @@ def exception_event(kind: str) -> str:
     return f"exception.{kind}"
 
 
+def carrier_event(timeline_event: str) -> str:
+    """The event name of a carrier report (a timeline event such as delivery_delayed)."""
+    return f"carrier.{timeline_event}"
+
+
 def _message(event: str, doc: dict[str, Any], extra: dict[str, Any]) -> str:
     family, _, name = event.partition(".")
     if family == "status":
         return f"Your order {doc['id']}: {HEADLINES.get(name, name)}."
     if family == "exception":
         return EXCEPTION_NOTICES.get(name, "We are sorting out a problem with your order.")
+    if family == "carrier":
+        return CARRIER_NOTICES.get(name, "News from the carrier about your parcel.")
     if family == "at_risk":
         return "Your order may arrive after the promised time. We are acting on it."
     if family == "inquiry":
@@ -135,12 +148,16 @@ def scan_timeline(store: Store, settings: NotificationSettings, now: datetime) -
         if not rows:
             return created
         order_ids = list(dict.fromkeys(order_id for _, order_id, _, _ in rows))
+        reported: dict[str, list[str]] = {}
+        for _, order_id, event, _ in rows:
+            if event in settings.carrier_events:
+                reported.setdefault(order_id, []).append(carrier_event(event))
         docs = raw.get_orders(order_ids)
         for order_id in order_ids:
             doc = docs.get(order_id)
             if doc is None:
                 continue
-            for event in events_of(doc, settings):
+            for event in [*events_of(doc, settings), *reported.get(order_id, [])]:
                 made = enqueue(raw, doc, event, settings, now)
                 if made:
                     created.append(made)
