@@ -87,10 +87,29 @@ class PickerSession:
 
     # --- actions -------------------------------------------------------------------
 
+    def _task_gone(self) -> Feedback | None:
+        """Central may cancel a task (its order cancelled) while it is being picked:
+        refuse further work on it and go back to the list."""
+        if self.flow is None:
+            return None
+        fresh = self.store.get("task", self.flow.task_id)
+        if fresh is not None and fresh.get("status") != "cancelled":
+            self.flow.task = fresh  # central may re-route the lines
+            return None
+        task_id = self.flow.task_id
+        self.flow = None
+        self.mode = "tasks"
+        return self._ring(
+            Feedback.refuse("task_cancelled", f"Task {task_id} was cancelled: put items back")
+        )
+
     def scan(self, code: str | Scan) -> Feedback:
         """A scanned code (raw text or an already decoded scan)."""
         scan = code if isinstance(code, Scan) else decode(code, self.prefixes)
         if self.mode == "pick" and self.flow is not None:
+            gone = self._task_gone()
+            if gone is not None:
+                return gone
             return self._after_flow(self.flow.scan(scan))
         if self.mode == "stock" or (scan.kind is ScanKind.GS1 and scan.data.get("gtin")):
             self.mode = "stock"
@@ -104,13 +123,15 @@ class PickerSession:
         """Confirm the quantity of the scanned item."""
         if self.mode != "pick" or self.flow is None:
             return self._ring(Feedback.refuse("no_task", "Choose a task first"))
-        return self._after_flow(self.flow.enter_qty(qty))
+        gone = self._task_gone()
+        return gone or self._after_flow(self.flow.enter_qty(qty))
 
     def short(self, reason: ShortReason | str) -> Feedback:
         """Report the current line short (bin_empty, damaged or not_found)."""
         if self.mode != "pick" or self.flow is None:
             return self._ring(Feedback.refuse("no_task", "Choose a task first"))
-        return self._after_flow(self.flow.short(reason))
+        gone = self._task_gone()
+        return gone or self._after_flow(self.flow.short(reason))
 
     def pushed_task(self, task: dict[str, object]) -> bool:
         """A task pushed over MQTT: raise the banner for a new P1/P2 one."""

@@ -26,6 +26,14 @@ class SyncState(Protocol):
     def last_error(self) -> str | None: ...
 
 
+_PROBLEMS = {
+    "unauthorized": "TOKEN REFUSED",
+    "server": "CENTRAL ERROR",
+    "protocol": "SYNC ERROR",
+    "bug": "SYNC ERROR",
+}
+
+
 @dataclass(frozen=True)
 class StatusView:
     """The bar's text pieces."""
@@ -56,5 +64,9 @@ class StatusPresenter:
         online = bool(state is not None and state.online)
         pending = self.pending()
         last = age(state.last_success_at if state else None, self.clock())
-        text = f"{'ONLINE' if online else 'OFFLINE'}  |  {pending} to send  |  sync {last}"
-        return StatusView(online, text, pending, last, operator)
+        # Reachable but refusing (bad token, server error) is not "online" for the picker.
+        kind = getattr(getattr(state, "last_round", None), "error_kind", None)
+        problem = _PROBLEMS.get(str(kind), "") if online else ""
+        head = problem or ("ONLINE" if online else "OFFLINE")
+        text = f"{head}  |  {pending} to send  |  sync {last}"
+        return StatusView(online and not problem, text, pending, last, operator)

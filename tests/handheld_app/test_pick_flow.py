@@ -218,3 +218,21 @@ def test_scans_without_a_task(store: LocalStore, clock: Clock) -> None:
     # An item scanned on the list opens the stock lookup.
     assert session.scan(GTIN_PEN).code == "stock"
     assert session.mode == "stock"
+
+
+def test_task_cancelled_by_central_mid_pick(store: LocalStore, clock: Clock) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    task = store.get("task", "HOT-O-HOT")
+    assert task is not None
+    store.apply_changes(
+        [{"entity": "task", "id": "HOT-O-HOT", "data": {**task, "status": "cancelled"}}],
+        cursor=100,
+        epoch="e1",
+    )
+    refused = session.scan(GTIN_BAG)
+    assert (refused.ok, refused.code) == (False, "task_cancelled")
+    assert isinstance(session.current_view(), TaskListView)
+    assert session.enter_qty(1).code == "no_task"
+    assert store.pending_count() == 0

@@ -104,11 +104,17 @@ def test_stock_lookup_refusals(store: LocalStore, clock: Clock) -> None:
 
 
 @dataclass
+class _Round:
+    error_kind: str | None
+
+
+@dataclass
 class _State:
     online: bool
     pending: int
     last_success_at: datetime | None
     last_error: str | None = None
+    last_round: _Round | None = None
 
 
 def test_status_bar(store: LocalStore, clock: Clock) -> None:
@@ -121,6 +127,9 @@ def test_status_bar(store: LocalStore, clock: Clock) -> None:
     view = status.view("op7")
     assert (view.online, view.last_sync, view.operator) == (True, "20s ago", "op7")
     assert view.text == "ONLINE  |  0 to send  |  sync 20s ago"
+    state[0] = _State(True, 0, NOW, last_round=_Round("unauthorized"))
+    refused = status.view()
+    assert refused.online is False and refused.text.startswith("TOKEN REFUSED  |  0 to send")
 
 
 def test_time_formats() -> None:
