@@ -1,0 +1,177 @@
+"""The ledger, its per-bin totals and reservations, in portable SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from central.store.base import MovementRow, ReservationRow, StockLine, chunks
+from central.store.sqlbase import SqlBase
+
+
+class StockSql(SqlBase):
+    """Stock statements of a transaction (see ``central.store.base.Tx``)."""
+
+    # --- ledger -------------------------------------------------------------------------
+
+    def append_movements(self, rows: Sequence[MovementRow]) -> int:
+        if not rows:
+            return 0
+        before = self.max_ledger_seq()
+        self._many(
+            "INSERT INTO ledger (op_id, warehouse, location, sku, lot, expiry, delta, reason, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO NOTHING",
+            [
+                (r.op_id, r.warehouse, r.location, r.sku, r.lot, r.expiry, r.delta, r.reason, r.at)
+                for r in rows
+            ],
+        )
+        # One writer at a time: every row past ``before`` is this call's (duplicates were
+        # skipped by the op_id constraint).
+        added = self._all(
+            "SELECT seq, sku, warehouse, location, lot, expiry, delta, at FROM ledger "
+            "WHERE seq > ? ORDER BY seq",
+            (before,),
+        )
+        bins: dict[tuple[str, str, str, str], list[Any]] = {}
+        for seq, sku, wh, loc, lot, expiry, delta, at in added:
+            entry = bins.get((sku, wh, loc, lot))
+            if entry is None:
+                bins[(sku, wh, loc, lot)] = [expiry, delta, seq, at if delta > 0 else None]
+                continue
+            if expiry is not None and (entry[0] is None or expiry < entry[0]):
+                entry[0] = expiry
+            entry[1] += delta
+            entry[2] = seq
+            if delta > 0 and entry[3] is None:
+                entry[3] = at
+        self._many(
+            "INSERT INTO stock_bins (sku, warehouse, location, lot, expiry, on_hand, ledger_seq, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sku, warehouse, location, lot) DO UPDATE SET "
+            "on_hand = stock_bins.on_hand + excluded.on_hand, "
+            "ledger_seq = excluded.ledger_seq, "
+            "expiry = CASE WHEN stock_bins.expiry IS NULL THEN excluded.expiry "
+            "WHEN excluded.expiry IS NULL THEN stock_bins.expiry "
+            "WHEN excluded.expiry < stock_bins.expiry THEN excluded.expiry "
+            "ELSE stock_bins.expiry END, "
+            "received_at = COALESCE(stock_bins.received_at, excluded.received_at)",
+            [(*key, *entry) for key, entry in bins.items()],
+        )
+        return len(added)
+
+    def movements(self, skus: Iterable[str]) -> list[MovementRow]:
+        rows = self._in(
+            "SELECT op_id, warehouse, location, sku, delta, reason, at, lot, expiry, seq "
+            "FROM ledger WHERE sku IN ({in}) ORDER BY seq",
+            skus,
+        )
+        result = [MovementRow(*row) for row in rows]
+        result.sort(key=lambda m: m.seq)
+        return result
+
+    def bin_totals(self, skus: Iterable[str]) -> list[MovementRow]:
+        rows = self._in(
+            "SELECT warehouse, location, sku, on_hand, received_at, lot, expiry, ledger_seq "
+            "FROM stock_bins WHERE sku IN ({in})",
+            skus,
+        )
+        return [
+            MovementRow(
+                f"bin:{wh}/{loc}/{sku}/{lot}",
+                wh,
+                loc,
+                sku,
+                int(qty),
+                "total",
+                at or "",
+                lot,
+                exp,
+                int(seq),
+            )
+            for wh, loc, sku, qty, at, lot, exp, seq in rows
+        ]
+
+    def on_hand(self, warehouse: str, location: str, sku: str, upto_seq: int | None = None) -> int:
+        if upto_seq is None:
+            row = self._one(
+                "SELECT COALESCE(SUM(on_hand), 0) FROM stock_bins "
+                "WHERE sku = ? AND warehouse = ? AND location = ?",
+                (sku, warehouse, location),
+            )
+            return int(row[0])
+        row = self._one(
+            "SELECT COALESCE(SUM(delta), 0) FROM ledger "
+            "WHERE sku = ? AND warehouse = ? AND location = ? AND seq <= ?",
+            (sku, warehouse, location, upto_seq),
+        )
+        return int(row[0])
+
+    def stock_lines(
+        self,
+        sku: str | None = None,
+        warehouse: str | None = None,
+        keys: Iterable[tuple[str, str, str]] | None = None,
+    ) -> list[StockLine]:
+        select = "SELECT warehouse, location, sku, lot, expiry, on_hand, ledger_seq FROM stock_bins"
+        order = " ORDER BY warehouse, location, sku, lot"
+        if keys is not None:
+            wanted = sorted(set(keys))
+            rows = []
+            # OR of equalities: each arm is a primary-key search in SQLite and PostgreSQL.
+            for part in chunks(wanted, 100):
+                arms = " OR ".join(["(sku = ? AND warehouse = ? AND location = ?)"] * len(part))
+                rows += self._all(
+                    select + f" WHERE {arms}" + order,
+                    [v for wh, loc, sku_ in part for v in (sku_, wh, loc)],
+                )
+        else:
+            where, params = [], []
+            if sku is not None:
+                where.append("sku = ?")
+                params.append(sku)
+            if warehouse is not None:
+                where.append("warehouse = ?")
+                params.append(warehouse)
+            clause = (" WHERE " + " AND ".join(where)) if where else ""
+            rows = self._all(select + clause + order, params)
+        return [StockLine(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6])) for r in rows]
+
+    def max_ledger_seq(self) -> int:
+        return int(self._one("SELECT COALESCE(MAX(seq), 0) FROM ledger")[0])
+
+    # --- reservations -------------------------------------------------------------------
+
+    def reservations(
+        self, skus: Iterable[str] | None = None, order_ids: Iterable[str] | None = None
+    ) -> list[ReservationRow]:
+        base = (
+            "SELECT order_id, warehouse, location, sku, lot, qty, level, picking FROM reservations"
+        )
+        if skus is not None:
+            rows = self._in(base + " WHERE sku IN ({in})", skus)
+        elif order_ids is not None:
+            rows = self._in(base + " WHERE order_id IN ({in})", order_ids)
+        else:
+            rows = self._all(base)
+        return [
+            ReservationRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], bool(r[7])) for r in rows
+        ]
+
+    def replace_reservations(self, order_id: str, rows: Sequence[ReservationRow]) -> None:
+        self.replace_reservations_of({order_id: rows})
+
+    def replace_reservations_of(self, held: Mapping[str, Sequence[ReservationRow]]) -> None:
+        if not held:
+            return
+        self._many("DELETE FROM reservations WHERE order_id = ?", [(o,) for o in held])
+        rows = [r for order_rows in held.values() for r in order_rows]
+        self._many(
+            "INSERT INTO reservations (order_id, warehouse, location, sku, lot, qty, level, picking) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, int(r.picking))
+                for r in rows
+                if r.qty > 0
+            ],
+        )

@@ -1,0 +1,102 @@
+"""Shared plumbing of the portable SQL transaction: statements, JSON columns, chunks.
+
+Statements are written with ``?`` and rewritten to the dialect's placeholder once;
+lists go through ``IN (...)`` in chunks; upserts use ``ON CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+from central.store.base import Dialect, chunks
+
+_CHUNK = 500
+LEVEL_ORDER = "CASE level WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 ELSE 4 END"
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+# The C encoder made once: per-call set-up is half the cost of a small document.
+_C_ENCODE = (
+    c_make_encoder(None, _unencodable, encode_basestring_ascii, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def dumps(doc: Any) -> str:
+    """Compact, key-sorted JSON text of a document."""
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(doc, 0))
+    return _ENCODER.encode(doc)
+
+
+def loads(text: Any) -> Any:
+    """A document from a JSON column (text, or already decoded by the driver)."""
+    if text is None:
+        return None
+    if isinstance(text, dict | list):  # a backend with a native JSON type
+        return text
+    return json.loads(text)
+
+
+@lru_cache(maxsize=512)
+def _rewrite(sql: str, placeholder: str) -> str:
+    return sql if placeholder == "?" else sql.replace("?", placeholder)
+
+
+class SqlBase:
+    """A DB-API connection, its dialect and the statement helpers."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self._conn = connection
+        self._dialect = dialect
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        return _rewrite(sql, self._dialect.placeholder)
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(self._sql(sql), tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(self._sql(sql), tuple(params))
+        finally:
+            cursor.close()
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+        finally:
+            cursor.close()
+
+    def _in(self, sql: str, values: Iterable[Any], params: Sequence[Any] = ()) -> list[Any]:
+        """Run ``sql`` containing ``{in}`` once per chunk of ``values``."""
+        result: list[Any] = []
+        items = list(dict.fromkeys(values))
+        for part in chunks(items, _CHUNK):
+            marks = ",".join("?" * len(part))
+            result.extend(self._all(sql.format(**{"in": marks}), (*params, *part)))
+        return result
