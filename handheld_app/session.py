@@ -11,7 +11,7 @@ from datetime import datetime
 
 from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
 from handheld_app.presenters.feedback import Feedback, FeedbackPort, SilentFeedback
-from handheld_app.presenters.pick import PickFlow, PickView, ShortReason
+from handheld_app.presenters.pick import PickFlow, PickView, ShortReason, Step
 from handheld_app.presenters.progress import TaskProgress
 from handheld_app.presenters.stock import StockPresenter, StockView
 from handheld_app.presenters.tasks import TaskListPresenter, TaskListView
@@ -132,6 +132,19 @@ class PickerSession:
             return self._ring(Feedback.refuse("no_task", "Choose a task first"))
         gone = self._task_gone()
         return gone or self._after_flow(self.flow.short(reason))
+
+    def expected_scan(self) -> str | None:
+        """The code a careful picker scans next on the pick screen (the bin's label or
+        the item's GTIN); None when the step wants a quantity, a tote or no scan. The
+        demo's simulated pickers use it."""
+        view = self.current_view()
+        if not isinstance(view, PickView):
+            return None
+        if view.step is Step.LOCATION:
+            return f"{self.prefixes.location}{view.location}"
+        if view.step is Step.ITEM:
+            return view.gtin or None
+        return None
 
     def pushed_task(self, task: dict[str, object]) -> bool:
         """A task pushed over MQTT: raise the banner for a new P1/P2 one."""

@@ -236,3 +236,23 @@ def test_task_cancelled_by_central_mid_pick(store: LocalStore, clock: Clock) -> 
     assert isinstance(session.current_view(), TaskListView)
     assert session.enter_qty(1).code == "no_task"
     assert store.pending_count() == 0
+
+
+def test_a_simulated_picker_follows_expected_scans(store: LocalStore, clock: Clock) -> None:
+    session, port = _session(store, clock)
+    assert session.expected_scan() is None  # on the list
+    session.start()
+    for _ in range(10):
+        code = session.expected_scan()
+        if code is None:
+            view = _pick_view(session)
+            if view.step is Step.QTY:
+                assert session.enter_qty(view.left).ok
+                continue
+            break
+        assert session.scan(code).ok, code
+    assert _pick_view(session).step is Step.TOTE
+    assert session.scan("TOTE-0100").code == "task_done"
+    assert port.errors == 0
+    order = store.order("O-HOT")
+    assert order is not None and order["status"] == "picked"
