@@ -1,0 +1,387 @@
+"""What each device operation does to the central state (SYNC_CONTRACT.md, op kinds),
+applied set-wise for one push: orders, reservations and bin totals are read once and
+written once at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from central.service.context import Ctx
+from central.service.docs import all_lines_done, line_of, set_state, state_of
+from central.service.stock import allocate_orders
+from central.service.tasks import close_tasks_of
+from central.store.base import MovementRow, ReservationRow
+from domain.models import ExceptionKind, OrderStatus
+from domain.status import add_exception, advance
+
+# A pick changes nothing of these statuses (the merge would keep them).
+_PICKING_OR_LATER = frozenset(
+    s.value
+    for s in OrderStatus
+    if s not in (OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD)
+)
+
+
+class Rejected(Exception):
+    """The op cannot be applied; the message is the reason given back to the device."""
+
+
+@dataclass
+class PushState:
+    ctx: Ctx
+    site: str | None
+    movements: list[MovementRow] = field(default_factory=list)
+    on_hand: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    holds: dict[str, list[ReservationRow]] = field(default_factory=dict)
+    holds_before: dict[str, list[ReservationRow]] = field(default_factory=dict)
+    dirty_holds: set[str] = field(default_factory=set)
+    excluded: set[tuple[str, str]] = field(default_factory=set)
+    reallocate: set[str] = field(default_factory=set)
+    shipped: list[str] = field(default_factory=list)
+    picks: dict[str, list[str]] = field(default_factory=dict)
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def prefetch(self, ops: list[dict[str, Any]]) -> None:
+        """Read the push's orders, their reservations and the on-hand of the bins it
+        names in three queries instead of one per op."""
+        tx = self.ctx.tx
+        datas = [op["data"] for op in ops if isinstance(op.get("data"), dict)]
+        ids = {d["order_id"] for d in datas if isinstance(d.get("order_id"), str)}
+        self.docs = tx.get_orders(ids) if ids else {}
+        for order_id in self.docs:
+            self.holds[order_id] = []
+        for r in tx.reservations(order_ids=self.docs) if self.docs else []:
+            self.holds[r.order_id].append(r)
+        for order_id, rows in self.holds.items():
+            self.holds_before[order_id] = list(rows)
+        keys: set[tuple[str, str, str]] = set()
+        for d in datas:
+            order_id = d.get("order_id")
+            doc = self.docs.get(order_id) if isinstance(order_id, str) else None
+            wh = doc["warehouse"] if doc is not None else d.get("warehouse")
+            sku = d.get("sku")
+            if not (isinstance(wh, str) and isinstance(sku, str)):
+                continue
+            for name in ("location", "from_location", "to_location"):
+                code = d.get(name)
+                if isinstance(code, str):
+                    keys.add((wh, code, sku))
+        for key in keys:
+            self.on_hand[key] = 0
+        for line in tx.stock_lines(keys=keys) if keys else []:
+            self.on_hand[(line.warehouse, line.location, line.sku)] += line.on_hand
+
+    # --- field checks -------------------------------------------------------------------
+
+    @staticmethod
+    def text(data: dict[str, Any], name: str) -> str:
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise Rejected(
+                f"{'missing' if value is None else 'invalid'} field {name!r}: text expected"
+            )
+        return value
+
+    @staticmethod
+    def number(
+        data: dict[str, Any], name: str, positive: bool = True, minimum: int | None = None
+    ) -> int:
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Rejected(
+                f"{'missing' if value is None else 'invalid'} field {name!r}: integer expected"
+            )
+        if positive and value <= 0:
+            raise Rejected(f"invalid field {name!r}: must be positive, got {value}")
+        if minimum is not None and value < minimum:
+            raise Rejected(f"invalid field {name!r}: must be >= {minimum}, got {value}")
+        return value
+
+    def order(self, data: dict[str, Any]) -> dict[str, Any]:
+        order_id = self.text(data, "order_id")
+        doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
+        if doc is None:
+            row = self.ctx.tx.get_order(order_id)
+            if row is None:
+                raise Rejected(f"unknown order {order_id!r}")
+            doc = row.doc
+        self.in_site(doc["warehouse"])
+        return doc
+
+    def in_site(self, warehouse: str) -> None:
+        if self.site is not None and warehouse != self.site:
+            raise Rejected(f"warehouse {warehouse!r} is outside the device's site {self.site!r}")
+
+    def bin(self, warehouse: str, data: dict[str, Any], name: str = "location") -> str:
+        code = self.text(data, name)
+        if (warehouse, code) not in self.ctx.locations:
+            raise Rejected(f"unknown location {warehouse}/{code} in field {name!r}")
+        return code
+
+    def sku(self, data: dict[str, Any]) -> str:
+        sku = self.text(data, "sku")
+        if sku not in self.ctx.skus:
+            raise Rejected(f"unknown sku {sku!r}")
+        return sku
+
+    def stock_target(self, data: dict[str, Any]) -> tuple[str, str, str]:
+        warehouse = self.text(data, "warehouse")
+        if warehouse not in self.ctx.warehouses:
+            raise Rejected(f"unknown warehouse {warehouse!r}")
+        self.in_site(warehouse)
+        return warehouse, self.bin(warehouse, data), self.sku(data)
+
+    # --- effects ------------------------------------------------------------------------
+
+    def move(
+        self,
+        op_id: str,
+        key: tuple[str, str, str],
+        delta: int,
+        reason: str,
+        at: str,
+        lot: str = "",
+        expiry: str | None = None,
+    ) -> int:
+        """Queue a ledger movement; returns the bin's running on-hand after it."""
+        if key not in self.on_hand:
+            self.on_hand[key] = self.ctx.tx.on_hand(*key)
+        self.on_hand[key] += delta
+        self.movements.append(
+            MovementRow(op_id, key[0], key[1], key[2], delta, reason, at, lot, expiry)
+        )
+        self.ctx.touched.add(key)
+        return self.on_hand[key]
+
+    def reservations(self, order_id: str) -> list[ReservationRow]:
+        if order_id not in self.holds:
+            rows = self.ctx.tx.reservations(order_ids=[order_id])
+            self.holds[order_id] = rows
+            self.holds_before[order_id] = list(rows)
+        return self.holds[order_id]
+
+    def consume(self, doc: dict[str, Any], location: str, sku: str, qty: int) -> None:
+        """A pick fulfils the order's reservation in that bin first, then in its other
+        bins of the SKU; every reservation of an order being picked is protected."""
+        rows = self.reservations(doc["id"])
+        if doc["id"] not in self.dirty_holds:
+            rows[:] = [
+                ReservationRow(
+                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, True
+                )
+                for r in rows
+            ]
+            self.dirty_holds.add(doc["id"])
+        remaining = qty
+        for same_bin in (True, False):
+            for i, r in enumerate(rows):
+                if remaining <= 0:
+                    break
+                if r.sku != sku or (r.location == location) != same_bin or r.qty <= 0:
+                    continue
+                take = min(remaining, r.qty)
+                remaining -= take
+                rows[i] = ReservationRow(
+                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty - take, r.level, True
+                )
+
+    def release(self, order_id: str, sku: str | None = None, location: str | None = None) -> None:
+        rows = self.reservations(order_id)
+        self.holds[order_id] = [
+            r
+            for r in rows
+            if not ((sku is None or r.sku == sku) and (location is None or r.location == location))
+        ]
+        self.dirty_holds.add(order_id)
+
+    def state(self, doc: dict[str, Any], change: Callable[[Any], Any]) -> None:
+        set_state(doc, change(state_of(doc)))
+        self.ctx.change(doc)
+
+    # --- op kinds -----------------------------------------------------------------------
+
+    def pick_confirmed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        wh = doc["warehouse"]
+        sku, location, qty = self.sku(data), self.bin(wh, data), self.number(data, "qty")
+        line = line_of(doc, sku)
+        if line is None:
+            raise Rejected(f"sku {sku!r} is not on order {doc['id']}")
+        lot = data.get("lot") or ""
+        expiry = data.get("expiry") or None
+        left = self.move(op_id, (wh, location, sku), -qty, "pick", at, str(lot), expiry)
+        self.consume(doc, location, sku, qty)
+        line["picked"] = line.get("picked", 0) + qty
+        if isinstance(data.get("tote"), str) and data["tote"]:
+            doc["tote"] = data["tote"]
+        if doc["status"] not in _PICKING_OR_LATER:
+            self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
+        else:
+            self.ctx.change(doc)
+        if all_lines_done(doc):
+            self.state(doc, lambda s: advance(s, OrderStatus.PICKED))
+        # One timeline entry per order and push sums its picks (not one per scan).
+        self.picks.setdefault(doc["id"], []).append(f"{sku} x{qty}@{location}")
+        if left < 0:
+            self.state(doc, lambda s: add_exception(s, ExceptionKind.OVERSOLD))
+            self.ctx.note(doc["id"], "exception", f"oversold: {wh}/{location} {sku} on hand {left}")
+
+    def pick_short(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        wh = doc["warehouse"]
+        sku, location = self.sku(data), self.bin(wh, data)
+        qty = self.number(data, "qty_short")
+        self.release(doc["id"], sku, location)
+        self.excluded.add((wh, location))
+        self.reallocate.add(doc["id"])
+        self.state(doc, lambda s: add_exception(s, ExceptionKind.SHORT_PICK))
+        self.ctx.note(
+            doc["id"], "short_pick", f"{sku} x{qty} short at {location}: {data.get('reason', '')}"
+        )
+
+    def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        tote = self.text(data, "tote")
+        doc = self.order(data)
+        doc["tote"] = tote
+        self.ctx.change(doc)
+        self.ctx.note(doc["id"], "tote", f"tote {tote}")
+
+    def tote_diverted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        tote, lane = self.text(data, "tote"), data.get("lane")
+        if lane is None:
+            raise Rejected("missing field 'lane'")
+        if data.get("order_id"):
+            doc: dict[str, Any] | None = self.order(data)
+        else:
+            doc = next((d for d in self.ctx.changed.values() if d.get("tote") == tote), None)
+            doc = doc or self.ctx.tx.order_by_tote(tote)
+        if doc is not None:
+            self.ctx.note(
+                doc["id"], "diverted", f"tote {tote} to lane {lane} on {data.get('conveyor', '?')}"
+            )
+
+    def pack_verified(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        sku, qty = self.sku(data), self.number(data, "qty")
+        line = line_of(doc, sku)
+        if line is None:
+            raise Rejected(f"sku {sku!r} is not on order {doc['id']}")
+        line["packed"] = min(line["qty"], line.get("packed", 0) + qty)
+        self.ctx.change(doc)
+
+    def order_packed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        for name in ("carton", "carrier_service", "tracking"):
+            if data.get(name) is not None:
+                doc[name] = data[name]
+        if data.get("weight_g") is not None:
+            doc["weight_g"] = data["weight_g"]
+        self.state(doc, lambda s: advance(s, OrderStatus.PACKED))
+        self.ctx.note(
+            doc["id"], "packed", f"carton {data.get('carton')}, {data.get('carrier_service')}"
+        )
+
+    def order_shipped(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        for name in ("carrier_service", "tracking"):
+            if data.get(name):
+                doc[name] = data[name]
+        self.state(doc, lambda s: advance(s, OrderStatus.SHIPPED))
+        self.release(doc["id"])
+        self.shipped.append(doc["id"])
+        self.ctx.note(doc["id"], "shipped", f"{doc.get('carrier_service')} {doc.get('tracking')}")
+        if ExceptionKind.CANCEL_AFTER_SHIP.value in doc["exceptions"]:
+            self.ctx.note(
+                doc["id"],
+                "exception",
+                "cancel_after_ship: order was cancelled before this shipment",
+            )
+
+    def stock_adjusted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        key = self.stock_target(data)
+        delta = self.number(data, "delta", positive=False)
+        reason = self.text(data, "reason")
+        self.move(op_id, key, delta, reason, at)
+
+    def stock_counted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        key = self.stock_target(data)
+        counted = self.number(data, "counted", positive=False, minimum=0)
+        seen = self.number(data, "seen_cursor", positive=False, minimum=0)
+        # Movements after the position the device saw are kept: only the difference
+        # between the count and what the device was looking at is booked.
+        then = self.ctx.tx.on_hand(*key, upto_seq=seen)
+        self.move(op_id, key, counted - then, "count", at)
+
+    def stock_moved(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        warehouse = self.text(data, "warehouse")
+        if warehouse not in self.ctx.warehouses:
+            raise Rejected(f"unknown warehouse {warehouse!r}")
+        self.in_site(warehouse)
+        sku = self.sku(data)
+        source, target = (
+            self.bin(warehouse, data, "from_location"),
+            self.bin(warehouse, data, "to_location"),
+        )
+        qty = self.number(data, "qty")
+        self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at)
+        self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at)
+
+    def label_printed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        self.ctx.note(
+            doc["id"],
+            "label_printed",
+            f"printer {data.get('printer', '?')} job {data.get('job_id', '?')}",
+        )
+
+    def exception_raised(self, op_id: str, at: str, data: dict[str, Any]) -> None:
+        doc = self.order(data)
+        raw = self.text(data, "kind")
+        try:
+            kind = ExceptionKind(raw)
+        except ValueError:
+            raise Rejected(f"invalid field 'kind': unknown exception kind {raw!r}") from None
+        self.state(doc, lambda s: add_exception(s, kind))
+        self.ctx.note(doc["id"], "exception", f"{kind.value}: {data.get('detail', '')}")
+
+    # --- end of the push ----------------------------------------------------------------
+
+    def finish(self) -> None:
+        tx = self.ctx.tx
+        for order_id, picked in self.picks.items():
+            shown = ", ".join(picked[:10]) + (
+                f" and {len(picked) - 10} more" if len(picked) > 10 else ""
+            )
+            self.ctx.note(order_id, "picked", shown)
+        tx.append_movements(self.movements)
+        tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
+        for order_id in self.dirty_holds:
+            for r in [*self.holds_before[order_id], *self.holds[order_id]]:
+                self.ctx.touched.add((r.warehouse, r.location, r.sku))
+        for order_id in self.shipped:
+            close_tasks_of(self.ctx, order_id, "done")
+        docs = [self.ctx.changed[o] for o in sorted(self.reallocate) if o in self.ctx.changed]
+        allocate_orders(self.ctx, docs, self.excluded)
+        for order_id in self.dirty_holds - self.reallocate:
+            doc = self.ctx.changed.get(order_id)
+            if doc is not None:
+                doc["allocations"] = _allocations_from(self.holds[order_id], doc["allocations"])
+
+
+def _allocations_from(
+    rows: list[ReservationRow], before: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The order's allocations after picks, keeping the expiry dates already known."""
+    expiry = {(a["sku"], a["location"], a.get("lot") or ""): a.get("expiry") for a in before}
+    return [
+        {
+            "sku": r.sku,
+            "location": r.location,
+            "qty": r.qty,
+            "lot": r.lot or None,
+            "expiry": expiry.get((r.sku, r.location, r.lot)),
+        }
+        for r in sorted(rows, key=lambda r: (r.sku, r.location, r.lot))
+    ]
