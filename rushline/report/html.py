@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ def _tone(rate: float | None) -> str:
     if rate is None:
         return ""
     return "good" if rate >= 0.9 else "bad"
+
+
+def _when(text: str) -> str:
+    """``2026-11-25 18:18 UTC`` from ISO text (the text itself if it is not ISO)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    zone = f" {moment.tzname()}" if moment.tzinfo else ""
+    return f"{moment:%Y-%m-%d %H:%M}{zone}"
 
 
 def _detail_tables(summary: dict[str, Any]) -> str:
@@ -136,7 +147,7 @@ def render_html(summary: dict[str, Any], charts: list[tuple[str, bytes]]) -> str
         "<title>Rushline report</title>"
         f"<style>{_STYLE}</style></head><body>"
         "<h1>Rushline report</h1>"
-        f'<p class="sub">generated {html.escape(summary["generated_at"])}</p>'
+        f'<p class="sub">generated {html.escape(_when(summary["generated_at"]))}</p>'
         f'<div class="cards">{cards}</div>{alert}{notes}{images}{_detail_tables(summary)}'
         "</body></html>"
     )

@@ -105,3 +105,28 @@ def test_user_mistakes_are_one_line(seeded: tuple[CentralApp, Path], tmp_path: P
     refused = rushline("--url", app.url, "--token", "wrong", cwd=tmp_path)
     assert refused.returncode == 2 and "token refused (401)" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_empty_report_renders_placeholders(tmp_path: Path) -> None:
+    """A database with no orders yet still gives a page: every chart says what is missing."""
+    from domain.analytics import summarise
+    from rushline.report import write_html
+    from rushline.report.html import render_html
+
+    summary = summarise([], [], now=NOW).to_dict()
+    page = write_html(summary, tmp_path)
+    charts = charts_in(page)
+    assert len(charts) == 5 and all(c.startswith(PNG) for c in charts)
+    text = render_html(summary, [])
+    assert "no deliveries recorded yet" in text and "2026-11-25 08:00 UTC" in text
+    assert "<script" not in text
+
+
+def test_names_from_devices_are_escaped() -> None:
+    from domain.analytics import summarise
+    from rushline.report.html import render_html
+
+    work = [("<script>alert(1)</script>", "pick.confirmed", "OP-<b>", 1, 1, 0.0, 0.0)]
+    text = render_html(summarise([], [], work=work, now=NOW).to_dict(), [])
+    assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "OP-&lt;b&gt;" in text
