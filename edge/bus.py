@@ -27,8 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -39,53 +38,26 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge import topics
 from edge.errors import BusError
+from edge.messages import SCHEMA_VERSION, BusCounters, BusMessage, Handler, encode, utc_now
 from edge.outbox import BusStore
+from edge.presence import Presence
 from edge.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "QOS",
+    "SCHEMA_VERSION",
+    "Bus",
+    "BusCounters",
+    "BusMessage",
+    "Handler",
+    "Presence",
+    "encode",
+    "utc_now",
+]
+
 QOS = 1
-
-
-@dataclass(frozen=True)
-class BusMessage:
-    """One inbound message: its topic, decoded payload and who sent it."""
-
-    topic: str
-    payload: dict[str, Any]
-    sender: str | None
-    seq: int | None
-    retained: bool
-    kind: str | None = None  # the §4.3 topic kind (``topics.KINDS``), None if foreign
-    id: str | None = None  # the id level of the topic (device, conveyor, order...)
-
-
-Handler = Callable[[BusMessage], None]
-
-
-@dataclass
-class BusCounters:
-    """What the bus did since start (for status payloads and tests)."""
-
-    published: int = 0
-    acked: int = 0
-    refused: int = 0
-    resent: int = 0
-    received: int = 0
-    duplicates: int = 0
-    malformed: int = 0
-    connects: int = 0
-    refusal_reasons: list[str] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def encode(payload: dict[str, Any]) -> bytes:
-    """Compact JSON bytes of a payload."""
-    return json.dumps(payload, separators=(",", ":"), default=str).encode()
 
 
 class Bus:
@@ -94,7 +66,7 @@ class Bus:
     def __init__(
         self,
         settings: AgentSettings,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = utc_now,
         dedupe_window: int = 1024,
         reconnect_min: float = 0.1,
         reconnect_max: float = 5.0,
@@ -459,39 +431,3 @@ class Bus:
                 self.counters.resent += 1
         if rows:
             log.info("bus %s: re-sent %d stored messages", self.device_id, len(rows))
-
-
-class Presence:
-    """Who is online, from retained ``dev/+/state`` messages; a will (online false)
-    whose epoch differs from the live one is stale and ignored."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._devices: dict[str, dict[str, Any]] = {}
-
-    def update(self, device_id: str, state: dict[str, Any]) -> bool:
-        """Apply one state message; returns True when it changed anything."""
-        with self._lock:
-            known = self._devices.get(device_id)
-            online = bool(state.get("online"))
-            if not online and known is not None and known.get("epoch") != state.get("epoch"):
-                return False  # a stale will of an earlier process
-            if known == state:
-                return False
-            self._devices[device_id] = dict(state)
-            return True
-
-    def online(self, role: str | None = None) -> list[str]:
-        """Ids of devices online now (optionally of one role), sorted."""
-        with self._lock:
-            return sorted(
-                d
-                for d, s in self._devices.items()
-                if s.get("online") and (role is None or s.get("role") == role)
-            )
-
-    def state(self, device_id: str) -> dict[str, Any] | None:
-        """The last state of a device, or None."""
-        with self._lock:
-            found = self._devices.get(device_id)
-            return dict(found) if found else None
