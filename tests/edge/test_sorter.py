@@ -364,3 +364,35 @@ def test_sim_conveyor_url_runs_a_simulated_belt_in_process(agent_settings) -> No
     finally:
         agent.stop()
     assert agent.conveyor_sim is None
+
+
+def test_fault_is_published_and_metrics_ride_in_the_state(agent_settings, sim) -> None:
+    states: list[dict] = []
+
+    def on_state(message: BusMessage) -> None:
+        if message.id == "sorter-1" and "sorter" in message.payload:
+            states.append(message.payload)
+
+    orders = [order_row("O-F", "TOTE-0960", level="P1")]
+    with (
+        sorter_rig(agent_settings, orders, sim) as (_agent, events),
+        Bus(agent_settings("handheld-2")) as watcher,
+    ):
+        watcher.subscribe(topics.any_of(SITE, "dev_state"), on_state)
+        watcher.wait_connected(5)
+        sim.induct("TOTE-0960")
+        wait_until(lambda: events.of("diverted", "TOTE-0960"), what="diverted")
+        sim.inject_fault("E42", "gate 3 motor overload")
+        wait_until(lambda: events.of("fault"), what="fault event")
+        assert (events.of("fault")[0]["code"], events.of("fault")[0]["text"]) == (
+            "E42",
+            "gate 3 motor overload",
+        )
+        wait_until(
+            lambda: any((s["sorter"]["last_fault"] or {}).get("code") == "E42" for s in states),
+            what="state with the fault",
+        )
+    metrics = states[-1]["sorter"]
+    assert metrics["diverted"] == 1 and metrics["faults"] == 1
+    assert metrics["decide_us_p99"] is not None and metrics["decide_us_p99"] < 50_000
+    assert states[-1]["online"] is True and states[-1]["role"] == "sorter"
