@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,6 +21,7 @@ from central.service.context import InputError
 from central.store.base import TokenRecord
 
 router = APIRouter(prefix="/v1/carrier-events", tags=["carriers"])
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 16 * 1024 * 1024
 _CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
@@ -85,8 +87,23 @@ async def post_carrier_events(
                 415, f"content type {kind!r}: send application/json, text/csv or a multipart file"
             )
     except TooMany as exc:
+        log.warning("carrier events refused: %s", exc)
         raise HTTPException(413, str(exc)) from exc
-    return await run_in_threadpool(apply_events, svc.store, events, svc.clock, svc.settings)
+    except InputError as exc:
+        log.warning("carrier events refused, nothing applied: %s", exc)
+        raise
+    try:
+        result = await run_in_threadpool(apply_events, svc.store, events, svc.clock, svc.settings)
+    except InputError as exc:
+        log.warning("carrier events refused, nothing applied: %s", exc)
+        raise
+    log.info(
+        "carrier events: %d received, %d applied, %d deliveries measured",
+        result["received"],
+        result["applied"],
+        result["delivered"],
+    )
+    return result
 
 
 def _json(text: str) -> Any:
