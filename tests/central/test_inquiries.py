@@ -81,10 +81,12 @@ def test_the_page_form_asks_and_reports_the_limit(tmp_path: Path) -> None:
     with feedback_app(tmp_path / "c.db", ManualClock(NOW), settings) as app, app.client() as http:
         token = http.post("/v1/orders", json=order_body("IQ-2")).json()["tracking_token"]
         with httpx.Client(base_url=app.url, follow_redirects=False) as browser:
-            sent = browser.post(f"/track/{token}/ask", data={"message": "Where is it?"})
+            question = "Where is it? <script>alert(1)</script>"
+            sent = browser.post(f"/track/{token}/ask", data={"message": question})
             assert sent.status_code == 303 and sent.headers["location"] == f"/track/{token}?asked=1"
             page = browser.get(sent.headers["location"]).text
             assert "Thanks, we got your question." in page and "Where is it?" in page
+            assert "<script>" not in page and "&lt;script&gt;alert(1)" in page
             limited = browser.post(f"/track/{token}/ask", data={"message": "Hello?"})
             assert limited.status_code == 429 and "at most 1 questions per hour" in limited.text
             assert browser.post("/track/bad-token/ask", data={"message": "x"}).status_code == 404
