@@ -19,7 +19,7 @@ Row layouts (positional, documented here once):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,7 @@ URGENT_LEVELS = frozenset(level.value for level in Level if level.is_urgent)
 # milestone counts from its first occurrence (a repeat is a late duplicate).
 _MILESTONE_INDEX = {name: i for i, name in enumerate(MILESTONES)}
 _PICKED = _MILESTONE_INDEX["picked"]
+_NOT_PICKED = frozenset({"received", "allocated", "picking"})
 
 # Where an open order waits, by status: (stage it is in, milestone its wait started at).
 _WAITING: dict[str, tuple[int, int]] = {
@@ -316,12 +317,16 @@ def milestones(timeline: Iterable[TimelineMark]) -> list[MilestoneRow]:
 
 
 def _stage_stats(
-    levels: Mapping[str, str], marks: Iterable[MilestoneRow]
+    levels: Mapping[str, str], marks: Iterable[MilestoneRow], picking: Set[str]
 ) -> tuple[StageStats, ...]:
     known = [row for row in marks if row[0] in levels]
     # One array of milestone times (None -> NaN) and one of levels: every stage's spans
     # come from one vector subtraction instead of a Python loop per order.
     times = np.array([row[1:] for row in known], dtype=np.float64).reshape(-1, len(MILESTONES))
+    if picking:
+        # Lines picked so far are not a picked order: its pick stage is still running.
+        partial = np.array([row[0] in picking for row in known], dtype=bool)
+        times[partial, _PICKED] = np.nan
     order_levels = np.array([levels[row[0]] for row in known], dtype=object)
     spans = times[:, 1:] - times[:, :-1]
     result = []
@@ -503,13 +508,16 @@ def summarise(
     facts: dict[str, tuple[str, float]] = {}
     by_status: dict[str, int] = {}
     by_level: dict[str, int] = {}
+    picking: set[str] = set()
     for order_id, level, status, deadline in orders:
         levels[order_id] = level
         facts[order_id] = (level, deadline)
         by_status[status] = by_status.get(status, 0) + 1
         by_level[level] = by_level.get(level, 0) + 1
+        if status in _NOT_PICKED:
+            picking.add(order_id)
     by_order = {row[0]: row for row in marks}
-    stages = _stage_stats(levels, by_order.values())
+    stages = _stage_stats(levels, by_order.values(), picking)
     queues = _queues(orders, by_order, now.timestamp())
     urgent, standard, on_level, on_carrier, on_lane = _on_time(facts, deliveries)
     stations, operators = throughput(work)

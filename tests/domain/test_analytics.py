@@ -64,10 +64,11 @@ TIMELINE = [
     ("C", "packed", m(90)),
     ("C", "shipped", m(150)),
     # D: allocate 20 (the first "allocated" counts; the repeat at 50 is a late duplicate),
-    # then waits to be picked since minute 40.
+    # then waits to be picked since minute 40 (its status is still "picking").
     ("D", "received", m(20)),
     ("D", "allocated", m(40)),
     ("D", "allocated", m(50)),
+    ("D", "picked", m(60)),  # one line of two: still picking, not a finished pick stage
     # E: waits to be allocated since minute 100.
     ("E", "received", m(100)),
     # F: allocate 10, then cancelled (no queue).
