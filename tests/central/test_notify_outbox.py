@@ -133,3 +133,31 @@ def test_a_claimed_delivery_is_not_sent_by_a_second_worker(store: Store) -> None
         assert not feedback_tx(tx).claim_delivery(delivery, "9999-01-01T00:00:00.000000Z#b")
     assert second.deliver_due() == 0 and first.deliver_due() == 0  # leased until 9999
     assert sent == []
+
+
+def test_a_failing_risk_round_does_not_hold_up_deliveries(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    from central.feedback.notify.channel import SENT
+
+    sent: list[str] = []
+
+    class Counting:
+        def send(self, delivery, notification):  # type: ignore[no-untyped-def]
+            sent.append(notification.id)
+            return SENT
+
+        def close(self) -> None:
+            return None
+
+    settings = replace(
+        fast_settings(webhooks=(hook("http://127.0.0.1:9/x"),)), risk_interval_seconds=1
+    )
+    create_order(store, order_body("OB-4"), ManualClock(NOW), ServerSettings())
+    broken = ServerSettings(rules=None)  # the risk round raises on every order
+    worker = NotificationWorker(store, broken, settings, channels={"webhook": Counting()})
+    worker.run_once()
+    assert len(sent) == 1
+    assert "notification step monitor failed" in caplog.text

@@ -12,7 +12,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -151,16 +151,23 @@ class NotificationWorker:
             )
 
     def run_once(self) -> None:
-        """Scan, monitor when its interval has passed, deliver what is due."""
-        self.scan()
+        """Scan, monitor when its interval has passed, deliver what is due. Each step
+        is guarded on its own: a failing risk round must not hold up deliveries."""
+        self._guarded(self.scan)
         interval = self.settings.risk_interval_seconds
         if interval > 0 and (
             self._last_risk is None or time.monotonic() - self._last_risk >= interval
         ):
             self._last_risk = time.monotonic()
-            self.monitor()
-            self.scan()
-        self.deliver_due()
+            self._guarded(self.monitor)
+        self._guarded(self.deliver_due)
+
+    @staticmethod
+    def _guarded(step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception:  # the worker survives a bad step; the next round retries
+            log.exception("notification step %s failed", getattr(step, "__name__", step))
 
     # --- the thread ---------------------------------------------------------------------
 
@@ -190,10 +197,7 @@ class NotificationWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the loop survives a bad round; the next one retries
-                log.exception("notification round failed")
+            self.run_once()
             self._wake.wait(self._pause())
             self._wake.clear()
 
