@@ -180,6 +180,11 @@ class Bus:
         raise BusError(f"MQTT broker {cfg.host}:{cfg.port} did not answer within {timeout:g} s")
 
     @property
+    def refused_login(self) -> str | None:
+        """The broker's reason when it refused our login last time (else None)."""
+        return self._refused_login
+
+    @property
     def connected(self) -> bool:
         """True while the broker connection is up."""
         return self._connected.is_set()

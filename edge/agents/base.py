@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from edge import topics
 from edge.bus import Bus, BusMessage
 from edge.central_watch import CentralWatch
-from edge.errors import EdgeError
+from edge.errors import BusError, EdgeError
 from edge.settings import AgentSettings
 from sync.client import SyncClient
 from sync.errors import SyncError
@@ -167,6 +167,7 @@ class Agent:
                 previous[sig] = signal.signal(sig, on_signal)
         try:
             self.start()
+            self._check_broker_login()
             log.info("%s agent %s started at site %s", self.role, self.device_id, self.site)
             self._stop.wait()
         finally:
@@ -174,6 +175,18 @@ class Agent:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
+
+    def _check_broker_login(self, timeout: float = 5.0) -> None:
+        """A refused login is a settings mistake: fail with one line. A broker that is
+        merely down is not: the agent works on and the bus keeps reconnecting."""
+        if self.bus is None:
+            return
+        try:
+            self.bus.wait_connected(timeout)
+        except BusError as exc:
+            if self.bus.refused_login:
+                raise EdgeError(f"{self.settings.path}: [mqtt] {exc}") from exc
+            log.warning("%s: %s; working on, the bus keeps reconnecting", self.device_id, exc)
 
     @property
     def stopping(self) -> bool:

@@ -254,3 +254,12 @@ def test_agent_process_stops_cleanly_on_sigterm_and_its_will_marks_a_crash(
             assert code == (0 if how == signal.SIGTERM else -signal.SIGKILL), stderr
             wait_until(lambda e=epoch: went_offline(e), timeout=10, what=f"offline after {how}")
             assert "Traceback" not in stderr
+
+
+def test_agent_with_a_wrong_broker_password_exits_with_one_line(agent_settings, capsys) -> None:
+    from rushline.cli import main
+
+    settings = agent_settings("dispatch-1", password="wrong")
+    assert main(["agent", "dispatch", "--config", str(settings.path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[mqtt] MQTT broker" in err[0] and "refused 'dispatch-1'" in err[0]
