@@ -94,6 +94,9 @@ class Agent:
                 batch_size=self.settings.sync.batch_size,
                 timeout=self.settings.sync.timeout,
                 interval=self.settings.sync.interval,
+                # A device that syncs often also retries often: the backoff is capped at
+                # ten intervals (10 s with the default interval of 1 s).
+                backoff_cap=min(10.0, max(1.0, 10 * self.settings.sync.interval)),
             )
         except SyncError as exc:
             self.stop()
