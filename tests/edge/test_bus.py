@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge import topics
 from edge.bus import Bus, BusMessage, Presence
@@ -155,3 +157,34 @@ def test_wrong_password_is_one_clear_error(agent_settings) -> None:
             bus.start(wait=3)
     finally:
         bus.stop()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["sorter-1", "pack-1"]), st.integers(1, 60)),
+        min_size=1,
+        max_size=120,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_dedupe_accepts_each_message_exactly_once(deliveries, rng) -> None:
+    import tempfile
+    from pathlib import Path
+
+    # QoS 1 repeats and reorders a little: every message arrives once or more, shuffled
+    # within less than the window.
+    wanted = list(dict.fromkeys(deliveries))
+    stream = wanted + [m for m in deliveries if rng.random() < 0.5]
+    rng.shuffle(stream)
+    with tempfile.TemporaryDirectory() as folder:
+        store = BusStore(Path(folder) / "bus.db", window=64)
+        try:
+            accepted = []
+            for sender, seq in stream:
+                if not store.is_duplicate(sender, seq):
+                    store.remember(sender, seq)
+                    accepted.append((sender, seq))
+        finally:
+            store.close()
+    assert sorted(accepted) == sorted(wanted)

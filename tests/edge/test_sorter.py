@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from devices.conveyor.protocol import Done, Miss
 from devices.conveyor.sim import ConveyorSim
@@ -396,3 +399,35 @@ def test_fault_is_published_and_metrics_ride_in_the_state(agent_settings, sim) -
     assert metrics["diverted"] == 1 and metrics["faults"] == 1
     assert metrics["decide_us_p99"] is not None and metrics["decide_us_p99"] < 50_000
     assert states[-1]["online"] is True and states[-1]["role"] == "sorter"
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P3", "P4", None]),
+            st.sampled_from(["picked", "cancelled", "on_hold", "picking"]),
+            st.booleans(),
+        ),
+        max_size=60,
+    )
+)
+def test_lane_choice_invariants(totes) -> None:
+    config = SorterConfig("c1", express_lane=1, lanes=(2, 3), exception_lane=4)
+    planner = LanePlanner(config)
+    cache = ToteCache()
+    for i, (level, status, leaves) in enumerate(totes):
+        tote = f"T{i}"
+        if level is not None:
+            cache.put(f"O{i}", order_row(f"O{i}", tote, level=level, status=status))
+        before = dict(planner.queues)
+        decision = planner.decide(tote, cache.get(tote))
+        if level is None or status in ("cancelled", "on_hold"):
+            assert decision.lane == 4
+        elif level in ("P1", "P2"):
+            assert decision.lane == 1
+        else:
+            assert before[decision.lane] == min(before[2], before[3])  # the shorter queue
+        if leaves:
+            planner.left_lane(decision.lane)
+        assert all(n >= 0 for n in planner.queues.values())
