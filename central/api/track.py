@@ -98,6 +98,12 @@ async def ask_json(
     )
 
 
+def _unknown_page() -> HTMLResponse:
+    html = environment().get_template("track_unknown.html").render()
+    headers = {**PRIVATE_HEADERS, "Content-Security-Policy": PAGE_POLICY}
+    return HTMLResponse(html, status_code=404, headers=headers)
+
+
 def _page(
     request: Request,
     svc: Services,
@@ -127,8 +133,13 @@ def _page(
 def track_page(
     token: str, request: Request, asked: int = 0, svc: Services = Depends(services)
 ) -> HTMLResponse:
-    """The tracking page."""
-    return _page(request, svc, token, notice="Thanks, we got your question." if asked else "")
+    """The tracking page (a friendly 404 page for an unknown token)."""
+    try:
+        return _page(request, svc, token, notice="Thanks, we got your question." if asked else "")
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return _unknown_page()
+        raise
 
 
 @router.post("/track/{token}/ask", response_class=HTMLResponse)
@@ -141,8 +152,8 @@ def ask_form(
     """The page's question form: back to the page (303) or the page with the error."""
     try:
         _ask(request, svc, token, message)
-    except inquiries.UnknownToken as exc:
-        raise HTTPException(404, "unknown tracking token", headers=PRIVATE_HEADERS) from exc
+    except inquiries.UnknownToken:
+        return _unknown_page()
     except inquiries.InquiryError as exc:
         return _page(request, svc, token, status_code=exc.status, error=str(exc))
     return RedirectResponse(f"/track/{token}?asked=1", status_code=303, headers=PRIVATE_HEADERS)

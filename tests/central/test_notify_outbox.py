@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from central.clock import ManualClock
 from central.feedback.notify.outbox import feedback_tx, scan_timeline
@@ -21,6 +24,7 @@ from central.service.intake import create_order
 from central.settings import ServerSettings
 from central.store import open_store
 from central.store.base import Store
+from central.store.feedback_sql import DeliveryRow
 from tests.central.conftest import NOW, order_body
 from tests.central.feedback_support import fast_settings, hook
 from tests.support.central import TEST_MASTERDATA
@@ -161,3 +165,37 @@ def test_a_failing_risk_round_does_not_hold_up_deliveries(
     worker.run_once()
     assert len(sent) == 1
     assert "notification step monitor failed" in caplog.text
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    outcomes=st.lists(st.sampled_from(["sent", "retry", "refused"]), min_size=1, max_size=12),
+    max_attempts=st.integers(min_value=1, max_value=6),
+    base=st.floats(min_value=0.01, max_value=10),
+    cap=st.floats(min_value=0.01, max_value=30),
+)
+def test_settle_ends_within_max_attempts_and_waits_at_most_cap(
+    outcomes: list[str], max_attempts: int, base: float, cap: float
+) -> None:
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+
+    from central.feedback.notify.channel import Outcome
+    from central.feedback.notify.worker import settle
+    from central.feedback.settings import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=max_attempts, base_seconds=base, cap_seconds=cap)
+    notify = replace(fast_settings(), retry=policy)
+    row = DeliveryRow("n", "webhook", "shop", "pending", 0, "", None, None)
+    now = NOW
+    by_name = {"sent": Outcome(True), "retry": Outcome(False, True, "x"), "refused": Outcome(False)}
+    for name in outcomes:
+        row = settle(row, by_name[name], now, notify)
+        if row.status != "pending":
+            break
+        due = datetime.strptime(row.next_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=now.tzinfo)
+        assert timedelta(0) < due - now <= timedelta(seconds=cap) + timedelta(microseconds=1)
+    assert row.attempts <= max_attempts
+    assert (row.status == "sent") == (by_name[outcomes[row.attempts - 1]].sent)
+    if row.status == "pending":
+        assert row.attempts == len(outcomes) < max_attempts

@@ -115,6 +115,8 @@ def test_page_renders_for_a_phone_without_private_data(app: CentralApp) -> None:
 def test_unknown_token_is_404_everywhere(app: CentralApp) -> None:
     for path in ("/v1/track/nope-not-a-token", "/track/nope-not-a-token"):
         assert httpx.get(f"{app.url}{path}").status_code == 404
+    page = httpx.get(f"{app.url}/track/nope-not-a-token")
+    assert "We cannot find this order" in page.text and page.headers["cache-control"] == "no-store"
     response = httpx.post(f"{app.url}/v1/track/nope/inquiries", json={"message": "hi"})
     assert response.status_code == 404
 
