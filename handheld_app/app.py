@@ -17,6 +17,7 @@ from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition
@@ -24,6 +25,7 @@ from kivy.uix.screenmanager import NoTransition
 from devices.barcodes import Scan
 from devices.errors import DeviceError
 from devices.scanner import TypedText
+from handheld_app import theme
 from handheld_app.input import ScannerInput
 from handheld_app.presenters import (
     Feedback,
@@ -99,6 +101,9 @@ class HandheldApp(App):  # type: ignore[misc]
         for name in KV_FILES:
             if str(KV_DIR / name) not in Builder.files:
                 Builder.load_file(str(KV_DIR / name))
+        # The background is the window's clear colour: a full-screen rectangle would be
+        # blended again on every frame, which costs a slow (software) GPU dearly.
+        Window.clearcolor = theme.BACKGROUND
         root = HandheldRoot()
         sm = root.ids.sm
         sm.transition = NoTransition()
