@@ -141,9 +141,11 @@ class _Reader:
         self.source, self.table, self.prefix = source, table, prefix
 
     def fail(self, key: str, message: str) -> NotificationConfigError:
+        """An error naming the file and the field."""
         return NotificationConfigError(f"{self.source}: {self.prefix}{key}: {message}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        """The value of ``key`` (or ``default``), checked against ``kind``."""
         value = self.table.get(key, default)
         if isinstance(value, bool) and kind in (int, float, (int, float)):
             raise self.fail(key, "must be a number, not true/false")
@@ -152,12 +154,14 @@ class _Reader:
         return value
 
     def number(self, key: str, default: float, minimum: float = 0.0) -> float:
+        """A number no smaller than ``minimum``."""
         value = float(self.get(key, (int, float), default))
         if value < minimum:
             raise self.fail(key, f"must be at least {minimum:g}, got {value:g}")
         return value
 
     def names(self, key: str, default: frozenset[str], allowed: set[str] | None) -> frozenset[str]:
+        """A list of names, each one of ``allowed`` (or ``*``) when given."""
         value = self.get(key, list, sorted(default))
         if not all(isinstance(v, str) for v in value):
             raise self.fail(key, "must be a list of strings")
@@ -168,6 +172,7 @@ class _Reader:
         return frozenset(value)
 
     def sub(self, key: str) -> _Reader:
+        """The reader of a nested table."""
         return _Reader(self.source, self.get(key, dict, {}), f"{self.prefix}{key}.")
 
 
