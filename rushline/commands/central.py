@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="re-evaluation interval (default 60)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (each opens the database; writes stay serialised by it)",
+    )
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser("token", help="create an API token (printed once, on the last line)")
@@ -57,13 +63,52 @@ def _open(url: str | None) -> Any:
         raise UserError(str(exc)) from exc
 
 
+_ENV_DB = "RUSHLINE_CENTRAL_DB"
+_ENV_CONFIG = "RUSHLINE_CENTRAL_CONFIG"
+_ENV_TICK = "RUSHLINE_CENTRAL_REPRIORITISE_SECONDS"
+
+
+def app_from_env() -> Any:
+    """The app of one worker process of ``serve --workers N`` (uvicorn factory): settings
+    come through the environment; the worker closes its store when it stops."""
+    import contextlib
+    import os
+
+    from central.app import create_app
+    from central.settings import load_settings
+    from sync.simclock import clock_from_env
+
+    tick = os.environ.get(_ENV_TICK)
+    settings = load_settings(
+        os.environ.get(_ENV_CONFIG) or None, reprioritise_seconds=float(tick) if tick else None
+    )
+    store = _open(os.environ.get(_ENV_DB) or None)
+    app = create_app(store, clock=clock_from_env(), settings=settings)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(running: Any) -> Any:
+        try:
+            async with inner(running) as state:
+                yield state
+        finally:
+            store.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from central.app import create_app
     from central.settings import SettingsError, load_settings
     from sync.simclock import clock_from_env
 
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
     try:
         settings = load_settings(args.config, reprioritise_seconds=args.reprioritise_seconds)
     except SettingsError as exc:
@@ -72,16 +117,29 @@ def _serve(args: argparse.Namespace) -> int:
         clock = clock_from_env()  # the demo's simulated floor clock, else the wall clock
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    store = _open(args.db)
-    try:
-        print(f"rushline central: {store.url} on http://{args.host}:{args.port}", flush=True)
+    store = _open(args.db)  # creates and migrates the database once, before any worker
+    print(f"rushline central: {store.url} on http://{args.host}:{args.port}", flush=True)
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if args.workers > 1:
+        store.close()
+        os.environ[_ENV_DB] = store.url
+        os.environ[_ENV_CONFIG] = args.config or ""
+        if args.reprioritise_seconds is not None:
+            os.environ[_ENV_TICK] = str(args.reprioritise_seconds)
         uvicorn.run(
-            create_app(store, clock=clock, settings=settings),
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            access_log=False,
+            "rushline.commands.central:app_from_env",
+            factory=True,
+            workers=args.workers,
+            **options,
         )
+        return 0
+    try:
+        uvicorn.run(create_app(store, clock=clock, settings=settings), **options)
     finally:
         store.close()
     return 0

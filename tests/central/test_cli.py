@@ -76,3 +76,49 @@ def test_serve_refuses_bad_config_and_database_in_one_line(tmp_path: Path) -> No
     assert bad.returncode == 2 and "none.toml" in bad.stderr and "Traceback" not in bad.stderr
     url = run_cli("central", "token", "--db", "mysql://x", "--role", "admin", check=False)
     assert url.returncode == 2 and "mysql://x" in url.stderr and "Traceback" not in url.stderr
+
+
+def test_two_worker_processes_serialise_writes(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.central import TEST_MASTERDATA
+
+    server = CentralProcess(tmp_path / "central", extra_args=("--workers", "2")).start()
+    try:
+        server.import_masterdata(TEST_MASTERDATA)
+        tokens = {d: server.device_token(d, "DE-FRA") for d in ("HH-1", "HH-2")}
+
+        def pushes(device: str) -> None:
+            with server.client(tokens[device]) as http:
+                for n in range(5):
+                    ops = [
+                        {
+                            "op_id": f"{device}-{n}-{i}",
+                            "seq": n * 10 + i + 1,
+                            "kind": "stock.adjusted",
+                            "at": "2026-11-25T08:00:00+00:00",
+                            "data": {
+                                "warehouse": "DE-FRA",
+                                "location": "A01-02-1",
+                                "sku": "SKU-2001",
+                                "delta": 1,
+                                "reason": "found",
+                            },
+                        }
+                        for i in range(10)
+                    ]
+                    r = http.post("/v1/sync/push", json={"device": device, "ops": ops})
+                    assert r.status_code == 200 and {x["status"] for x in r.json()["results"]} == {
+                        "applied"
+                    }
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(pushes, tokens))
+        with server.client() as http:
+            rows = http.get("/v1/stock", params={"sku": "SKU-2001", "warehouse": "DE-FRA"}).json()
+            assert next(r for r in rows if r["location"] == "A01-02-1")["on_hand"] == 10 + 100
+            feed = http.get("/v1/sync/pull", params={"limit": 5000}).json()["changes"]
+        stock = [c for c in feed if c["id"] == "DE-FRA/A01-02-1/SKU-2001"]
+        assert len(stock) == 1 and stock[0]["data"]["on_hand"] == 110
+    finally:
+        server.stop()

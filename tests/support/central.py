@@ -185,12 +185,13 @@ class CentralProcess:
     workdir: Path
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
+    db: str | None = None  # a database URL; default: central.db in ``workdir``
     process: subprocess.Popen[bytes] | None = None
     _admin: str | None = None
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.workdir / 'central.db'}"
+        return self.db or f"sqlite:///{self.workdir / 'central.db'}"
 
     @property
     def url(self) -> str:
