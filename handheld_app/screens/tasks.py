@@ -8,6 +8,10 @@ from kivy.uix.screenmanager import Screen
 
 from handheld_app.presenters.tasks import TaskListView, TaskRow
 
+# A picker works the top of the list; rebuilding hundreds of rows every second (the
+# countdowns) would cost more than it shows.
+MAX_ROWS = 30
+
 
 def row_text(row: TaskRow) -> str:
     """The two lines of a task row (Kivy markup)."""
@@ -48,12 +52,14 @@ class TasksScreen(Screen):  # type: ignore[misc]
     def show(self, view: TaskListView, operator: str) -> None:
         """Show the list view-model."""
         self.title = f"Tasks · {operator}"
-        self.empty = "" if view.rows else "No open tasks"
-        if view.rows != self._rows:
-            self._rows = view.rows
+        more = len(view.rows) - MAX_ROWS
+        self.empty = f"+{more} more tasks" if more > 0 else "" if view.rows else "No open tasks"
+        shown = view.rows[:MAX_ROWS]
+        if shown != self._rows:
+            self._rows = shown
             grid = self.ids.task_list
             grid.clear_widgets()
-            for row in view.rows:
+            for row in shown:
                 grid.add_widget(
                     TaskRowWidget(
                         task_id=row.task_id, level=row.level, text=row_text(row), screen=self

@@ -106,7 +106,7 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
         config,
         out,
         SHOTS / "offline",
-        "signin,reasons,banner,pick,stock,settings,serial",
+        "signin,ergonomics,reasons,banner,pick,stock,settings,serial",
         "--offline",
     )
     master, slave = os.openpty()
@@ -144,6 +144,7 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["banner_opened"]["ok"]
     assert "not a badge" in steps["signin_refused"]["message"]
     assert steps["signin"]["ok"] and steps["signin"]["rows"] == 2
+    assert steps["ergonomics"]["ok"], steps["ergonomics"]
     assert "customer flag: medical" in steps["reasons"]["text"]
     assert steps["pick_opened"]["level"] == "P1"
     wrong = steps["wrong_item"]

@@ -231,3 +231,31 @@ def scenario_serial(d: Driver) -> Step:
     yield 0.1
     d.record("serial_badge", ok, message=message, screen=d.app.sm.current)
     d.shot("14_serial_signin")
+
+
+def scenario_ergonomics(d: Driver) -> Step:
+    """Gloves and arm's length: every button >= 64 dp tall, every text >= 20 sp, the
+    bin and the item >= 32 sp, on every screen."""
+    from kivy.metrics import dp, sp
+    from kivy.uix.button import Button
+    from kivy.uix.label import Label
+
+    small_buttons: list[str] = []
+    small_text: list[str] = []
+    for screen in d.app.sm.screens:
+        for widget in screen.walk():
+            name = f"{screen.name}:{getattr(widget, 'text', '')[:20]!r}"
+            if isinstance(widget, Button) and widget.height < dp(64):
+                small_buttons.append(f"{name} {widget.height:.0f}px")
+            if isinstance(widget, Label) and widget.font_size < sp(20):
+                small_text.append(f"{name} {widget.font_size:.0f}px")
+    pick = _screen(d, "pick")
+    big = min(pick.ids.location.font_size, pick.ids.sku.font_size)
+    d.record(
+        "ergonomics",
+        not small_buttons and not small_text and big >= sp(32),
+        small_buttons=small_buttons,
+        small_text=small_text,
+        big=big,
+    )
+    yield 0
