@@ -159,7 +159,7 @@ def test_wrong_password_is_one_clear_error(agent_settings) -> None:
         bus.stop()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["sorter-1", "pack-1"]), st.integers(1, 60)),
