@@ -5,7 +5,7 @@ from __future__ import annotations
 from handheld_app.presenters import PickView, SilentFeedback, Step, TaskListView
 from handheld_app.session import PickerSession
 from sync.store import LocalStore
-from tests.handheld_app.floor import GTIN_BAG, GTIN_PEN, GTIN_STRANGER, Clock, gs1
+from tests.handheld_app.floor import GTIN_BAG, GTIN_CUP, GTIN_PEN, GTIN_STRANGER, Clock, gs1
 
 
 def _session(store: LocalStore, clock: Clock) -> tuple[PickerSession, SilentFeedback]:
@@ -256,3 +256,41 @@ def test_a_simulated_picker_follows_expected_scans(store: LocalStore, clock: Clo
     assert port.errors == 0
     order = store.order("O-HOT")
     assert order is not None and order["status"] == "picked"
+
+
+def test_batch_task_asks_a_tote_per_order(store: LocalStore, clock: Clock) -> None:
+    slow = store.order("O-SLOW")
+    assert slow is not None
+    second = {**slow, "id": "O-SLOW2", "lines": [{"sku": "SKU-PEN", "qty": 1, "picked": 0}]}
+    batch = {
+        "id": "BATCH-2",
+        "kind": "batch",
+        "level": "P3",
+        "warehouse": "DE-FRA",
+        "order_ids": ["O-SLOW", "O-SLOW2"],
+        "lines": [
+            {"order_id": "O-SLOW", "sku": "SKU-CUP", "location": "A01-02-1", "qty": 1},
+            {"order_id": "O-SLOW2", "sku": "SKU-PEN", "location": "C03-01-1", "qty": 1},
+        ],
+        "deadline": slow["deadline"],
+        "status": "open",
+    }
+    store.apply_changes(
+        [
+            {"entity": "order", "id": "O-SLOW2", "data": second},
+            {"entity": "task", "id": "BATCH-2", "data": batch},
+        ],
+        cursor=50,
+        epoch="e1",
+    )
+    session, _ = _session(store, clock)
+    session.start("BATCH-2")
+    for code in ("LOC-A01-02-1", GTIN_CUP, "LOC-C03-01-1", GTIN_PEN):
+        assert session.scan(code).ok, code
+    assert _pick_view(session).order_id == "O-SLOW"
+    assert session.scan("TOTE-0011").code == "tote_bound"
+    assert _pick_view(session).prompt == "Scan a tote for order O-SLOW2"
+    assert session.scan("TOTE-0011").code == "tote_in_use"  # one tote, one order
+    assert session.scan("TOTE-0012").code == "task_done"
+    totes = {d["order_id"]: d["tote"] for k, d in _ops(store) if k == "tote.assigned"}
+    assert totes == {"O-SLOW": "TOTE-0011", "O-SLOW2": "TOTE-0012"}
