@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.central import CentralProcess, default_masterdata
+from tests.support.pg import central_db_url
 from tests.support.waiting import free_port, wait_until
 
 
@@ -19,7 +20,8 @@ from tests.support.waiting import free_port, wait_until
 def central_server(tmp_path: Path) -> Iterator[CentralProcess]:
     """``rushline central serve`` as a subprocess with the default master data imported;
     ``.admin_token``, ``.device_token(device, site)``, ``.url``, ``.restart()``."""
-    server = CentralProcess(tmp_path / "central").start()
+    workdir = tmp_path / "central"
+    server = CentralProcess(workdir, db=central_db_url(workdir / "central.db")).start()
     try:
         server.import_masterdata(default_masterdata())
         yield server
@@ -63,7 +65,7 @@ def start_central_app(
     from central.auth import create_token
     from central.store import open_store
 
-    store = open_store(f"sqlite:///{db_path}")
+    store = open_store(central_db_url(db_path))
     app = create_app(store, clock=clock, settings=settings)
     port = free_port()
     server = uvicorn.Server(
