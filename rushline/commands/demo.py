@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "--rate",
         type=float,
         default=None,
-        help="simulated seconds per real second (default: the shift's arrivals in ~30 s)",
+        help="simulated seconds per real second (default: the shift's arrivals in ~25 s)",
     )
     parser.add_argument("--pickers", type=int, default=None, help="simulated pickers")
     parser.add_argument(
@@ -98,7 +98,7 @@ def run_demo(args: argparse.Namespace) -> int:
         outage_seconds=float(outage),
         out=_fresh(args.out or fresh_out_dir()),
         seed=args.seed if args.seed is not None else defaults.seed,
-        rate=args.rate if args.rate is not None else max(60.0, minutes * 60 / 30),
+        rate=args.rate if args.rate is not None else max(60.0, minutes * 60 / 25),
         start=defaults.start,
         urgent_share=defaults.urgent_share,
         pickers=_positive("pickers", args.pickers, defaults.pickers),

@@ -50,7 +50,7 @@ class FloorOptions:
     urgent_share: float
     pickers: int
     config: Path | None = None
-    budget_s: float = 80.0  # real seconds from start to the end of the drain
+    budget_s: float = 75.0  # real seconds from start to the end of the drain
     tick_seconds: float = 1.0  # central's re-prioritise/batch interval (real s)
 
 
@@ -80,6 +80,24 @@ def stage_counts(db_path: Path) -> tuple[dict[str, int], dict[str, int]]:
         if level in ("P1", "P2"):
             urgent[status] = urgent.get(status, 0) + n
     return stages, urgent
+
+
+def stuck_orders(db_path: Path, site: str) -> int:
+    """Orders nobody on this floor can work on: fulfilled by another warehouse, or
+    waiting for stock (a transfer) with no open pick task."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM orders o WHERE o.status IN ('received', 'allocated') "
+            "AND (o.warehouse != ? OR NOT EXISTS (SELECT 1 FROM task_orders t "
+            "JOIN tasks k ON k.id = t.task_id WHERE t.order_id = o.id AND k.status = 'open'))",
+            [site],
+        ).fetchone()
+        return int(row[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
 
 
 class Floor:
@@ -247,12 +265,12 @@ class Floor:
             stages, _ = stage_counts(self.central.db_path)
             posted = len(self.poster.state.posted) if self.poster else 0
             reached = sum(n for s, n in stages.items() if _at_or_beyond(s, goal))
-            if posted and reached >= posted:
+            if posted and reached + stuck_orders(self.central.db_path, self.site.site_id) >= posted:
                 break
             snap = (tuple(sorted(stages.items())), self._pending())
             if snap != last_snap:
                 last_snap, last_change = snap, time.monotonic()
-            elif time.monotonic() - last_change > 8.0 and not self._busy():
+            elif time.monotonic() - last_change > 5.0 and not self._busy():
                 self.run_info.notes.append("floor idle with orders unfinished (see report)")
                 break
             time.sleep(0.25)

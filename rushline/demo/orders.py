@@ -146,6 +146,10 @@ def _order(
         deadline = datetime.combine(day, datetime.min.time(), now.tzinfo).replace(
             hour=18 if local else rng.choice((15, 17, 18))
         )
+        if rng.random() < 0.15:
+            # A rush promise (collection within the hour): some of these will be late.
+            tags.append("rush")
+            deadline = now + timedelta(minutes=rng.choice((20, 30, 45, 60)))
     else:
         service = rng.choice(("standard", "standard", "priority", None))
         # End of a business day, two to five days out (some tighter "priority" ones).

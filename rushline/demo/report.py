@@ -225,6 +225,7 @@ def on_time(
     times: dict[str, dict[str, datetime]],
     goal: str,
     now: datetime,
+    site: str | None = None,
 ) -> dict[str, dict[str, int]]:
     """Per group: reached ``goal`` before the deadline, late, open but not late yet."""
     out = {
@@ -232,6 +233,8 @@ def on_time(
         for g in ("urgent", "standard")
     }
     for order_id, doc in orders.items():
+        if site is not None and doc.get("warehouse") != site:
+            continue  # fulfilled by another warehouse: no floor of it runs in the demo
         group = "urgent" if _level(doc) in URGENT else "standard"
         deadline = _when(doc.get("deadline"))
         done = times[order_id].get(goal)
@@ -262,6 +265,18 @@ def carriers_used(orders: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 }
             )
     return {"by_service": dict(used), "examples": examples}
+
+
+def _spread(seconds: list[float]) -> dict[str, float]:
+    """Median, 95th percentile and max in milliseconds."""
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {"p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1] * 1000, 1)}
 
 
 def build(floor: Floor) -> dict[str, Any]:
@@ -309,11 +324,13 @@ def build(floor: Floor) -> dict[str, Any]:
             "posted": len(poster.posted) if poster else 0,
             "refused": dict(poster.refused) if poster else {},
             "post_retries": poster.retries if poster else 0,
+            "post_ms": _spread(poster.post_seconds) if poster else {},
             "by_status": dict(Counter(str(d.get("status")) for d in orders.values())),
             "by_level": dict(Counter(_level(d) for d in orders.values())),
+            "by_warehouse": dict(Counter(str(d.get("warehouse")) for d in orders.values())),
             "goal_stage": goal,
         },
-        "on_time": on_time(orders, times, goal, floor.clock.now()),
+        "on_time": on_time(orders, times, goal, floor.clock.now(), floor.site.site_id),
         "stage_minutes": stage_durations(orders, times),
         "ops": proof,
         "carriers": carriers_used(orders),
@@ -326,6 +343,7 @@ def build(floor: Floor) -> dict[str, Any]:
         "ok": not any(invariants.values()),
         "order_times": {i: {k: v.isoformat() for k, v in t.items()} for i, t in times.items()},
         "order_levels": {i: _level(d) for i, d in orders.items()},
+        "order_intake_levels": {i: p.level for i, p in poster.posted.items()} if poster else {},
         "order_arrivals": {i: p.arrived_at.isoformat() for i, p in poster.posted.items()}
         if poster
         else {},

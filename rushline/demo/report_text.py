@@ -24,6 +24,9 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
         "by final status", ", ".join(f"{k} {v}" for k, v in sorted(orders["by_status"].items()))
     )
     t.add_row("by level", ", ".join(f"{k} {v}" for k, v in sorted(orders["by_level"].items())))
+    t.add_row(
+        "by warehouse", ", ".join(f"{k} {v}" for k, v in sorted(orders["by_warehouse"].items()))
+    )
     ops = report["ops"]
     t.add_row("ops recorded on devices", str(ops["recorded_on_devices"]))
     t.add_row("ops applied at central", str(ops["applied_at_central"]))
@@ -37,7 +40,7 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     console.print(t)
 
     goal = orders["goal_stage"]
-    on_time = Table(title=f"On time ({goal} before the deadline)")
+    on_time = Table(title=f"{report['site']} orders on time ({goal} before the deadline)")
     for column in ("group", "on time", "late", "open, not late yet", "open and late"):
         on_time.add_column(column, justify="right")
     for group, row in report["on_time"].items():

@@ -4,6 +4,7 @@ server (``rushline central serve``) over a SQLite file, both on free loopback po
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -162,8 +163,23 @@ class CentralServer:
         child = self.supervisor.children.get("central")
         return child is not None and child.alive()
 
+    def write_notifications(self, risk_seconds: float) -> None:
+        """The shipped notification settings with a risk check every ``risk_seconds`` and
+        tracking links to this server (central reads the file from its data dir)."""
+        from importlib import resources
+
+        source = resources.files("config") / "default" / "notifications.toml"
+        target = self.workdir / "notifications.toml"
+        if target.exists() or not source.is_file():
+            return
+        text = source.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^interval_seconds = .*$", f"interval_seconds = {risk_seconds}", text)
+        text = re.sub(r"(?m)^public_base_url = .*$", f'public_base_url = "{self.url}"', text)
+        target.write_text(text, encoding="utf-8")
+
     def start(self, timeout: float = 30.0) -> None:
         """Start the server and wait until ``/healthz`` answers."""
+        self.write_notifications(max(1.0, self.tick_seconds * 2))
         argv = [
             "central",
             "serve",

@@ -22,9 +22,15 @@ if TYPE_CHECKING:
     from rushline.demo.floor import Floor
 
 ROLES = ("sorter", "pack", "dock", "dispatch")
-DEVICE_IDS = {"sorter": "sorter-1", "pack": "pack-1", "dock": "dock-1", "dispatch": "dispatch-1"}
+# (device id, role): two pack stations share the lanes, one dock, one dispatcher.
+DEVICES = (
+    ("sorter-1", "sorter"),
+    ("pack-1", "pack"),
+    ("pack-2", "pack"),
+    ("dock-1", "dock"),
+    ("dispatch-1", "dispatch"),
+)
 CONVEYOR_ID = "conveyor-1"
-PRINTERS = {"pack": "printer-pack-1", "dock": "printer-dock-1"}
 EXPRESS_LANE, LANES, EXCEPTION_LANE = 1, (2, 3), 4
 
 
@@ -99,7 +105,8 @@ class Stations:
         self.floor = floor
         self.site = floor.site.site_id
         self.roles = [r for r in ROLES if agent_available(r)]
-        self.running: list[str] = []
+        self.devices = [(d, r) for d, r in DEVICES if r in self.roles]
+        self.running: list[str] = []  # device ids
         self.conveyor: Any = None
         self.printers: dict[str, Any] = {}
         self.scanners: dict[str, ScannerPty] = {}
@@ -111,12 +118,12 @@ class Stations:
     def broker_devices(self) -> list[dict[str, str]]:
         """The MQTT users (id, role, conveyor/printer) the broker needs."""
         devices = []
-        for role in self.roles:
-            entry = {"id": DEVICE_IDS[role], "role": role}
+        for device, role in self.devices:
+            entry = {"id": device, "role": role}
             if role == "sorter":
                 entry["conveyor"] = CONVEYOR_ID
-            if role in PRINTERS:
-                entry["printer"] = PRINTERS[role]
+            if role in ("pack", "dock"):
+                entry["printer"] = f"printer-{device}"
             devices.append(entry)
         devices.append({"id": "monitor-1", "role": "monitor"})
         return devices
@@ -136,8 +143,8 @@ class Stations:
         self.monitor = FloorMonitor(floor.broker, self.site)
         self.monitor.start()
         self._start_devices()
-        for role in self.roles:
-            self._start_agent(role)
+        for device, role in self.devices:
+            self._start_agent(device, role)
         self.world = World(self)
         self.world.start()
 
@@ -146,17 +153,19 @@ class Stations:
         from devices.printer.sim import PrinterSim
 
         if "sorter" in self.roles:
-            self.conveyor = ConveyorSim(lanes=4, speed_m_s=4.0, gate_spacing_m=1.0).start()
-        for role, folder in (("pack", "labels"), ("dock", "manifests")):
-            if role in self.roles:
-                sim = PrinterSim(port=0, out_dir=self.floor.out / folder)
+            self.conveyor = ConveyorSim(
+                lanes=4, speed_m_s=10.0, gate_spacing_m=1.0, gate_window_s=0.02
+            ).start()
+        for device, role in self.devices:
+            if role in ("pack", "dock"):
+                folder = "labels" if role == "pack" else "manifests"
+                sim = PrinterSim(port=0, out_dir=self.floor.out / folder / device)
                 sim.start()
-                self.printers[role] = sim
-                self.scanners[role] = ScannerPty()
+                self.printers[device] = sim
+                self.scanners[device] = ScannerPty()
 
-    def _settings(self, role: str) -> Path:
+    def _settings(self, device: str, role: str) -> Path:
         floor = self.floor
-        device = DEVICE_IDS[role]
         broker = floor.broker
         if broker is None:
             raise ProcessError("no broker")
@@ -197,44 +206,46 @@ class Stations:
                 "status_interval": 2.0,
             }
         elif role in ("pack", "dock"):
-            devices["scanner"] = self.scanners[role].url
-            host, port = self.printers[role].address
+            devices["scanner"] = self.scanners[device].url
+            host, port = self.printers[device].address
             devices["printer"] = f"tcp://{host}:{port}?timeout=2"
-            doc[role] = {"site_config": site_config, "printer_id": PRINTERS[role]}
+            doc[role] = {"site_config": site_config, "printer_id": f"printer-{device}"}
         if devices:
             doc["devices"] = devices
         path = folder / f"{device}.toml"
         path.write_text(toml_text(doc), encoding="utf-8")
         return path
 
-    def _start_agent(self, role: str) -> None:
+    def _start_agent(self, device: str, role: str) -> None:
         try:
-            path = self._settings(role)
-            self.floor.supervisor.start(
-                DEVICE_IDS[role], rushline_argv("agent", role, "--config", str(path))
-            )
-            self.running.append(role)
+            path = self._settings(device, role)
+            self.floor.supervisor.start(device, rushline_argv("agent", role, "--config", str(path)))
+            self.running.append(device)
         except (ProcessError, OSError) as exc:
-            self.floor.run_info.notes.append(f"{role} agent not started: {exc}")
+            self.floor.run_info.notes.append(f"{device} agent not started: {exc}")
+
+    def role_running(self, role: str) -> bool:
+        """True while at least one agent of ``role`` runs."""
+        return any(r == role and d in self.running for d, r in self.devices)
 
     # --- what the floor asks -----------------------------------------------------------
 
     def check_alive(self) -> None:
         """Note agents that died (their log says why)."""
-        for role in list(self.running):
-            child = self.floor.supervisor.children.get(DEVICE_IDS[role])
+        for device in list(self.running):
+            child = self.floor.supervisor.children.get(device)
             if child is not None and not child.alive():
-                self.running.remove(role)
+                self.running.remove(device)
                 tail = child.log_tail(300).strip().splitlines()
                 self.floor.run_info.notes.append(
-                    f"{role} agent exited ({child.popen.returncode}): {tail[-1] if tail else ''}"
+                    f"{device} agent exited ({child.popen.returncode}): {tail[-1] if tail else ''}"
                 )
 
     def goal_stage(self) -> str:
         """The furthest stage the running stations can bring an order to."""
-        if "dock" in self.running and "pack" in self.running:
+        if self.role_running("dock") and self.role_running("pack"):
             return "shipped"
-        if "pack" in self.running:
+        if self.role_running("pack"):
             return "packed"
         return "picked"
 
@@ -262,8 +273,8 @@ class Stations:
         """Stop the world, the agents (SIGTERM) and the simulated devices."""
         if self.world is not None:
             self.world.stop()
-        for role in reversed(self.running):
-            self.floor.supervisor.stop(DEVICE_IDS[role], grace=10)
+        for device in reversed(self.running):
+            self.floor.supervisor.stop(device, grace=10)
         if self.monitor is not None:
             self.monitor.stop()
         if self.conveyor is not None:
@@ -276,10 +287,8 @@ class Stations:
     def device_stores(self) -> list[DeviceStore]:
         """The store files of the station agents that ran."""
         return [
-            DeviceStore(
-                self.floor.out / "devices" / f"{DEVICE_IDS[r]}.db", DEVICE_IDS[r], self.site
-            )
-            for r in self.roles
+            DeviceStore(self.floor.out / "devices" / f"{d}.db", d, self.site)
+            for d, _ in self.devices
         ]
 
     def summary(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ class StreamState:
     refused: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     done: bool = False
+    post_seconds: list[float] = field(default_factory=list)  # real time per accepted POST
 
 
 class OrderPoster:
@@ -114,12 +116,14 @@ class OrderPoster:
 
     def _send(self, http: httpx.Client, item: ArrivingOrder) -> bool:
         body = item.body
+        started = time.monotonic()
         try:
             response = http.post("/v1/orders", json=body)
         except httpx.TransportError:
             self.state.retries += 1
             return False
         if response.status_code in (200, 201):
+            self.state.post_seconds.append(time.monotonic() - started)
             doc: dict[str, Any] = response.json()
             self.state.posted[body["id"]] = Posted(
                 id=body["id"],

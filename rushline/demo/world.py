@@ -34,15 +34,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Simulated seconds for the people's moves.
-WALK_TO_CONVEYOR_S = 45.0
-LANE_TO_PACK_S = 20.0
+WALK_TO_CONVEYOR_S = 90.0
+# Time is compressed, the network is not: the tote reaches the induction point no sooner
+# than the sorter can have heard of it (picker -> central -> sorter) in real seconds.
+WALK_TO_CONVEYOR_MIN_REAL_S = 1.5
+LANE_TO_PACK_S = 30.0
+EXPRESS_TO_PACK_S = 10.0
 EXCEPTION_HANDLING_S = 90.0
 SCAN_TOTE_S = 3.0
 SCAN_ITEM_S = 2.0
-PACK_TO_DOCK_S = 30.0
+PACK_TO_DOCK_S = 120.0
 DOCK_RETRY_S = 60.0
 PACK_RETRY_S = 60.0
-ANSWER_TIMEOUT = 5.0  # real seconds to wait for a station's display answer
+ANSWER_TIMEOUT = 3.0  # real seconds to wait for a station's display answer
 MAX_TRIES = 40
 
 
@@ -125,8 +129,9 @@ class Display:
         while not self.messages.empty():
             self.messages.get_nowait()
 
-    def wait(self, done: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
-        """Messages until ``done`` accepts one or an error comes; {} after ``timeout``."""
+    def wait(self, order_id: str, timeout: float, final: bool = False) -> dict[str, Any]:
+        """The station's next answer about ``order_id`` (or about no order: a refusal);
+        with ``final`` only a ``PACKED`` message or an error. {} after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -136,8 +141,14 @@ class Display:
                 message = self.messages.get(timeout=left)
             except queue.Empty:
                 return {}
-            if message.get("level") == "error" or done(message):
+            if message.get("order_id") not in (None, order_id):
+                continue  # a late answer about an earlier parcel
+            if message.get("level") == "error" or not final or _packed(message):
                 return message
+
+
+def _packed(message: dict[str, Any]) -> bool:
+    return str(message.get("text", "")).startswith("PACKED")
 
 
 @dataclass
@@ -149,6 +160,7 @@ class Tote:
     lane: int | None = None
     urgent: bool = False
     tries: int = 0
+    trail: list[str] = field(default_factory=list)  # "HH:MM:SS what", floor time
 
 
 class World:
@@ -159,7 +171,7 @@ class World:
         self.floor = stations.floor
         self.clock = self.floor.clock
         self.totes: dict[str, Tote] = {}
-        self.pack_display, self.dock_display = Display(), Display()
+        self.displays = {device: Display() for device in stations.scanners}
         self.counts: Counter[str] = Counter()
         self.failures: list[str] = []
         self.shipped_tracking: dict[str, str] = {}
@@ -169,6 +181,7 @@ class World:
         self._stop = threading.Event()
         self._pack_queue: list[tuple[int, int, Tote]] = []
         self._dock_queue: list[tuple[int, int, str, int]] = []
+        self.refusals: Counter[str] = Counter()  # what the stations answered, by text
         self._working = 0
         self._threads: list[threading.Thread] = []
 
@@ -186,14 +199,18 @@ class World:
         monitor = self.stations.monitor
         if monitor is not None:
             monitor.handlers["conveyor/conveyor-1/event"] = self._conveyor_event
-            monitor.handlers["dev/pack-1/display"] = self.pack_display.put
-            monitor.handlers["dev/dock-1/display"] = self.dock_display.put
-        for target, name in (
-            (self._schedule, "world"),
-            (self._packer, "packer"),
-            (self._docker, "dock-worker"),
-        ):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+            for device, display in self.displays.items():
+                monitor.handlers[f"dev/{device}/display"] = display.put
+        workers: list[tuple[Callable[..., None], str, tuple[Any, ...]]] = [
+            (self._schedule, "world", ())
+        ]
+        for device, role in self.stations.devices:
+            if role == "pack" and device in self.stations.scanners:
+                workers.append((self._packer, f"packer-{device}", (device,)))
+            elif role == "dock" and device in self.stations.scanners:
+                workers.append((self._docker, f"worker-{device}", (device,)))
+        for target, name, args in workers:
+            thread = threading.Thread(target=target, name=name, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -239,12 +256,18 @@ class World:
         entry = Tote(tote, order_id, urgent=level in ("P1", "P2"))
         self.totes[tote] = entry
         self.counts["totes_dropped"] += 1
-        if "sorter" in self.stations.running and self.stations.conveyor is not None:
-            self.later(WALK_TO_CONVEYOR_S, lambda: self._induct(entry))
+        self._note(entry, f"dropped by {picker}")
+        walk = max(WALK_TO_CONVEYOR_S, WALK_TO_CONVEYOR_MIN_REAL_S * self.clock.rate)
+        if self.stations.role_running("sorter") and self.stations.conveyor is not None:
+            self.later(walk, lambda: self._induct(entry))
         else:  # no sorter: the picker carries the tote to the pack station
-            self.later(WALK_TO_CONVEYOR_S, lambda: self._to_pack(entry))
+            self.later(walk, lambda: self._to_pack(entry))
+
+    def _note(self, entry: Tote, what: str) -> None:
+        entry.trail.append(f"{self.clock.now():%H:%M:%S} {what}")
 
     def _induct(self, entry: Tote) -> None:
+        self._note(entry, "inducted")
         self.counts["inducted"] += 1
         self.stations.conveyor.induct(entry.tote)
 
@@ -255,21 +278,28 @@ class World:
         if entry is None:
             return
         entry.lane = int(payload.get("lane") or 0)
+        self._note(entry, f"lane {entry.lane}")
         self.counts[f"lane_{entry.lane}"] += 1
         from rushline.demo.stations import EXCEPTION_LANE
 
         if entry.lane == EXCEPTION_LANE:
             # A person reads the tote's contents and brings it to the pack station.
-            self.later(EXCEPTION_HANDLING_S, lambda: self._to_pack(entry))
+            # Its pick slip says how urgent it is: urgent ones are walked over first.
+            delay = EXCEPTION_HANDLING_S / 3 if entry.urgent else EXCEPTION_HANDLING_S
+            self.later(delay, lambda: self._to_pack(entry))
         else:
-            self.later(LANE_TO_PACK_S, lambda: self._to_pack(entry))
+            from rushline.demo.stations import EXPRESS_LANE
+
+            walk = EXPRESS_TO_PACK_S if entry.lane == EXPRESS_LANE else LANE_TO_PACK_S
+            self.later(walk, lambda: self._to_pack(entry))
 
     def _to_pack(self, entry: Tote) -> None:
-        if "pack" not in self.stations.running:
+        self._note(entry, "at pack")
+        if not self.stations.role_running("pack"):
             return
         from rushline.demo.stations import EXPRESS_LANE
 
-        first = 0 if entry.lane == EXPRESS_LANE or (entry.lane is None and entry.urgent) else 1
+        first = 0 if entry.lane == EXPRESS_LANE or entry.urgent else 1
         with self._lock:
             heapq.heappush(self._pack_queue, (first, next(self._seq), entry))
             self._lock.notify_all()
@@ -292,62 +322,64 @@ class World:
 
     # --- the packer ---------------------------------------------------------------------
 
-    def _packer(self) -> None:
-        scanner = self.stations.scanners.get("pack")
-        while scanner is not None and not self._stop.is_set():
+    def _packer(self, device: str) -> None:
+        scanner = self.stations.scanners[device]
+        display = self.displays[device]
+        while not self._stop.is_set():
             item = self._take(self._pack_queue)
             if item is None:
                 return
             try:
-                self._pack(scanner, item[2])
+                self._pack(scanner, display, item[2])
             except Exception:
                 log.exception("packing failed")
                 self.failures.append(f"packing {item[2].order_id} failed (see log)")
             finally:
                 self._done_working()
 
-    def _pack(self, scanner: Any, entry: Tote) -> None:
-        display = self.pack_display
+    def _pack(self, scanner: Any, display: Display, entry: Tote) -> None:
+        self._note(entry, "packing")
+        order_id = entry.order_id
         display.clear()
         self._wait_sim(SCAN_TOTE_S)
         scanner.scan(entry.tote)
-        answer = display.wait(lambda m: True, ANSWER_TIMEOUT)
-        if answer.get("level") == "error":
+        answer = display.wait(order_id, ANSWER_TIMEOUT)
+        if answer.get("level") == "error" or not answer:
             # The station does not know the tote yet (e.g. central was away): the packer
             # scans the order barcode on the pick slip instead.
             display.clear()
-            scanner.scan(f"ORD-{entry.order_id}")
-            answer = display.wait(lambda m: True, ANSWER_TIMEOUT)
+            scanner.scan(f"ORD-{order_id}")
+            answer = display.wait(order_id, ANSWER_TIMEOUT)
         if not answer or answer.get("level") == "error":
             self._retry_pack(entry, answer)
             return
         if "already" in str(answer.get("text")):
             self.counts["already_packed"] += 1
-            self._to_dock(entry.order_id, entry.urgent)
+            self._to_dock(order_id, entry.urgent)
             return
         result = answer
-        if not str(answer.get("text", "")).startswith("PACKED"):
+        if not _packed(answer):
             for line in answer.get("remaining") or []:
                 gtin = self.floor.gtin_of(str(line.get("sku")))
                 for _ in range(int(line.get("left") or 0)):
                     self._wait_sim(SCAN_ITEM_S)
                     scanner.scan(gtin)
-                    result = display.wait(lambda m: True, ANSWER_TIMEOUT)
+                    result = display.wait(order_id, ANSWER_TIMEOUT)
                     if result.get("level") == "error":
                         break
-            if result and not str(result.get("text", "")).startswith("PACKED"):
-                result = display.wait(
-                    lambda m: str(m.get("text", "")).startswith("PACKED"), ANSWER_TIMEOUT
-                )
-        if str(result.get("text", "")).startswith("PACKED"):
+            if result.get("level") != "error" and not _packed(result):
+                result = display.wait(order_id, ANSWER_TIMEOUT, final=True)
+        if _packed(result):
             self.counts["packed"] += 1
-            self._to_dock(entry.order_id, entry.urgent)
+            self._note(entry, "packed")
+            self._to_dock(order_id, entry.urgent)
         else:
             self._retry_pack(entry, result)
 
     def _retry_pack(self, entry: Tote, answer: dict[str, Any]) -> None:
         entry.tries += 1
         self.counts["pack_refusals"] += 1
+        self.refusals[str(answer.get("text") or "no answer")[:40]] += 1
         if entry.tries >= MAX_TRIES:
             self.failures.append(f"pack {entry.order_id}: {answer.get('text', 'no answer')}")
             return
@@ -356,7 +388,7 @@ class World:
     # --- the dock -----------------------------------------------------------------------
 
     def _to_dock(self, order_id: str, urgent: bool, tries: int = 0) -> None:
-        if "dock" not in self.stations.running:
+        if not self.stations.role_running("dock"):
             return
 
         def arrive() -> None:
@@ -366,36 +398,41 @@ class World:
                 )
                 self._lock.notify_all()
 
-        self.later(PACK_TO_DOCK_S if tries == 0 else DOCK_RETRY_S, arrive)
+        self.later(PACK_TO_DOCK_S if tries == 0 else DOCK_RETRY_S * min(tries, 4), arrive)
 
     def tracking_of(self, order_id: str) -> str | None:
         """The tracking number on the parcel's printed label (read off the label)."""
-        printer = self.stations.printers.get("pack")
-        for job in reversed(list(printer.jobs) if printer is not None else []):
-            label = parse_label(job.preview.render())
-            if label is not None and label.order_id == order_id:
-                return label.tracking
+        for device, printer in self.stations.printers.items():
+            if not device.startswith("pack"):
+                continue
+            for job in reversed(list(printer.jobs)):
+                label = parse_label(job.preview.render())
+                if label is not None and label.order_id == order_id:
+                    return label.tracking
         return None
 
-    def _docker(self) -> None:
-        scanner = self.stations.scanners.get("dock")
-        while scanner is not None and not self._stop.is_set():
+    def _docker(self, device: str) -> None:
+        scanner = self.stations.scanners[device]
+        display = self.displays[device]
+        while not self._stop.is_set():
             item = self._take(self._dock_queue)
             if item is None:
                 return
             first, _, order_id, tries = item
             try:
                 tracking = self.tracking_of(order_id)
-                self.dock_display.clear()
+                display.clear()
                 self._wait_sim(SCAN_TOTE_S)
                 scanner.scan(tracking or f"ORD-{order_id}")
-                answer = self.dock_display.wait(lambda m: True, ANSWER_TIMEOUT)
+                answer = display.wait(order_id, ANSWER_TIMEOUT)
                 if answer and answer.get("level") != "error":
                     self.counts["handed_over"] += 1
                     if tracking:
                         self.shipped_tracking[order_id] = tracking
                 elif tries + 1 < MAX_TRIES:
+                    # The dock has not heard of the packing yet (it comes through central).
                     self.counts["dock_refusals"] += 1
+                    self.refusals["dock: " + str(answer.get("text") or "no answer")[:34]] += 1
                     self._to_dock(order_id, first == 0, tries + 1)
                 else:
                     self.failures.append(f"dock {order_id}: {answer.get('text', 'no answer')}")
@@ -404,15 +441,21 @@ class World:
 
     def close_pickups(self) -> None:
         """Scan ``CLOSE-<carrier>`` for each carrier handed over (manifests print)."""
-        scanner = self.stations.scanners.get("dock")
-        if scanner is None or "dock" not in self.stations.running:
+        docks = [d for d, r in self.stations.devices if r == "dock" and d in self.displays]
+        if not docks or not self.stations.role_running("dock"):
             return
+        scanner, display = self.stations.scanners[docks[0]], self.displays[docks[0]]
         for prefix in sorted({t.split("-")[0] for t in self.shipped_tracking.values()}):
-            self.dock_display.clear()
+            display.clear()
             scanner.scan(f"CLOSE-{prefix}")
-            if self.dock_display.wait(lambda m: True, ANSWER_TIMEOUT):
+            if display.wait("", ANSWER_TIMEOUT):
                 self.counts["pickups_closed"] += 1
 
     def summary(self) -> dict[str, Any]:
         """Counts for the report."""
-        return {"world": dict(self.counts), "world_failures": self.failures[:20]}
+        return {
+            "world": dict(self.counts),
+            "world_failures": self.failures[:20],
+            "station_refusals": dict(self.refusals.most_common(10)),
+            "tote_trails": {t.order_id: [t.tote, *t.trail] for t in self.totes.values()},
+        }

@@ -1,0 +1,178 @@
+"""The whole floor at small size: ``rushline demo`` with 30 orders, a short central outage
+and a fast clock, as a subprocess; then its files are checked from the outside: device
+store files against central's database, label previews against orders."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rushline.demo.labels import read_labels
+from sync.store import LocalStore
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+SITE = "DE-FRA"
+URGENT = ("P1", "P2")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("floor") / "out"
+    args = ["--orders", "30", "--minutes", "10", "--outage-seconds", "3", "--rate", "120"]
+    result = subprocess.run(
+        [sys.executable, "-m", "rushline", "demo", *args, "--seed", "5", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env={**os.environ, "CI": "true"},
+        check=False,
+    )
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return {
+        "out": out,
+        "code": result.returncode,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "report": report,
+    }
+
+
+def _central(out: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{out / 'central' / 'central.db'}?mode=ro", uri=True)
+
+
+def _orders(out: Path) -> dict[str, dict[str, Any]]:
+    conn = _central(out)
+    try:
+        return {i: json.loads(d) for i, d in conn.execute("SELECT id, doc FROM orders")}
+    finally:
+        conn.close()
+
+
+def test_run_finishes_cleanly_and_ships(run: dict[str, Any]) -> None:
+    assert run["code"] == 0, run["stderr"][-2000:] + run["stdout"][-2000:]
+    report = run["report"]
+    assert report["ok"] is True
+    assert report["orders"]["posted"] == 30
+    assert report["real_seconds"] < 90
+    assert report["outage"]["to_s"] > report["outage"]["from_s"]
+    # Every part ran, and orders went the whole way through the floor.
+    assert set(report["stations"]["agents"]) >= {"sorter-1", "pack-1", "dock-1"}
+    assert report["orders"]["by_status"].get("shipped", 0) >= 15
+    assert (run["out"] / "report.html").stat().st_size > 10_000
+
+
+def test_no_op_lost_and_none_applied_twice(run: dict[str, Any]) -> None:
+    out = run["out"]
+    recorded: dict[str, str] = {}
+    for path in sorted((out / "devices").glob("*.db")):
+        with LocalStore(path, path.stem, SITE) as store:
+            for op in store.outbox_history():
+                assert op.op_id not in recorded, f"{op.op_id} recorded twice"
+                recorded[op.op_id] = path.stem
+                assert op.state != "pending", f"{path.stem} still holds {op.kind} {op.op_id}"
+    assert len(recorded) > 100
+    conn = _central(out)
+    try:
+        central = {r[0]: r[1] for r in conn.execute("SELECT op_id, status FROM ops")}
+        twice = conn.execute(
+            "SELECT op_id FROM ledger GROUP BY op_id HAVING count(*) > 1"
+        ).fetchall()
+        picks = conn.execute(
+            "SELECT json_extract(data, '$.order_id'), json_extract(data, '$.sku'), "
+            "sum(json_extract(data, '$.qty')) FROM ops "
+            "WHERE kind = 'pick.confirmed' AND status = 'applied' GROUP BY 1, 2"
+        ).fetchall()
+    finally:
+        conn.close()
+    lost = [op_id for op_id in recorded if op_id not in central]
+    assert lost == []
+    assert twice == []
+    assert run["report"]["ops"]["lost"] == 0
+    assert run["report"]["ops"]["recorded_on_devices"] == len(recorded)
+    # Applied once each: an order line's picked count is exactly the sum of its picks.
+    orders = _orders(out)
+    for order_id, sku, qty in picks:
+        picked = sum(
+            int(line.get("picked") or 0) for line in orders[order_id]["lines"] if line["sku"] == sku
+        )
+        assert picked == qty, (order_id, sku, picked, qty)
+
+
+def test_urgent_packed_before_standard_of_the_same_arrival_minute(run: dict[str, Any]) -> None:
+    """Same time = the same minute of simulated arrival (the stream's schedule); urgent =
+    P1/P2 when central took the order; packed = the floor time of its order.packed op."""
+    report = run["report"]
+    arrivals = {i: datetime.fromisoformat(a) for i, a in report["order_arrivals"].items()}
+    levels = report["order_intake_levels"]
+    packed = {
+        i: datetime.fromisoformat(t["packed"])
+        for i, t in report["order_times"].items()
+        if "packed" in t
+    }
+    by_minute: dict[datetime, list[str]] = defaultdict(list)
+    for order_id, at in arrivals.items():
+        by_minute[at.replace(second=0, microsecond=0)].append(order_id)
+    pairs = 0
+    for ids in by_minute.values():
+        urgent = [i for i in ids if levels.get(i) in URGENT]
+        standard = [i for i in ids if levels.get(i) not in URGENT]
+        for u in urgent:
+            for s in standard:
+                if s in packed:
+                    pairs += 1
+                    assert u in packed, f"urgent {u} not packed, standard {s} was"
+                    assert packed[u] <= packed[s], (u, packed[u], s, packed[s])
+    assert pairs >= 1, "no urgent/standard pair arrived in the same minute"
+
+
+def test_every_label_matches_its_order(run: dict[str, Any]) -> None:
+    labels = read_labels(run["out"] / "labels")
+    orders = _orders(run["out"])
+    assert len(labels) >= 15
+    assert len({label.order_id for label in labels}) == len(labels)
+    for label in labels:
+        assert label.consistent, label
+        assert orders[label.order_id]["tracking"] == label.tracking, label
+        assert orders[label.order_id]["status"] in ("packed", "shipped", "delivered")
+    assert run["report"]["invariants"]["label_tracking_mismatches"] == 0
+
+
+def test_customers_of_late_orders_are_notified(run: dict[str, Any]) -> None:
+    report = run["report"]
+    orders = _orders(run["out"])
+    end = datetime.fromisoformat(report["clock"]["end"])
+    late = []
+    for order_id, doc in orders.items():
+        if doc.get("warehouse") != SITE:
+            continue
+        deadline = datetime.fromisoformat(doc["deadline"])
+        done = report["order_times"].get(order_id, {}).get("shipped")
+        finished = datetime.fromisoformat(done) if done else None
+        if (finished or end) > deadline:
+            late.append(order_id)
+    conn = _central(run["out"])
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "notifications" not in tables:
+            pytest.skip("central has no notification outbox in this build")
+        notified = {r[0] for r in conn.execute("SELECT order_id FROM notifications")}
+        shipped_notes = {
+            r[0]
+            for r in conn.execute("SELECT order_id FROM notifications WHERE event LIKE '%shipped'")
+        }
+    finally:
+        conn.close()
+    assert [i for i in late if i not in notified] == []
+    shipped = [i for i, d in orders.items() if d["status"] == "shipped"]
+    assert shipped and set(shipped) <= shipped_notes
