@@ -46,28 +46,29 @@ def driver_process(config: Path, out: Path, shots: Path, scenarios: str, *extra:
     """Start the UI driver subprocess (stdin/stdout lines for NEED requests)."""
     env = dict(os.environ, SDL_VIDEODRIVER="offscreen", KIVY_NO_ARGS="1", KIVY_WINDOW="sdl2")
     env["KIVY_HOME"] = str(out.parent / "kivy")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.handheld_app.ui_driver",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--shots",
-            str(shots),
-            "--scenario",
-            scenarios,
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with out.with_suffix(".err").open("w") as errors:  # a file: a full pipe would block
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.handheld_app.ui_driver",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--shots",
+                str(shots),
+                "--scenario",
+                scenarios,
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
 
 
 def steps_of(out: Path) -> dict[str, dict[str, Any]]:
@@ -78,21 +79,27 @@ def steps_of(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def answer_needs(
-    proc: Any, actions: dict[str, Callable[[], str | None]], timeout: float = 120
+    proc: Any, actions: dict[str, Callable[[], str | None]], timeout: float = 100
 ) -> str:
     """Serve the driver's NEED lines until it exits (an action may return the answer
-    line); returns the driver's stderr."""
+    line); returns the end of the driver's stderr. The driver never outlives this."""
     deadline = time.monotonic() + timeout
-    for line in proc.stdout:
-        if line.startswith("NEED "):
-            reply = actions[line.split()[1]]()
-            proc.stdin.write(f"{reply or 'ok'}\n")
-            proc.stdin.flush()
-        if time.monotonic() > deadline:
+    try:
+        for line in proc.stdout:
+            if line.startswith("NEED "):
+                reply = actions[line.split()[1]]()
+                proc.stdin.write(f"{reply or 'ok'}\n")
+                proc.stdin.flush()
+            if time.monotonic() > deadline:
+                raise TimeoutError("the UI driver ran past its deadline")
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
             proc.kill()
-            break
-    proc.wait(timeout=30)
-    return str(proc.stderr.read())
+            proc.wait(timeout=30)
+        proc.stdin.close()
+        proc.stdout.close()
+    return Path(proc.args[proc.args.index("--out") + 1]).with_suffix(".err").read_text()[-3000:]
 
 
 def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker) -> None:
@@ -138,7 +145,7 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     finally:
         os.close(master)
         os.close(slave)
-    assert proc.returncode == 0, stderr[-3000:]
+    assert proc.returncode == 0, stderr
     steps = steps_of(out)
     assert steps["banner"]["text"] == "NEW P1 HOT PICK O-HOT"
     assert steps["banner_opened"]["ok"]
@@ -202,7 +209,7 @@ def test_offline_indicator_and_outbox_drain_with_central(
     stderr = answer_needs(
         proc, {"stop_central": central_server.stop, "start_central": central_server.start}
     )
-    assert proc.returncode == 0, stderr[-3000:]
+    assert proc.returncode == 0, stderr
     steps = steps_of(out)
     assert steps["online"]["text"].startswith("ONLINE")
     assert steps["offline"]["text"].startswith("OFFLINE")
