@@ -26,7 +26,7 @@ from pathlib import Path
 from config.broker.generate import BrokerDevice, acl_text, passwd_text
 from devices.conveyor.protocol import Ack, Div, Done, FrameReader, Hb, Ind, Ping, encode
 from edge import topics
-from edge.agents.sorter import SorterAgent
+from edge.agents.sorter import SWITCH_INTERVAL_S, SorterAgent
 from edge.bus import Bus, BusMessage
 from edge.settings import load_agent_settings
 from sync.store import LocalStore
@@ -128,6 +128,7 @@ class Controller:
 
 
 def main(n: int = 1000) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as `rushline agent sorter` runs
     folder = Path(tempfile.mkdtemp(prefix="bench-sorter-"))
     broker, port = start_broker(folder)
     master, slave = os.openpty()
