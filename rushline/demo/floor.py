@@ -173,6 +173,25 @@ class Floor:
             self.pickers.append(picker)
         for picker in self.pickers:
             picker.start()
+        self._wait_first_pull()
+        self.run_info.phases["floor_ready_s"] = round(self.elapsed(), 2)
+
+    def _wait_first_pull(self, timeout: float = 20.0) -> None:
+        """Start the shift once every device holds its first copy of central's data."""
+        stations = self.stations
+        stores = (
+            [s.path for s in stations.device_stores() if s.device_id in stations.running]
+            if stations is not None
+            else []
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(p.store.cursor > 0 for p in self.pickers) and all(
+                end_report.cursor_in(path) > 0 for path in stores
+            ):
+                return
+            time.sleep(0.1)
+        self.run_info.notes.append(f"not every device had pulled from central after {timeout} s")
 
     def order_level(self, order_id: str) -> str:
         """The order's level as central answered at intake ("?" if unknown)."""

@@ -83,6 +83,23 @@ def pending_in(store_path: Path) -> int:
         conn.close()
 
 
+def cursor_in(store_path: Path) -> int:
+    """The change-feed position a device store file has pulled to (0: none yet)."""
+    if not store_path.exists():
+        return 0
+    try:
+        conn = _ro(store_path)
+    except sqlite3.Error:
+        return 0
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()
+        return int(row[0] or 0) if row else 0
+    except (sqlite3.Error, ValueError):
+        return 0
+    finally:
+        conn.close()
+
+
 def central_ops(db_path: Path) -> dict[str, dict[str, Any]]:
     """op_id -> {device, kind, at, status, order_id} from central's op records."""
     conn = _ro(db_path)

@@ -180,6 +180,7 @@ class World:
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._pack_queue: list[tuple[int, int, Tote]] = []
+        self._shelf: list[Tote] = []
         self._dock_queue: list[tuple[int, int, str, int]] = []
         self.refusals: Counter[str] = Counter()  # what the stations answered, by text
         self._working = 0
@@ -225,7 +226,9 @@ class World:
     def busy(self) -> bool:
         """True while anything is scheduled, queued or being worked on."""
         with self._lock:
-            return bool(self._jobs or self._pack_queue or self._dock_queue or self._working)
+            return bool(
+                self._jobs or self._pack_queue or self._dock_queue or self._working or self._shelf
+            )
 
     def _schedule(self) -> None:
         while not self._stop.is_set():
@@ -383,7 +386,19 @@ class World:
         if entry.tries >= MAX_TRIES:
             self.failures.append(f"pack {entry.order_id}: {answer.get('text', 'no answer')}")
             return
-        self.later(PACK_RETRY_S, lambda: self._to_pack(entry))
+        # Totes the station cannot pack yet wait on one shelf and are all offered again
+        # together, so the packer's urgent-first rule still orders them.
+        with self._lock:
+            first = not self._shelf
+            self._shelf.append(entry)
+        if first:
+            self.later(PACK_RETRY_S, self._offer_shelf)
+
+    def _offer_shelf(self) -> None:
+        with self._lock:
+            shelf, self._shelf = self._shelf, []
+        for entry in shelf:
+            self._to_pack(entry)
 
     # --- the dock -----------------------------------------------------------------------
 
