@@ -295,12 +295,16 @@ class HandheldApp(App):  # type: ignore[misc]
             )
         self.screen("signin").show("", True)
         self.screen("signin").ids.operator_input.text = ""
+        if self.push is not None:
+            self.push.set_available(True, operator)  # hot picks may come now
         self.go("tasks")
 
     def sign_out(self) -> None:
         """End the session; back to the badge prompt."""
         self.session = None
         self.signin.sign_out()
+        if self.push is not None:
+            self.push.set_available(False)  # the dispatcher gives our tasks to others
         self.go("signin")
 
     def start_task(self, task_id: str | None = None) -> Feedback | None:

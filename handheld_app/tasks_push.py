@@ -1,16 +1,27 @@
-"""Pushed hot picks: a small MQTT 5 subscriber to ``rushline/v1/{site}/task/{device_id}``.
+"""The handheld on the floor bus: pushed hot picks on ``rushline/v1/{site}/task/{device_id}``
+and its presence on ``rushline/v1/{site}/dev/{device_id}/state``.
 
-The floor bus (``edge.bus``) belongs to the station agents; the handheld only listens on
-one topic, so it keeps this thin paho-mqtt client rather than importing its sibling.
-A persistent session (fixed client id, no clean start) means a task pushed while the
-handheld was briefly off the air is delivered when it reconnects.
+The task dispatcher pushes hot picks only to handhelds it sees online (retained state,
+role ``handheld``): the handheld is available while a picker is signed in; signing out,
+closing the app or dropping off the air (the last will) makes it unavailable, so its
+open tasks go to someone else. The state follows the bus's shape: {online, epoch, role}
+plus ``v``, ``seq``, ``at``, ``from``; the will carries the same ``epoch``.
+
+The floor bus (``edge.bus``) belongs to the station agents; the handheld needs one topic
+in and one out, so it keeps this thin paho-mqtt client rather than importing its
+sibling. A persistent session (fixed client id, no clean start) means a task pushed
+while the handheld was briefly off the air is delivered when it reconnects.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -30,6 +41,12 @@ def task_topic(site: str, device_id: str) -> str:
         if not value or any(c in value for c in "/+#"):
             raise ValueError(f"{name} {value!r} cannot be a topic level")
     return f"rushline/v1/{site}/task/{device_id}"
+
+
+def state_topic(site: str, device_id: str) -> str:
+    """The retained presence topic of one device (DESIGN.md §4.3)."""
+    task_topic(site, device_id)  # the same checks on the two levels
+    return f"rushline/v1/{site}/dev/{device_id}/state"
 
 
 def task_from_payload(payload: bytes | bytearray) -> dict[str, Any] | None:
@@ -61,8 +78,13 @@ class TaskPush:
         on_task: TaskHandler,
         username: str = "",
         password: str = "",
+        role: str = "handheld",
     ) -> None:
         self.topic = task_topic(site, device_id)
+        self.state_topic = state_topic(site, device_id)
+        self.device_id = device_id
+        self.role = role
+        self.epoch = uuid.uuid4().hex  # a new one per run: a stale will is told apart
         self.on_task = on_task
         self.host = host
         self.port = port
@@ -77,6 +99,11 @@ class TaskPush:
         if username:
             self.client.username_pw_set(username, password or None)
         self.client.reconnect_delay_set(1, 5)
+        self._lock = threading.Lock()
+        self._seq = int(time.time() * 1000)  # increasing across runs without a file
+        self._available = False
+        self._operator = ""
+        self.client.will_set(self.state_topic, self._state(False), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -89,9 +116,43 @@ class TaskPush:
         self.client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and stop the network thread."""
+        """Say the handheld is gone (a clean disconnect sends no will), then disconnect."""
+        if self.connected:
+            info = self.client.publish(self.state_topic, self._state(False), qos=1, retain=True)
+            try:
+                info.wait_for_publish(2.0)
+            except (RuntimeError, ValueError):
+                log.warning("task push: could not say goodbye on %s", self.state_topic)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def set_available(self, available: bool, operator: str = "") -> None:
+        """Signed in (available for hot picks) or not; published at once when connected
+        and again at every reconnect."""
+        with self._lock:
+            self._available = available
+            self._operator = operator if available else ""
+        if self.connected:
+            self._publish_state()
+
+    def _state(self, online: bool) -> bytes:
+        with self._lock:
+            self._seq += 1
+            body: dict[str, Any] = {
+                "online": online,
+                "epoch": self.epoch,
+                "role": self.role,
+                "v": 1,
+                "seq": self._seq,
+                "at": datetime.now(UTC).isoformat(),
+                "from": self.device_id,
+            }
+            if online and self._operator:
+                body["operator"] = self._operator
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _publish_state(self) -> None:
+        self.client.publish(self.state_topic, self._state(self._available), qos=1, retain=True)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
@@ -99,6 +160,7 @@ class TaskPush:
             return
         self.connected = True
         client.subscribe(self.topic, qos=1)
+        self._publish_state()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
         self.connected = False

@@ -145,3 +145,41 @@ def test_feedback_tones_and_silent_mode(tmp_path: Path) -> None:
     silent.on_ok()
     silent.on_error()
     assert (silent.oks, silent.errors) == (1, 1)
+
+
+def test_presence_follows_sign_in_and_sign_out(mosquitto: Broker) -> None:
+    from edge.presence import Presence
+
+    presence = Presence()
+    states: list[dict] = []
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        state = json.loads(msg.payload)
+        states.append(state)
+        presence.update(msg.topic.split("/")[-2], state)
+
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watcher.on_message = on_message
+    watcher.connect(mosquitto.host, mosquitto.port)
+    watcher.subscribe("rushline/v1/DE-FRA/dev/+/state", qos=1)
+    watcher.loop_start()
+    push = TaskPush(mosquitto.host, mosquitto.port, "DE-FRA", "hh-01", lambda task: None)
+    try:
+        push.start()
+        wait_until(lambda: states and states[-1]["online"] is False, timeout=10, what="birth")
+        assert presence.online("handheld") == []  # nobody signed in: no hot picks yet
+        push.set_available(True, "op7")
+        wait_until(lambda: presence.online("handheld") == ["hh-01"], timeout=10, what="online")
+        last = states[-1]
+        assert (last["role"], last["epoch"], last["operator"]) == ("handheld", push.epoch, "op7")
+        assert last["from"] == "hh-01" and last["seq"] > states[0]["seq"]
+        push.set_available(False)  # signed out: the dispatcher takes its tasks back
+        wait_until(lambda: presence.online("handheld") == [], timeout=10, what="signed out")
+        push.set_available(True, "op8")
+        wait_until(lambda: presence.online("handheld") == ["hh-01"], timeout=10, what="again")
+    finally:
+        push.stop()
+    wait_until(lambda: presence.online("handheld") == [], timeout=10, what="goodbye")
+    assert states[-1]["epoch"] == push.epoch
+    watcher.loop_stop()
+    watcher.disconnect()
