@@ -15,7 +15,7 @@ source = "wedge://"     # wedge://, serial:///dev/ttyACM0?baudrate=9600, evdev:/
 [mqtt]                  # optional: pushed hot picks on rushline/v1/{site}/task/{device id}
 host = "127.0.0.1"
 port = 1883
-username = ""
+username = ""          # default: the device id (the shipped broker ACL's user)
 password = ""
 [ui]
 width = 480
@@ -101,7 +101,8 @@ def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSetting
         mqtt = MqttSettings(
             host=_str(path, mqtt_table, "mqtt", "host", ""),
             port=_int(path, mqtt_table, "mqtt", "port", 1883),
-            username=_str(path, mqtt_table, "mqtt", "username", ""),
+            # The shipped broker ACL names each device's user after the device.
+            username=_str(path, mqtt_table, "mqtt", "username", "") or device.device_id,
             password=_str(path, mqtt_table, "mqtt", "password", ""),
         )
     ui = _table(path, data, "ui")
