@@ -16,7 +16,7 @@ source = "wedge://"     # wedge://, serial:///dev/ttyACM0?baudrate=9600, evdev:/
 host = "127.0.0.1"
 port = 1883
 username = ""          # default: the device id (the shipped broker ACL's user)
-password = ""
+password = ""          # or password_file = "broker/handheld-1.pw" (beside this file)
 [ui]
 width = 480
 height = 800
@@ -98,12 +98,23 @@ def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSetting
     mqtt_table = _table(path, data, "mqtt")
     mqtt = None
     if mqtt_table.get("host"):
+        password = _str(path, mqtt_table, "mqtt", "password", "")
+        password_file = _str(path, mqtt_table, "mqtt", "password_file", "")
+        if password_file and not password:
+            secret = Path(password_file).expanduser()
+            secret = secret if secret.is_absolute() else path.parent / secret
+            try:
+                password = secret.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(
+                    f"{path}: [mqtt] password_file: cannot read {secret}: {exc.strerror or exc}"
+                ) from exc
         mqtt = MqttSettings(
             host=_str(path, mqtt_table, "mqtt", "host", ""),
             port=_int(path, mqtt_table, "mqtt", "port", 1883),
             # The shipped broker ACL names each device's user after the device.
             username=_str(path, mqtt_table, "mqtt", "username", "") or device.device_id,
-            password=_str(path, mqtt_table, "mqtt", "password", ""),
+            password=password,
         )
     ui = _table(path, data, "ui")
     sounds = ui.get("sounds", True)

@@ -183,3 +183,28 @@ def test_presence_follows_sign_in_and_sign_out(mosquitto: Broker) -> None:
     assert states[-1]["epoch"] == push.epoch
     watcher.loop_stop()
     watcher.disconnect()
+
+
+def test_mqtt_password_from_a_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "http://127.0.0.1:8700", "tok")
+    text = path.read_text().replace(
+        "[ui]", '[mqtt]\nhost = "127.0.0.1"\npassword_file = "secret.pw"\n[ui]'
+    )
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=r"\[mqtt\] password_file"):
+        load_handheld_settings(path)
+    (tmp_path / "secret.pw").write_text("s3cret\n")
+    mqtt_settings = load_handheld_settings(path).mqtt
+    assert mqtt_settings is not None
+    assert (mqtt_settings.username, mqtt_settings.password, mqtt_settings.port) == (
+        "hh-01",
+        "s3cret",
+        1883,
+    )
+
+
+def test_shipped_settings_load() -> None:
+    from rushline.commands.handheld import default_config
+
+    settings = load_handheld_settings(default_config())
+    assert settings.device.device_id == "handheld-1" and settings.scanner == "wedge://"
