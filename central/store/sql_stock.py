@@ -27,12 +27,20 @@ class StockSql(SqlBase):
             ],
         )
         # One writer at a time: every row past ``before`` is this call's (duplicates were
-        # skipped by the op_id constraint).
-        added = self._all(
-            "SELECT seq, sku, warehouse, location, lot, expiry, delta, at FROM ledger "
-            "WHERE seq > ? ORDER BY seq",
-            (before,),
-        )
+        # skipped by the op_id constraint). When all of them went in, their positions are
+        # consecutive and need not be read back.
+        count, first = self._one("SELECT COUNT(*), MIN(seq) FROM ledger WHERE seq > ?", (before,))
+        if count == len(rows) and len({r.op_id for r in rows}) == len(rows):
+            added = [
+                (first + i, r.sku, r.warehouse, r.location, r.lot, r.expiry, r.delta, r.at)
+                for i, r in enumerate(rows)
+            ]
+        else:
+            added = self._all(
+                "SELECT seq, sku, warehouse, location, lot, expiry, delta, at FROM ledger "
+                "WHERE seq > ? ORDER BY seq",
+                (before,),
+            )
         bins: dict[tuple[str, str, str, str], list[Any]] = {}
         for seq, sku, wh, loc, lot, expiry, delta, at in added:
             entry = bins.get((sku, wh, loc, lot))
