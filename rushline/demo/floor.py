@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -82,6 +86,22 @@ def stage_counts(db_path: Path) -> tuple[dict[str, int], dict[str, int]]:
     return stages, urgent
 
 
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C: through every ``finally``, so no child is left."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def stuck_orders(db_path: Path, site: str) -> int:
     """Orders nobody on this floor can work on: fulfilled by another warehouse, or
     waiting for stock (a transfer) with no open pick task."""
@@ -126,7 +146,7 @@ class Floor:
     def run(self) -> tuple[dict[str, Any], int]:
         """Run the floor and write the report; always stops every part."""
         self.out.mkdir(parents=True, exist_ok=True)
-        with self.supervisor:
+        with self.supervisor, _terminate_as_exit():
             try:
                 self._start_parts()
                 with Progress(self.console, self.snapshot):

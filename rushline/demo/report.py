@@ -264,23 +264,62 @@ def on_time(
     return out
 
 
-def carriers_used(orders: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Services on packed orders, with examples of why (the order's level and reasons)."""
+def carrier_reason(doc: dict[str, Any], ready_at: datetime | None, site: SiteConfig) -> str:
+    """Why the pack station's carrier fits, in the carrier rules' own words (recomputed
+    with the site's services at the order's pack time; measured rates left out)."""
+    from zoneinfo import ZoneInfo
+
+    from domain.carriers import choose_service
+    from domain.models import order_from_dict
+
+    created = _when(doc.get("created_at")) or ready_at
+    if created is None:
+        return ""
+    try:
+        order = order_from_dict(doc, created_at=created)
+        choice = choose_service(
+            order.ship_to,
+            int(doc.get("weight_g") or 1000),
+            order.deadline,
+            ready_at or order.created_at,
+            site.carriers,
+            threshold=site.carrier_choice.threshold,
+            prior=site.carrier_choice.beta_prior,
+            tz=ZoneInfo(site.warehouse(order.warehouse).timezone),
+        )
+    except Exception as exc:  # an example without a reason still belongs in the report
+        return f"(not recomputed: {exc})"
+    if choice is None:
+        return "no service covers this address and weight"
+    return choice.reasons[0] if choice.reasons else ""
+
+
+def carriers_used(
+    orders: dict[str, dict[str, Any]],
+    times: dict[str, dict[str, datetime]],
+    site: SiteConfig,
+) -> dict[str, Any]:
+    """Services on packed orders, and one example per service with why it was chosen."""
     used = Counter(
         str(d.get("carrier_service")) for d in orders.values() if d.get("carrier_service")
     )
     examples: list[dict[str, Any]] = []
-    for doc in orders.values():
-        if doc.get("carrier_service") and len(examples) < 6:
-            examples.append(
-                {
-                    "order": doc["id"],
-                    "level": _level(doc),
-                    "service": doc["carrier_service"],
-                    "deadline": doc.get("deadline"),
-                    "why": "; ".join((doc.get("priority") or {}).get("reasons") or []),
-                }
-            )
+    seen: set[str] = set()
+    for order_id in sorted(orders):
+        doc = orders[order_id]
+        service = doc.get("carrier_service")
+        if not service or service in seen:
+            continue
+        seen.add(service)
+        examples.append(
+            {
+                "order": order_id,
+                "level": _level(doc),
+                "service": service,
+                "deadline": doc.get("deadline"),
+                "why": carrier_reason(doc, times[order_id].get("packed"), site),
+            }
+        )
     return {"by_service": dict(used), "examples": examples}
 
 
@@ -350,7 +389,7 @@ def build(floor: Floor) -> dict[str, Any]:
         "on_time": on_time(orders, times, goal, floor.clock.now(), floor.site.site_id),
         "stage_minutes": stage_durations(orders, times),
         "ops": proof,
-        "carriers": carriers_used(orders),
+        "carriers": carriers_used(orders, times, floor.site),
         "labels": {"printed": len(labels), "mismatched": [m.__dict__ for m in mismatched]},
         "pickers": {p.device_id: p.stats.__dict__ for p in floor.pickers},
         "stations": floor.stations.summary() if floor.stations is not None else {},

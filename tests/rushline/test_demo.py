@@ -114,3 +114,40 @@ def test_bad_flag_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert main(["demo", "--orders", "0", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "rushline: error: --orders: must be at least 1, got 0"
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_floor_demo_refuses_bad_flags_before_starting_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "old.txt").write_text("an earlier run")
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    assert "must be a new or empty folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
+    fresh = tmp_path / "fresh"
+    assert main(["demo", "--rate", "0", "--out", str(fresh)]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "rushline: error: --rate: must be from 1 to 10000, got 0.0"
+    )
+    assert main(["demo", "--outage-seconds", "61", "--out", str(fresh)]) == 2
+    assert "--outage-seconds: at most 60" in capsys.readouterr().err
+    assert not fresh.exists()
+
+
+def test_label_previews_parse_back_to_order_and_tracking() -> None:
+    from rushline.demo.labels import parse_label
+
+    text = (
+        "URGENT\nSHIPPING LABEL\nSHIP TO\nZoë Müller\nORDER 261125-007-0003\nPRIORITY P1\n"
+        "TRACKING DHL-PACK1-000000013\n\n[BARCODE CODE128] {BDHL-PACK1-000000013\n[CUTS] 1\n"
+    )
+    label = parse_label(text, "0001.txt")
+    assert label is not None
+    assert (label.order_id, label.tracking, label.consistent) == (
+        "261125-007-0003",
+        "DHL-PACK1-000000013",
+        True,
+    )
+    assert parse_label("PACKING SLIP\nORDER 1\n") is None
+    wrong = parse_label(text.replace("{BDHL-PACK1-000000013", "{BDHL-PACK1-000000014"))
+    assert wrong is not None and not wrong.consistent
