@@ -406,15 +406,42 @@ def build(floor: Floor) -> dict[str, Any]:
     }
 
 
+def analytics_report(floor: Floor) -> dict[str, Any]:
+    """The analytics report (``rushline report``'s code) over central's database, written
+    to ``analytics/report.html``; {"error": ...} when that part is not installed."""
+    try:
+        from rushline.report import summary_from_db
+        from rushline.report import write_html as analytics_html
+    except ImportError as exc:
+        return {"error": f"analytics report not installed ({exc.name})"}
+    try:
+        summary = summary_from_db(floor.central.db_url, now=floor.clock.now())
+        page = analytics_html(summary, floor.out / "analytics")
+    except Exception as exc:  # the demo's own report still stands without it
+        return {"error": f"analytics report failed: {exc}"}
+    return {
+        "html": str(page.relative_to(floor.out)),
+        "bottleneck": summary.get("bottleneck"),
+        "summary": summary,
+    }
+
+
 def build_and_write(floor: Floor) -> tuple[dict[str, Any], int]:
     """Build the report, write report.json and report.html, print it; returns the exit
     code (1 when an invariant fails)."""
     from rushline.demo.report_text import print_report
 
     report = build(floor)
+    analytics = analytics_report(floor)
+    report["analytics"] = {k: v for k, v in analytics.items() if k != "summary"}
     (floor.out / "report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     write_html(report, floor.out)
+    if analytics.get("summary"):
+        from rushline.report import print_summary
+
+        floor.console.rule("Analytics (rushline report)")
+        print_summary(analytics["summary"], floor.console)
     print_report(report, floor.console, floor.out)
     return report, 0 if report["ok"] else 1

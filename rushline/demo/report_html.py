@@ -133,6 +133,14 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
         else "<p class='ok'>Invariants hold: no op lost, none applied twice, "
         "every label matches its order.</p>"
     )
+    analytics = report.get("analytics") or {}
+    if analytics.get("html"):
+        parts.append(
+            f"<p>Stage durations per level, queues, bottleneck and throughput: "
+            f"<a href='{html.escape(analytics['html'])}'>analytics report</a>.</p>"
+        )
+    elif analytics.get("error"):
+        parts.append(f"<p>{html.escape(analytics['error'])}</p>")
     parts.append("<h2>Ops: devices vs central</h2>")
     parts.append(
         _table(
