@@ -175,7 +175,7 @@ class Floor:
         except (ProcessError, OSError) as exc:
             self.run_info.notes.append(f"stations not running: {exc}".splitlines()[0])
         self.run_info.phases["stations_up_s"] = round(self.elapsed(), 2)
-        board, rack = TaskBoard(), ToteRack()
+        board, rack, broker = TaskBoard(), ToteRack(), self.broker
         for i in range(self.options.pickers):
             device = f"handheld-{i + 1}"
             picker = SimPicker(
@@ -189,6 +189,9 @@ class Floor:
                 rack,
                 self._on_drop,
                 seed=self.options.seed * 100 + i,
+                bus=(broker.host, broker.port, broker.users[device])
+                if broker is not None and device in broker.users
+                else None,
             )
             self.pickers.append(picker)
         for picker in self.pickers:

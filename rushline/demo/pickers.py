@@ -9,6 +9,7 @@ order and drops the totes on the conveyor (``on_drop``).
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 from collections.abc import Callable
@@ -79,6 +80,8 @@ class PickerStats:
     shorts: int = 0
     totes: int = 0
     refusals: int = 0
+    pushed: int = 0
+    pushed_taken: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -110,6 +113,7 @@ class SimPicker:
         on_drop: DropCallback,
         seed: int,
         sync_interval: float = 0.3,
+        bus: tuple[str, int, str] | None = None,
     ) -> None:
         self.device_id = device_id
         self.operator = f"OP-{device_id}"
@@ -136,12 +140,35 @@ class SimPicker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.current_task: str | None = None
+        self._pushed: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.push: Any = None
+        if bus is not None:
+            self.push = self._task_push(site, *bus)
+
+    def _task_push(self, site: str, host: str, port: int, password: str) -> Any:
+        """Hot picks pushed by the dispatcher to this handheld (None without that part)."""
+        try:
+            from handheld_app.tasks_push import TaskPush
+        except ImportError:
+            return None
+        return TaskPush(
+            host,
+            port,
+            site,
+            self.device_id,
+            self._pushed.put,
+            username=self.device_id,
+            password=password,
+        )
 
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         """Start syncing and picking."""
         self.sync.start()
+        if self.push is not None:
+            self.push.start()
+            self.push.set_available(True, self.operator)
         self._thread = threading.Thread(target=self._run, name=f"picker-{self.device_id}")
         self._thread.daemon = True
         self._thread.start()
@@ -156,6 +183,8 @@ class SimPicker:
     def close(self) -> None:
         """Stop picking and syncing; close the store."""
         self.stop_picking()
+        if self.push is not None:
+            self.push.stop()
         self.sync.close()
         self.store.close()
 
@@ -187,6 +216,15 @@ class SimPicker:
                     return
 
     def _next_task(self) -> dict[str, Any] | None:
+        # A hot pick pushed to this handheld comes first (the banner on the screen).
+        while not self._pushed.empty():
+            pushed = self._pushed.get_nowait()
+            self.session.pushed_task(pushed)
+            self.stats.pushed += 1
+            task = self.session.tasks.find(str(pushed.get("id")))
+            if task is not None and self.board.claim(str(task["id"]), self.device_id):
+                self.stats.pushed_taken += 1
+                return task
         for task in self.session.tasks.open_tasks():
             if self.board.claim(str(task["id"]), self.device_id):
                 return task

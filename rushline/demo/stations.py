@@ -126,6 +126,10 @@ class Stations:
                 entry["printer"] = f"printer-{device}"
             devices.append(entry)
         devices.append({"id": "monitor-1", "role": "monitor"})
+        devices += [
+            {"id": f"handheld-{i + 1}", "role": "handheld"}
+            for i in range(self.floor.options.pickers)
+        ]
         return devices
 
     # --- start -------------------------------------------------------------------------
