@@ -360,6 +360,15 @@ def build(floor: Floor) -> dict[str, Any]:
     ]
     twice = twice_applied(db)
     poster = floor.poster.state if floor.poster is not None else None
+    elsewhere = Counter(
+        str(d.get("warehouse")) for d in orders.values() if d.get("warehouse") != floor.site.site_id
+    )
+    notes = list(floor.run_info.notes)
+    for warehouse, n in sorted(elsewhere.items()):
+        notes.append(
+            f"{n} orders are fulfilled from {warehouse} (it holds the whole order); the demo "
+            f"runs the {floor.site.site_id} floor only, so they wait there"
+        )
     invariants = {
         "ops_lost": proof["lost"],
         "ops_applied_twice": len(twice),
@@ -375,7 +384,7 @@ def build(floor: Floor) -> dict[str, Any]:
         },
         "real_seconds": round(floor.elapsed(), 1),
         "phases": floor.run_info.phases,
-        "notes": floor.run_info.notes,
+        "notes": notes,
         "orders": {
             "posted": len(poster.posted) if poster else 0,
             "refused": dict(poster.refused) if poster else {},
