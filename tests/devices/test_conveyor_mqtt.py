@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 from collections.abc import Iterator
@@ -111,17 +110,8 @@ def test_broker_restart_is_reported_and_recovered(mosquitto: Broker) -> None:
         conveyor.close()
 
 
-class RootBroker(Broker):
-    """Run as root, mosquitto drops to user ``mosquitto`` and cannot read the 0600
-    password file in tmp_path; keep root's privileges for this loopback test broker."""
-
-    def config_text(self) -> str:
-        extra = "user root\n" if os.geteuid() == 0 else ""
-        return super().config_text() + extra
-
-
 def test_username_password_and_refusal(tmp_path: Path) -> None:
-    broker = RootBroker(tmp_path / "auth", users={"sorter": "s3cret"}).start()
+    broker = Broker(tmp_path / "auth", users={"sorter": "s3cret"}).start()
     try:
         base = f"mqtt://{broker.host}:{broker.port}/cv-1?site=DE-FRA"
         with open_conveyor(f"{base}&username=sorter&password=s3cret") as conveyor:
