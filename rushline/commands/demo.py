@@ -21,24 +21,42 @@ from rushline.errors import UserError
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "demo", help="run a simulated floor and print its report"
+        "demo",
+        help="run a simulated floor and print its report",
+        description="Runs the whole floor on loopback in a fresh --out folder: Mosquitto, the "
+        "central server (SQLite), sorter, pack, dock and dispatch agents on simulated "
+        "devices, simulated pickers and an order stream, on a fast simulated clock. Midway "
+        "it posts a weather disruption and stops the central server for --outage-seconds. "
+        "Writes report.json, report.html, label previews and logs; exits 1 when an op was "
+        "lost or applied twice, or a label does not match its order.",
     )
-    parser.add_argument("--minutes", type=int, default=None, help="simulated minutes of arrivals")
-    parser.add_argument("--orders", type=int, default=None, help="orders in the stream")
     parser.add_argument(
-        "--outage-seconds", type=int, default=None, help="central outage length (simulated)"
+        "--minutes", type=int, default=None, help="simulated minutes of arrivals (default 30)"
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="fresh folder for the report, labels and logs"
+        "--orders", type=int, default=None, help="orders in the stream (default 200)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="order stream seed")
+    parser.add_argument(
+        "--outage-seconds",
+        type=int,
+        default=None,
+        help="real seconds the central server is down midway (default 20, 0 for none)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="new or empty folder for the report, labels and logs (default demo-out/<time>)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="order stream seed (default 7)")
     parser.add_argument(
         "--rate",
         type=float,
         default=None,
         help="simulated seconds per real second (default: the shift's arrivals in ~25 s)",
     )
-    parser.add_argument("--pickers", type=int, default=None, help="simulated pickers")
+    parser.add_argument("--pickers", type=int, default=None, help="simulated pickers (default 6)")
     parser.add_argument(
         "--decisions-only",
         action="store_true",
