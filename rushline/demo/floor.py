@@ -54,7 +54,7 @@ class FloorOptions:
     urgent_share: float
     pickers: int
     config: Path | None = None
-    budget_s: float = 75.0  # real seconds from start to the end of the drain
+    budget_s: float = 72.0  # real seconds from start to the end of the drain
     tick_seconds: float = 1.0  # central's re-prioritise/batch interval (real s)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import threading
 import tty
 from dataclasses import dataclass
@@ -277,8 +278,13 @@ class Stations:
         """Stop the world, the agents (SIGTERM) and the simulated devices."""
         if self.world is not None:
             self.world.stop()
+        # SIGTERM to every agent first, so they stop side by side, then wait for each.
+        for device in self.running:
+            child = self.floor.supervisor.children.get(device)
+            if child is not None and child.alive():
+                child.popen.send_signal(signal.SIGTERM)
         for device in reversed(self.running):
-            self.floor.supervisor.stop(device, grace=10)
+            self.floor.supervisor.stop(device, grace=8)
         if self.monitor is not None:
             self.monitor.stop()
         if self.conveyor is not None:
