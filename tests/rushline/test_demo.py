@@ -151,3 +151,51 @@ def test_label_previews_parse_back_to_order_and_tracking() -> None:
     assert parse_label("PACKING SLIP\nORDER 1\n") is None
     wrong = parse_label(text.replace("{BDHL-PACK1-000000013", "{BDHL-PACK1-000000014"))
     assert wrong is not None and not wrong.consistent
+
+
+def test_ops_proof_counts_an_op_missing_at_central_as_lost(tmp_path: Path) -> None:
+    from datetime import UTC
+
+    from rushline.demo.report import ops_proof, read_device
+    from rushline.demo.stations import DeviceStore
+    from sync.store import LocalStore
+
+    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    path = tmp_path / "hh-1.db"
+    with LocalStore(path, "hh-1", "DE-FRA") as store:
+        ops = [
+            store.record("tote.assigned", {"tote": f"TOTE-{n}", "order_id": "O-1"}, at)
+            for n in (1, 2, 3)
+        ]
+        store.mark_acked([{"op_id": ops[0].op_id, "status": "duplicate"}], ops[0].seq)
+    device = read_device(DeviceStore(path, "hh-1", "DE-FRA"))
+    central = {op.op_id: {"status": "applied"} for op in ops[:2]}
+    proof = ops_proof([device], central)
+    assert proof["recorded_on_devices"] == 3
+    assert proof["lost"] == 1 and proof["lost_op_ids"] == [ops[2].op_id]
+    assert proof["duplicates_absorbed"] == 1
+    assert proof["still_pending_on_devices"] == 2
+    assert ops_proof([device], {op.op_id: {"status": "applied"} for op in ops})["lost"] == 0
+
+
+def test_supervisor_kills_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    from rushline.demo.processes import Supervisor
+
+    stubborn = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with Supervisor(tmp_path) as supervisor:
+        child = supervisor.start("stubborn", (sys.executable, "-c", stubborn))
+        supervisor.wait_ready(child, lambda: "ready" in child.log_tail(), 10, "ready line")
+        started = time.monotonic()
+        code = supervisor.stop("stubborn", grace=0.5)
+        assert code == -9 and time.monotonic() - started < 5
+        other = supervisor.start("sleeper", (sys.executable, "-c", "import time; time.sleep(60)"))
+    assert other.popen.poll() is not None  # the context manager stopped it
+    assert supervisor.stopped == ["stubborn", "sleeper"]
