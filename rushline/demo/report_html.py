@@ -95,6 +95,14 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f"<table>{body}</table>"
 
 
+def _grid(head: list[str], rows: list[list[Any]]) -> str:
+    top = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{top}</tr>{body}</table>"
+
+
 def label_previews(out: Path, limit: int = 12) -> list[tuple[str, str]]:
     """(file name, text) of the first shipping label previews."""
     folder = out / "labels"
@@ -153,10 +161,32 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
             ]
         )
     )
-    parts.append(_table([(d, json.dumps(v)) for d, v in ops["devices"].items()]))
+    parts.append(
+        _grid(
+            ["device", "recorded", "acked", "rejected", "pending", "duplicates absorbed", "kinds"],
+            [
+                [
+                    d,
+                    v["recorded"],
+                    v["states"].get("acked", 0),
+                    v["states"].get("rejected", 0),
+                    v["states"].get("pending", 0),
+                    v["duplicates_absorbed"],
+                    ", ".join(f"{k} {n}" for k, n in sorted(v["kinds"].items())),
+                ]
+                for d, v in ops["devices"].items()
+            ],
+        )
+    )
     parts.append("<h2>Orders</h2>")
     parts.append(_table(sorted(report["orders"]["by_status"].items())))
-    parts.append(_table([(g, json.dumps(v)) for g, v in report["on_time"].items()]))
+    kinds = ("on_time", "late", "open_not_late", "open_late")
+    parts.append(
+        _grid(
+            [f"{report['site']} orders", "on time", "late", "open, not late yet", "open and late"],
+            [[g, *(v[k] for k in kinds)] for g, v in report["on_time"].items()],
+        )
+    )
     for title, png in charts(report):
         parts.append(
             f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' "
