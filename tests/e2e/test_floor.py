@@ -167,6 +167,12 @@ def test_customers_of_late_orders_are_notified(run: dict[str, Any]) -> None:
         if "notifications" not in tables:
             pytest.skip("central has no notification outbox in this build")
         notified = {r[0] for r in conn.execute("SELECT order_id FROM notifications")}
+        warned = {
+            r[0]: json.loads(r[1])
+            for r in conn.execute(
+                "SELECT order_id, payload FROM notifications WHERE event = 'at_risk'"
+            )
+        }
         shipped_notes = {
             r[0]
             for r in conn.execute("SELECT order_id FROM notifications WHERE event LIKE '%shipped'")
@@ -174,5 +180,12 @@ def test_customers_of_late_orders_are_notified(run: dict[str, Any]) -> None:
     finally:
         conn.close()
     assert [i for i in late if i not in notified] == []
+    # The stream's rush orders (deadline within the hour) put some at risk: their
+    # customers were warned with a proposed resolution.
+    assert warned, "no customer was warned of a risk to the deadline"
+    for order_id, payload in warned.items():
+        assert payload["order_id"] == order_id
+        assert payload["customer_id"] == orders[order_id]["customer"]["id"]
+        assert payload["resolutions"], payload
     shipped = [i for i, d in orders.items() if d["status"] == "shipped"]
     assert shipped and set(shipped) <= shipped_notes
