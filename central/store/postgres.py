@@ -39,13 +39,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from central.store.base import MovementRow, OpRecord, StoreError, chunks
 from central.store.migrations import apply_migrations
-from central.store.sqltx import SqlTx, _dumps
+from central.store.sqlbase import dumps as _dumps
+from central.store.sqltx import SqlTx
 
 # Advisory lock keys (first half of the two-int form; the second is the schema's hash,
 # so two stores in different schemas of one database do not block each other).
 WRITER_LOCK = 0x52_4C_57  # "RLW"
 MIGRATION_LOCK = 0x52_4C_4D  # "RLM"
 
+LOCK_TIMEOUT_S = 30
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 
 
@@ -219,8 +221,14 @@ class PgTx(SqlTx):
             cursor.close()
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # A writer waiting for its turn longer than this gives up with an error (the device
+    # retries the push) instead of piling up behind a stuck transaction.
+    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+
+
 def _ensure_feed_counter(conn: Any) -> None:
-    # Interim: to become a PostgreSQL-only migration.
+    # Interim, until the PostgreSQL-only migration that creates it is registered.
     conn.execute(
         "CREATE TABLE IF NOT EXISTS feed_counter (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)"
     )
@@ -259,6 +267,10 @@ class PostgresStore:
             min_size=1,
             max_size=max_connections or pool_size(),
             kwargs={"autocommit": True},
+            configure=_configure,
+            # A connection cut by a database restart or failover is replaced when it is
+            # next handed out, instead of failing one request.
+            check=ConnectionPool.check_connection,
             open=False,
             name="rushline-central",
             timeout=30,

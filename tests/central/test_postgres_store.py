@@ -1,10 +1,11 @@
-# ruff: noqa: F811  (temporary: fixtures imported until the plugin registers them)
+# ruff: noqa: F811  (interim: fixtures imported until the plugin registers them)
 """The store on both backends, and the PostgreSQL guarantees under concurrent writers
 (two store objects stand for two server processes on one database)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from central.store import StoreError, open_store
 from central.store.base import MovementRow, OpRecord, Store
 from central.store.migrations import MIGRATIONS
 from central.store.postgres import PostgresStore, redact
-from tests.support.pg import pg_database, pg_url  # noqa: F401  (until the plugin registers them)
+from tests.support.pg import pg_database, pg_url  # noqa: F401
 
 AT = "2026-11-25T08:00:00+00:00"
 
@@ -124,7 +125,13 @@ def test_concurrent_writers_keep_stock_exact_and_the_feed_gapless(pg_url: str) -
                 with stores[n % 2].transaction() as tx:
                     # Every writer books the shared movement "dup" too: counted once.
                     tx.append_movements([move(f"w{n}-{i}", 1), move("dup", 100)])
-                    tx.feed_put([("stock", f"W/L/{n}", "W", {"i": i}), ("sku", "all", None, {})])
+                with stores[n % 2].transaction() as tx:
+                    tx.feed_put(
+                        [("stock", f"W/L/{n}/{i}", "W", {}), ("sku", "all", None, {"i": i})]
+                    )
+                    # Hold the transaction open a moment: a feed numbered outside commit
+                    # order would now let the reader pass this change before it commits.
+                    time.sleep(0.002 * (n % 3))
         except BaseException as exc:  # surfaced by the main thread
             errors.append(exc)
 
@@ -159,10 +166,10 @@ def test_concurrent_writers_keep_stock_exact_and_the_feed_gapless(pg_url: str) -
             total = tx._one("SELECT SUM(delta) FROM ledger")[0]
             assert int(total) == 6 * 15 + 100
             final = {(c.entity, c.id): c.seq for c in tx.feed_page(0, 1000, None)}
-        # A reader that followed the cursor while writers ran holds exactly the final
-        # feed: no change was committed below a cursor it had already passed.
+        # Every writer step adds a key of its own: a reader that followed the cursor while
+        # writers ran saw each one, so no change was committed below a cursor it had passed.
         assert seen == final
-        assert len(final) == 7
+        assert len(final) == 6 * 15 + 1
     finally:
         for s in stores:
             s.close()

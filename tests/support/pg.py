@@ -102,6 +102,8 @@ SERVER_TESTS = frozenset(
     }
 )
 PARAMETRISED_DIRS = ("tests/central/", "tests/sync/")
+# About the page in a browser, not the store: SQLite only.
+SQLITE_ONLY = ("tests/central/test_track_browser.py",)
 
 
 def central_db_url(sqlite_path: object) -> str:
@@ -112,7 +114,8 @@ def central_db_url(sqlite_path: object) -> str:
 
 def wants_both_backends(nodeid: str, function_name: str, fixturenames: list[str]) -> bool:
     """Whether a test runs on SQLite and PostgreSQL (see APP_FIXTURES, SERVER_TESTS)."""
-    if not nodeid.replace("\\", "/").startswith(PARAMETRISED_DIRS):
+    path = nodeid.replace("\\", "/")
+    if not path.startswith(PARAMETRISED_DIRS) or path.startswith(SQLITE_ONLY):
         return False
     if any(name in fixturenames for name in APP_FIXTURES):
         return True
