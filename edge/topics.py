@@ -16,6 +16,8 @@ ROOT = "rushline/v1"
 KINDS: dict[str, tuple[str, ...]] = {
     "dev_state": ("dev", "*", "state"),
     "dev_scan": ("dev", "*", "scan"),
+    "dev_display": ("dev", "*", "display"),
+    "dev_command": ("dev", "*", "command"),
     "conveyor_divert": ("conveyor", "*", "divert"),
     "conveyor_event": ("conveyor", "*", "event"),
     "printer_job": ("printer", "*", "job"),
@@ -52,6 +54,16 @@ def dev_state(site: str, device_id: str) -> str:
 def dev_scan(site: str, device_id: str) -> str:
     """A decoded scan from a device."""
     return _build(site, "dev_scan", device_id)
+
+
+def dev_display(site: str, device_id: str) -> str:
+    """What a station's screen shows (not retained: the latest message replaces it)."""
+    return _build(site, "dev_display", device_id)
+
+
+def dev_command(site: str, device_id: str) -> str:
+    """Commands for one station (e.g. the dock's ``close_pickup``)."""
+    return _build(site, "dev_command", device_id)
 
 
 def conveyor_divert(site: str, conveyor_id: str) -> str:

@@ -5,8 +5,8 @@ The ACL follows the device's role (DESIGN.md §4.3, prefix ``rushline/v1/{site}`
 | role | may publish (besides its own ``dev/{id}/#`` and ``central/state``) | may also read |
 |---|---|---|
 | sorter | ``conveyor/{conveyor}/#`` | |
-| pack | ``printer/{printer}/#`` | ``conveyor/+/event`` |
-| dock | ``printer/{printer}/#`` | |
+| pack | ``printer/{printer}/#``, ``order/+/event`` | ``conveyor/+/event`` |
+| dock | ``printer/{printer}/#``, ``order/+/event`` | |
 | dispatch | ``task/#``, ``order/+/event`` | ``task/#`` |
 | handheld | (only its own ``dev/``) | ``task/{id}`` |
 | monitor | (only its own ``dev/``) | everything of the site |
@@ -140,6 +140,9 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
         rules.append(f"topic readwrite {p}/conveyor/{device.conveyor or device.id}/#")
     elif device.role in ("pack", "dock"):
         rules.append(f"topic readwrite {p}/printer/{device.printer or device.id}/#")
+        # A station announces the orders it packed or shipped, so the others learn it
+        # even while the central server is away.
+        rules.append(f"topic write {p}/order/+/event")
         if device.role == "pack":
             rules.append(f"topic read {p}/conveyor/+/event")
     elif device.role == "dispatch":

@@ -36,7 +36,7 @@ from devices.printer.status import Paper
 
 log = logging.getLogger(__name__)
 
-KINDS = ("shipping_label", "packing_slip", "pick_label")
+KINDS = ("shipping_label", "packing_slip", "pick_label", "manifest")
 MAX_JOB_BYTES = 4 * 1024 * 1024
 
 

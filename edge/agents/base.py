@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, ClassVar
 
+from domain.models import OrderStatus
+from domain.status import status_rank
 from edge import topics
 from edge.bus import Bus, BusMessage
 from edge.central_watch import CentralWatch
@@ -28,8 +30,52 @@ from sync.store import LocalStore
 
 log = logging.getLogger(__name__)
 
-# Fields of an ``order/{id}/event`` that are applied to the local view at once.
-ORDER_EVENT_FIELDS = ("status", "priority", "level")
+# Fields of an ``order/{id}/event`` that are applied to the local view at once: status
+# and priority changes (dispatcher), and the parcel of a packed/shipped order (stations).
+ORDER_EVENT_FIELDS = (
+    "status",
+    "priority",
+    "level",
+    "carton",
+    "weight_g",
+    "carrier_service",
+    "tracking",
+)
+
+
+def _rank(status: Any) -> int | None:
+    """The status's place on the order path (cancelled counts as a place), None for
+    on_hold or anything unknown: those are not ordered against the others."""
+    try:
+        rank = status_rank(OrderStatus(str(status)))
+    except ValueError:
+        return None
+    return rank if rank >= 0 else None
+
+
+def later_status(old: Any, new: Any) -> Any:
+    """The status that wins when ``new`` news meets ``old``: the one further along the
+    path (news may arrive late, or the store may have moved on); a hold or release
+    (on_hold on either side) is taken as it comes."""
+    a, b = _rank(old), _rank(new)
+    if a is not None and b is not None and a > b:
+        return old
+    return new
+
+
+def news_covered(row: dict[str, Any] | None, news: dict[str, Any]) -> bool:
+    """True when the stored row already shows the news: the same values, or a status
+    further along the path (then the news's status and parcel fields are old)."""
+    row = row or {}
+    row_rank, news_rank = _rank(row.get("status")), _rank(news.get("status"))
+    moved_on = row_rank is not None and news_rank is not None and row_rank > news_rank
+    for key, value in news.items():
+        if key == "priority":
+            if (row.get("priority") or {}).get("level") != (value or {}).get("level"):
+                return False
+        elif not moved_on and row.get(key) != value:
+            return False
+    return True
 
 
 _floor_clock: Clock | None = None
@@ -217,15 +263,33 @@ class Agent:
     # --- order view -------------------------------------------------------------------
 
     def order_view(self, order_id: str) -> dict[str, Any] | None:
-        """The order from the local store, with newer ``order/+/event`` news on top."""
+        """The order from the local store, with newer ``order/+/event`` news on top (a
+        status the store has moved past is not taken back)."""
         row = self.store.order(order_id) if self.store is not None else None
         with self._overlay_lock:
             news = self._overlay.get(order_id)
+            news = dict(news) if news else None
         if news is None:
             return row
         merged = dict(row or {"id": order_id})
+        status = news.get("status")
+        if (
+            row is not None
+            and status is not None
+            and later_status(row.get("status"), status) != status
+        ):
+            # The store has moved past this news: only a priority change still counts.
+            if "priority" in news:
+                merged["priority"] = news["priority"]
+            return merged
         merged.update(news)
         return merged
+
+    def orders_in_news(self, key: str, match: Callable[[Any], bool]) -> list[str]:
+        """Ids of orders whose ``order/+/event`` news has a ``key`` that ``match``es (e.g.
+        the tracking number of a parcel packed while central is away)."""
+        with self._overlay_lock:
+            return [oid for oid, news in self._overlay.items() if key in news and match(news[key])]
 
     def order_news(self, order_id: str) -> dict[str, Any] | None:
         """What ``order/{id}/event`` said lately about the order, if anything."""
@@ -235,15 +299,19 @@ class Agent:
 
     def _on_order_message(self, message: BusMessage) -> None:
         order_id = message.id
-        if order_id is None:
-            return
+        if order_id is None or message.sender == self.device_id:
+            return  # our own news: the store shows it already
         news = {k: message.payload[k] for k in ORDER_EVENT_FIELDS if k in message.payload}
         if "level" in news and "priority" not in news:
             news["priority"] = {"level": news["level"]}
         news.pop("level", None)
+        news = {k: v for k, v in news.items() if v is not None}
         if news:
             with self._overlay_lock:
-                self._overlay.setdefault(order_id, {}).update(news)
+                known = self._overlay.setdefault(order_id, {})
+                if "status" in news and "status" in known:
+                    news["status"] = later_status(known["status"], news["status"])
+                known.update(news)
         if self.sync is not None:
             self.sync.wake()  # the central version is on its way: fetch it sooner
         try:
@@ -253,17 +321,11 @@ class Agent:
 
     def _on_store_change(self, entity: str, ids: list[str]) -> None:
         if entity == "order" and self.store is not None:
-            # The store caught up: drop news it already shows.
+            # The store caught up: drop news it already shows (or has moved past).
             with self._overlay_lock:
                 for order_id in ids:
                     news = self._overlay.get(order_id)
-                    if news is None:
-                        continue
-                    row = self.store.order(order_id) or {}
-                    if all(row.get(k) == v for k, v in news.items() if k != "priority") and (
-                        "priority" not in news
-                        or (row.get("priority") or {}).get("level") == news["priority"].get("level")
-                    ):
+                    if news is not None and news_covered(self.store.order(order_id), news):
                         del self._overlay[order_id]
         try:
             self.on_view_change(entity, ids)

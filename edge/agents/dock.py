@@ -39,9 +39,8 @@ from edge.tracking_numbers import is_tracking
 log = logging.getLogger(__name__)
 
 CLOSE_PREFIX = "CLOSE-"
-# The spool knows label, slip and pick-label jobs; a manifest travels as a slip-type job
-# and is announced on printer/{id}/job with kind "manifest".
-MANIFEST_SPOOL_KIND = "packing_slip"
+# The spool job kind of a pickup manifest (also its kind on printer/{id}/job).
+MANIFEST_SPOOL_KIND = "manifest"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS dock_parcels (order_id TEXT PRIMARY KEY, carrier TEXT NOT NULL,"
@@ -214,6 +213,11 @@ class DockAgent(StationAgent):
             for row in self.store.orders(status=status, warehouse=self.site):
                 if str(row.get("tracking") or "").upper() == tracking:
                     return self.order_view(str(row["id"]))
+        # Packed at a station while central is away: known from its order/{id}/event.
+        for order_id in self.orders_in_news("tracking", lambda t: str(t).upper() == tracking):
+            view = self.order_view(order_id)
+            if view is not None and str(view.get("tracking") or "").upper() == tracking:
+                return view
         return None
 
     def _refuse(self, text: str) -> Feedback:
@@ -262,7 +266,7 @@ class DockAgent(StationAgent):
         try:
             data = render_manifest(manifest, self.station.printer_profile)
             self.submit_job(
-                manifest.job_id, MANIFEST_SPOOL_KIND, manifest.pickup_id, data, "manifest"
+                manifest.job_id, MANIFEST_SPOOL_KIND, manifest.pickup_id, data, MANIFEST_SPOOL_KIND
             )
         except DeviceError as exc:
             return self._refuse(f"MANIFEST NOT PRINTED: {exc}")

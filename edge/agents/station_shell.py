@@ -32,7 +32,6 @@ from devices.scanner.base import QueueScanner
 from domain.models import Sku
 from edge import topics
 from edge.agents.base import Agent, utc_now
-from edge.bus import encode
 from edge.errors import BusError, EdgeError
 from edge.settings import AgentSettings
 from edge.station.feedback import Feedback, Step
@@ -102,12 +101,31 @@ def station_settings(
 
 def display_topic(site: str, device_id: str) -> str:
     """``rushline/v1/{site}/dev/{id}/display``: what the station screen shows."""
-    return f"{topics.prefix(site)}/dev/{device_id}/display"
+    return topics.dev_display(site, device_id)
 
 
 def command_topic(site: str, device_id: str) -> str:
     """``rushline/v1/{site}/dev/{id}/command``: commands for a station."""
-    return f"{topics.prefix(site)}/dev/{device_id}/command"
+    return topics.dev_command(site, device_id)
+
+
+# The status an op moves an order to, and the op fields its order event carries.
+_ORDER_NEWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "order.packed": ("packed", ("carton", "weight_g", "carrier_service", "tracking")),
+    "order.shipped": ("shipped", ("carrier_service", "tracking")),
+}
+
+
+def order_news_of(kind: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``order/{id}/event`` body announcing a recorded op, or None for ops that are
+    not news: {order_id, status, carton?, weight_g?, carrier_service, tracking}."""
+    spec = _ORDER_NEWS.get(kind)
+    if spec is None or not data.get("order_id"):
+        return None
+    status, fields = spec
+    body: dict[str, Any] = {"order_id": str(data["order_id"]), "status": status}
+    body.update({k: data[k] for k in fields if data.get(k) is not None})
+    return body
 
 
 def site_zone(site: SiteConfig) -> ZoneInfo | None:
@@ -261,7 +279,9 @@ class StationAgent(Agent):
         return self.clock()
 
     def carry_out(self, step: Step) -> Feedback:
-        """Record the step's ops (each its own transaction) and show its message."""
+        """Record the step's ops (each its own transaction) and show its message. A
+        recorded ``order.packed``/``order.shipped`` is also announced on
+        ``order/{id}/event`` (durable), so the other stations learn it without central."""
         if self.store is None:
             raise EdgeError(f"{self.device_id}: agent is not started")
         for op in step.ops:
@@ -269,6 +289,12 @@ class StationAgent(Agent):
                 self.store.record(op.kind, dict(op.data), self.now())
             except SyncError as exc:
                 log.error("%s: could not record %s: %s", self.device_id, op.kind, exc)
+                continue
+            news = order_news_of(op.kind, op.data)
+            if news is not None:
+                self.publish_raw(
+                    topics.order_event(self.site, str(news["order_id"])), news, durable=True
+                )
         if not step.accepted:
             self.refused += 1
         self.show(step.feedback)
@@ -282,28 +308,12 @@ class StationAgent(Agent):
         self.publish_raw(display_topic(self.site, self.device_id), feedback.to_payload())
 
     def publish_raw(self, topic: str, payload: Mapping[str, Any], durable: bool = False) -> None:
-        """Publish on the bus, never raising: a screen or an observer must not stop a
-        station. Topics the bus does not know (``dev/{id}/display``) go out through the
-        bus's client with the same envelope and a seq from the bus's own counter, so
-        (from, seq) stays unique per sender."""
+        """Publish on the bus (``Bus.publish``: envelope, seq, QoS 1), never raising: a
+        screen or an observer must not stop a station."""
         bus = self.bus
         if bus is None:
             return
         try:
-            try:
-                topics.parse(topic)
-            except BusError:
-                next_seq = getattr(getattr(bus, "_store", None), "next_seq", None)
-                seq = next_seq() if callable(next_seq) else 0
-                body = {
-                    **payload,
-                    "v": 1,
-                    "seq": seq,
-                    "at": self.now().isoformat(),
-                    "from": self.device_id,
-                }
-                bus.client.publish(topic, encode(body), qos=1)
-                return
             bus.publish(topic, dict(payload), durable=durable)
         except (BusError, ValueError, OSError) as exc:
             log.warning("%s: not published on %s: %s", self.device_id, topic, exc)

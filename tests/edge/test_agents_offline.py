@@ -182,3 +182,88 @@ def test_broker_killed_mid_stream_no_print_job_lost_or_duplicated(
     finally:
         agent.stop()
     assert len(printer.jobs) == 12  # nothing printed again on the way out
+
+
+def test_central_down_dock_ships_an_order_packed_during_the_same_outage(
+    agent_settings: Callable[..., AgentSettings],
+    floor_central: FloorCentral,
+    pty: Pty,
+    printer: PrinterSim,
+    dock_pty: Pty,
+    dock_printer: PrinterSim,
+) -> None:
+    central = floor_central.server
+    with central.client() as http:
+        http.post("/v1/orders", json=central_order("OUT-1")).raise_for_status()
+
+    def settings(device: str, scanner: Pty, sim: PrinterSim) -> AgentSettings:
+        return agent_settings(
+            device,
+            central_url=floor_central.url,
+            token=central.device_token(device, SITE),
+            devices={"scanner": scanner.url, "printer": f"{sim.url}?timeout=2"},
+            tables={device.split("-")[0]: {"printer_id": f"printer-{device}"}},
+        )
+
+    pack = PackAgent(settings("pack-1", pty, printer))
+    dock = DockAgent(settings("dock-1", dock_pty, dock_printer))
+    try:
+        for agent in (pack, dock):
+            agent.start(bus_wait=10)
+            fast_retry(agent)
+        wait_until(lambda: pack.order_view("OUT-1"), timeout=20, what="pack pulled the order")
+        wait_until(lambda: dock.order_view("OUT-1"), timeout=20, what="dock pulled the order")
+        assert dock.store is not None and pack.store is not None
+        assert dock.store.order("OUT-1")["status"] != "packed"  # type: ignore[index]
+
+        central.stop()
+        pty.scan("ORD-OUT-1", GTIN["SKU-1001"], GTIN["SKU-1002"])
+        wait_until(lambda: len(printer.jobs) == 2, timeout=20, what="printed while offline")
+        packed = ops_of(pack.store, "order.packed")[0]
+        tracking, weight_g = packed["tracking"], packed["weight_g"]
+        # Only the bus told the dock: its store still holds the pre-outage order.
+        wait_until(
+            lambda: (dock.order_view("OUT-1") or {}).get("status") == "packed",
+            timeout=20,
+            what="dock hears the order packed on the bus",
+        )
+        assert dock.store.order("OUT-1")["status"] != "packed"  # type: ignore[index]
+        view = dock.order_view("OUT-1") or {}
+        assert (view["tracking"], view["carrier_service"]) == (tracking, packed["carrier_service"])
+
+        dock_pty.scan(tracking)
+        wait_until(lambda: ops_of(dock.store, "order.shipped"), timeout=20, what="shipped offline")  # type: ignore[arg-type]
+        shipped = ops_of(dock.store, "order.shipped")
+        assert [(o["order_id"], o["tracking"]) for o in shipped] == [("OUT-1", tracking)]
+        assert dock.last_feedback is not None and dock.last_feedback.text.startswith("SHIPPED")
+        assert (dock.order_view("OUT-1") or {}).get("status") == "shipped"  # news does not undo it
+        dock_pty.scan(tracking)  # a second handover scan ships nothing twice
+        wait_until(lambda: dock.scans == 2, timeout=10, what="second scan handled")
+        assert len(ops_of(dock.store, "order.shipped")) == 1
+        dock_pty.scan("CLOSE-" + tracking.split("-")[0])
+        wait_until(lambda: len(dock_printer.jobs) == 1, timeout=20, what="manifest offline")
+        manifest = dock_printer.jobs[0].preview.text
+        assert tracking in manifest and "PARCELS 1" in manifest
+        assert f"TOTAL WEIGHT {weight_g / 1000:.2f} kg" in manifest  # weight from the bus
+
+        central.start()
+        for agent in (pack, dock):
+            store, bus = agent.store, agent.bus
+            assert store is not None and bus is not None
+            wait_until(lambda: store.pending_count() == 0, timeout=30, what="sync outbox drained")  # noqa: B023
+            wait_until(lambda: bus.pending == 0, timeout=10, what="bus outbox drained")  # noqa: B023
+            assert bus.counters.refused == 0
+        with central.client() as http:
+            body = http.get("/v1/orders/OUT-1").json()
+        assert body["status"] == "shipped" and body["tracking"] == tracking
+        assert body["carton"] == packed["carton"] and body["weight_g"] == weight_g
+        rejected = [op for op in pack.store.outbox_history() if op.state == "rejected"]
+        rejected += [op for op in dock.store.outbox_history() if op.state == "rejected"]
+        assert rejected == []
+        wait_until(
+            lambda: dock.order_news("OUT-1") is None, timeout=20, what="dock store caught up"
+        )
+        assert (dock.order_view("OUT-1") or {}).get("status") == "shipped"
+    finally:
+        pack.stop()
+        dock.stop()

@@ -30,6 +30,13 @@ def test_roles_own_only_their_station_topics() -> None:
     sorter = acl_rules(BrokerDevice("sorter-1", "sorter", conveyor="conveyor-1"), SITE)
     assert "topic readwrite rushline/v1/DE-FRA/conveyor/conveyor-1/#" in sorter
     assert not any("task" in rule or "printer" in rule for rule in sorter)
+    assert "topic write rushline/v1/DE-FRA/order/+/event" not in sorter
+    for role in ("pack", "dock"):
+        station = acl_rules(BrokerDevice(f"{role}-1", role, printer=f"printer-{role}-1"), SITE)
+        assert f"topic readwrite rushline/v1/DE-FRA/printer/printer-{role}-1/#" in station
+        # Stations announce packed/shipped orders themselves (central may be away).
+        assert "topic write rushline/v1/DE-FRA/order/+/event" in station
+        assert not any("conveyor/+/divert" in rule or "task" in rule for rule in station)
     bridge = acl_rules(BrokerDevice("plc-1", "conveyor", conveyor="conveyor-1"), SITE)
     assert "topic readwrite rushline/v1/DE-FRA/conveyor/conveyor-1/#" in bridge
     handheld = acl_rules(BrokerDevice("handheld-1", "handheld"), SITE)

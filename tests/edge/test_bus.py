@@ -40,6 +40,12 @@ def test_topics_round_trip_and_reject_bad_levels() -> None:
     assert topics.parse(topics.central_state(SITE)).kind == "central_state"
     assert topics.parse(topics.task(SITE, "handheld-1")).id == "handheld-1"
     assert topics.any_of(SITE, "dev_state") == "rushline/v1/DE-FRA/dev/+/state"
+    display = topics.dev_display(SITE, "pack-1")
+    assert display == "rushline/v1/DE-FRA/dev/pack-1/display"
+    assert topics.parse(display) == topics.Topic("dev_display", SITE, "pack-1")
+    command = topics.dev_command(SITE, "dock-1")
+    assert topics.parse(command) == topics.Topic("dev_command", SITE, "dock-1")
+    assert topics.any_of(SITE, "dev_command") == "rushline/v1/DE-FRA/dev/+/command"
     with pytest.raises(BusError, match="not a valid topic level"):
         topics.order_event(SITE, "a/b")
     with pytest.raises(BusError, match="not a floor-bus topic"):

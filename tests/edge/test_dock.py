@@ -100,6 +100,14 @@ def test_dock_ships_packed_refuses_unpacked_and_prints_manifest(
     job_topic = f"rushline/v1/{SITE}/printer/printer-dock-1/job"
     wait_until(lambda: monitor.on(job_topic), what="manifest job event")
     assert monitor.on(job_topic)[0]["kind"] == "manifest"
+    assert agent.spool is not None
+    assert [j.kind for j in agent.spool.jobs()] == ["manifest"]  # the spool's own kind
+    # Each shipment was announced on its order topic (durable), for stations and screens.
+    news = f"rushline/v1/{SITE}/order/D1/event"
+    wait_until(lambda: monitor.on(news), what="shipped news of D1")
+    event = monitor.on(news)[0]
+    assert (event["status"], event["tracking"], event["from"]) == ("shipped", T1, "dock-1")
+    assert not monitor.on(f"rushline/v1/{SITE}/order/D4/event")  # refused: no news
 
     pty.scan(T3)
     wait_until(lambda: len(ops_of(agent.store, "order.shipped")) == 3, what="D3 shipped")  # type: ignore[arg-type]
