@@ -7,7 +7,7 @@ timeline entries are written with one executemany each at the end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.clock import Clock
@@ -35,14 +35,32 @@ KINDS: dict[str, str] = {
 }
 
 
-def _check_at(value: str) -> str:
+# A device clock may run this far ahead of the server's; an op stamped later than that
+# is nonsense (a broken clock) and is rejected rather than put on a timeline.
+MAX_SKEW = timedelta(minutes=5)
+
+
+def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
+    """The op's ``at`` (when the device saw the event) as UTC ISO text to the
+    microsecond; ``Rejected`` naming the field when it is not a zoned ISO 8601 time or
+    lies more than ``MAX_SKEW`` in the server's future. ``seen`` caches checked values."""
+    cached = seen.get(value) if isinstance(value, str) else None
+    if cached is not None:
+        return cached
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+    except (TypeError, ValueError):
         raise Rejected(f"invalid field 'at': {value!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise Rejected(f"invalid field 'at': {value!r} has no time zone")
-    return value
+    if parsed - now > MAX_SKEW:
+        raise Rejected(
+            f"invalid field 'at': {value!r} is {(parsed - now).total_seconds():.0f} s ahead "
+            f"of the server clock (at most {MAX_SKEW.total_seconds():.0f} s)"
+        )
+    text = parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    seen[value] = text
+    return text
 
 
 def push(
@@ -60,6 +78,7 @@ def push(
         state = PushState(ctx, site)
         state.prefetch(ops)
         settled: dict[str, dict[str, Any]] = {}
+        seen_at: dict[str, str] = {}
         records: list[OpRecord] = []
         for op in sorted(ops, key=lambda o: o["seq"]):
             op_id = op["op_id"]
@@ -71,7 +90,7 @@ def push(
                 handler = KINDS.get(op["kind"])
                 if handler is None:
                     raise Rejected(f"unknown kind {op['kind']!r}")
-                getattr(state, handler)(op_id, _check_at(op["at"]), op["data"])
+                getattr(state, handler)(op_id, check_at(op["at"], ctx.now, seen_at), op["data"])
             except Rejected as exc:
                 status, reason = "rejected", str(exc)
             settled[op_id] = {

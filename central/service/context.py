@@ -61,9 +61,10 @@ class Ctx:
         """The step's time as ISO text (one step, one time)."""
         return str(self.now.isoformat())
 
-    def note(self, order_id: str, event: str, detail: str = "") -> None:
-        """Add a timeline entry (written when the step flushes)."""
-        self.timeline.append((order_id, self.at, event, detail))
+    def note(self, order_id: str, event: str, detail: str = "", at: str | None = None) -> None:
+        """Add a timeline entry (written when the step flushes), stamped ``at`` (the time
+        the event happened, e.g. a device's) or else the step's time."""
+        self.timeline.append((order_id, self.at if at is None else at, event, detail))
 
     def change(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Mark an order document as changed in this step; returns it."""

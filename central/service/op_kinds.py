@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from central.service.context import Ctx
@@ -13,7 +14,7 @@ from central.service.docs import all_lines_done, line_of, set_state, state_of
 from central.service.stock import allocate_orders
 from central.service.tasks import close_tasks_of
 from central.store.base import MovementRow, ReservationRow
-from domain.models import ExceptionKind, OrderStatus
+from domain.models import ExceptionKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
 
 # A pick changes nothing of these statuses (the merge would keep them).
@@ -22,6 +23,10 @@ _PICKING_OR_LATER = frozenset(
     for s in OrderStatus
     if s not in (OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD)
 )
+
+
+# An event received this long after it happened says so in its timeline detail.
+LATE = timedelta(seconds=60)
 
 
 class Rejected(Exception):
@@ -41,6 +46,7 @@ class PushState:
     reallocate: set[str] = field(default_factory=set)
     shipped: list[str] = field(default_factory=list)
     picks: dict[str, list[str]] = field(default_factory=dict)
+    pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
@@ -196,6 +202,22 @@ class PushState:
         ]
         self.dirty_holds.add(order_id)
 
+    def stamp(self, doc: dict[str, Any], at: str) -> str:
+        """The timeline time of a floor event: the device's ``at`` (already checked and in
+        UTC), never before the order was received (a device clock a little behind)."""
+        created = doc.get("created_at")
+        if isinstance(created, str) and created and parse_time(created) > parse_time(at):
+            return created
+        return at
+
+    def note(self, doc: dict[str, Any], at: str, event: str, detail: str = "") -> None:
+        """A timeline entry at the event's device time; when it reached the server late
+        (after an outage) the detail says when it was received."""
+        when = self.stamp(doc, at)
+        if self.ctx.now - parse_time(when) > LATE:
+            detail = f"{detail} (received {self.ctx.at})" if detail else f"received {self.ctx.at}"
+        self.ctx.note(doc["id"], event, detail, at=when)
+
     def state(self, doc: dict[str, Any], change: Callable[[Any], Any]) -> None:
         set_state(doc, change(state_of(doc)))
         self.ctx.change(doc)
@@ -224,9 +246,12 @@ class PushState:
             self.state(doc, lambda s: advance(s, OrderStatus.PICKED))
         # One timeline entry per order and push sums its picks (not one per scan).
         self.picks.setdefault(doc["id"], []).append(f"{sku} x{qty}@{location}")
+        # The entry is stamped with the last pick's device time (the order's pick end).
+        if doc["id"] not in self.pick_at or at > self.pick_at[doc["id"]]:
+            self.pick_at[doc["id"]] = at
         if left < 0:
             self.state(doc, lambda s: add_exception(s, ExceptionKind.OVERSOLD))
-            self.ctx.note(doc["id"], "exception", f"oversold: {wh}/{location} {sku} on hand {left}")
+            self.note(doc, at, "exception", f"oversold: {wh}/{location} {sku} on hand {left}")
 
     def pick_short(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -237,8 +262,8 @@ class PushState:
         self.excluded.add((wh, location))
         self.reallocate.add(doc["id"])
         self.state(doc, lambda s: add_exception(s, ExceptionKind.SHORT_PICK))
-        self.ctx.note(
-            doc["id"], "short_pick", f"{sku} x{qty} short at {location}: {data.get('reason', '')}"
+        self.note(
+            doc, at, "short_pick", f"{sku} x{qty} short at {location}: {data.get('reason', '')}"
         )
 
     def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
@@ -246,7 +271,7 @@ class PushState:
         doc = self.order(data)
         doc["tote"] = tote
         self.ctx.change(doc)
-        self.ctx.note(doc["id"], "tote", f"tote {tote}")
+        self.note(doc, at, "tote", f"tote {tote}")
 
     def tote_diverted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote, lane = self.text(data, "tote"), data.get("lane")
@@ -258,8 +283,8 @@ class PushState:
             doc = next((d for d in self.ctx.changed.values() if d.get("tote") == tote), None)
             doc = doc or self.ctx.tx.order_by_tote(tote)
         if doc is not None:
-            self.ctx.note(
-                doc["id"], "diverted", f"tote {tote} to lane {lane} on {data.get('conveyor', '?')}"
+            self.note(
+                doc, at, "diverted", f"tote {tote} to lane {lane} on {data.get('conveyor', '?')}"
             )
 
     def pack_verified(self, op_id: str, at: str, data: dict[str, Any]) -> None:
@@ -279,9 +304,7 @@ class PushState:
         if data.get("weight_g") is not None:
             doc["weight_g"] = data["weight_g"]
         self.state(doc, lambda s: advance(s, OrderStatus.PACKED))
-        self.ctx.note(
-            doc["id"], "packed", f"carton {data.get('carton')}, {data.get('carrier_service')}"
-        )
+        self.note(doc, at, "packed", f"carton {data.get('carton')}, {data.get('carrier_service')}")
 
     def order_shipped(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -291,10 +314,11 @@ class PushState:
         self.state(doc, lambda s: advance(s, OrderStatus.SHIPPED))
         self.release(doc["id"])
         self.shipped.append(doc["id"])
-        self.ctx.note(doc["id"], "shipped", f"{doc.get('carrier_service')} {doc.get('tracking')}")
+        self.note(doc, at, "shipped", f"{doc.get('carrier_service')} {doc.get('tracking')}")
         if ExceptionKind.CANCEL_AFTER_SHIP.value in doc["exceptions"]:
-            self.ctx.note(
-                doc["id"],
+            self.note(
+                doc,
+                at,
                 "exception",
                 "cancel_after_ship: order was cancelled before this shipment",
             )
@@ -330,8 +354,9 @@ class PushState:
 
     def label_printed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
-        self.ctx.note(
-            doc["id"],
+        self.note(
+            doc,
+            at,
             "label_printed",
             f"printer {data.get('printer', '?')} job {data.get('job_id', '?')}",
         )
@@ -344,7 +369,7 @@ class PushState:
         except ValueError:
             raise Rejected(f"invalid field 'kind': unknown exception kind {raw!r}") from None
         self.state(doc, lambda s: add_exception(s, kind))
-        self.ctx.note(doc["id"], "exception", f"{kind.value}: {data.get('detail', '')}")
+        self.note(doc, at, "exception", f"{kind.value}: {data.get('detail', '')}")
 
     # --- end of the push ----------------------------------------------------------------
 
@@ -354,7 +379,8 @@ class PushState:
             shown = ", ".join(picked[:10]) + (
                 f" and {len(picked) - 10} more" if len(picked) > 10 else ""
             )
-            self.ctx.note(order_id, "picked", shown)
+            picked_doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
+            self.note(picked_doc or {"id": order_id}, self.pick_at[order_id], "picked", shown)
         tx.append_movements(self.movements)
         tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
         for order_id in self.dirty_holds:
