@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from central.api.deps import Services, admin, caller, services
 from central.api.schemas import OrderIn
 from central.service import intake
+from central.service.docs import feed_view
 from central.store.base import TokenRecord
 from domain.models import Level, OrderStatus
 
@@ -36,20 +37,27 @@ def list_orders(
     priority: Level | None = None,
     limit: int = Query(100, ge=1, le=1000),
     svc: Services = Depends(services),
-    _: TokenRecord = Depends(caller),
+    token: TokenRecord = Depends(caller),
 ) -> list[dict[str, Any]]:
-    """Orders, most urgent first."""
-    return intake.list_orders(
+    """Orders, most urgent first (a device sees what the sync feed gives it)."""
+    docs = intake.list_orders(
         svc.store, status.value if status else None, priority.value if priority else None, limit
     )
+    return [for_caller(doc, token) for doc in docs]
 
 
 @router.get("/{order_id}")
 def get_order(
-    order_id: str, svc: Services = Depends(services), _: TokenRecord = Depends(caller)
+    order_id: str, svc: Services = Depends(services), token: TokenRecord = Depends(caller)
 ) -> dict[str, Any]:
     """One order with lines, allocations, priority, status, exceptions and timeline."""
-    return intake.get_order(svc.store, order_id)
+    return for_caller(intake.get_order(svc.store, order_id), token)
+
+
+def for_caller(doc: dict[str, Any], token: TokenRecord) -> dict[str, Any]:
+    """An admin sees the whole order; a floor device the same view as the sync feed,
+    without the customer's personal contact data (e-mail)."""
+    return doc if token.role == "admin" else feed_view(doc)
 
 
 @router.post("/{order_id}/cancel")

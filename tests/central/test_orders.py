@@ -223,3 +223,19 @@ def test_standard_orders_are_batched_urgent_ones_get_hot_tasks(http: httpx.Clien
     assert cancelled["status"] == "cancelled"
     changes = http.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
     assert next(c["data"] for c in changes if c["id"] == "HOT-HOT-1")["status"] == "cancelled"
+
+
+def test_devices_read_orders_without_the_customers_email(
+    app: CentralApp, http: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("PII-1")).raise_for_status()
+    assert http.get("/v1/orders/PII-1").json()["customer"]["email"] == "ada@example.com"
+    assert "ada@example.com" in http.get("/v1/orders").text
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as device:
+        one = device.get("/v1/orders/PII-1")
+        listed = device.get("/v1/orders")
+    assert one.status_code == listed.status_code == 200
+    assert one.json()["customer"] == {"id": "C-1", "name": "Ada", "tier": "standard", "flags": []}
+    assert one.json()["lines"][0]["sku"] == "SKU-2001" and one.json()["timeline"]
+    assert [o["id"] for o in listed.json()] == ["PII-1"]
+    assert "ada@example.com" not in one.text + listed.text
