@@ -28,6 +28,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--config", help="site file with priority rules and cartons")
     serve.add_argument(
+        "--notifications",
+        metavar="FILE",
+        help="notifications file (e-mail, webhook, templates; default: "
+        "$RUSHLINE_NOTIFICATIONS, else notifications.toml in the data dir, else the shipped one)",
+    )
+    serve.add_argument(
         "--reprioritise-seconds",
         type=float,
         default=None,
@@ -104,15 +110,23 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.app import create_app
+    from central.feedback import FeedbackError
+    from central.feedback.settings import ENV_PATH
+    from central.feedback.settings import load_settings as load_notifications
     from central.settings import SettingsError, load_settings
     from sync.simclock import clock_from_env
 
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
+    # Both files are read before anything starts: a mistake is one line and exit 2.
     try:
         settings = load_settings(args.config, reprioritise_seconds=args.reprioritise_seconds)
     except SettingsError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(_one_line(f"site config: {exc}")) from exc
+    try:
+        notifications = load_notifications(args.notifications)
+    except FeedbackError as exc:
+        raise UserError(_one_line(f"notifications: {exc}")) from exc
     try:
         clock = clock_from_env()  # the demo's simulated floor clock, else the wall clock
     except ValueError as exc:
@@ -129,6 +143,8 @@ def _serve(args: argparse.Namespace) -> int:
         store.close()
         os.environ[_ENV_DB] = store.url
         os.environ[_ENV_CONFIG] = args.config or ""
+        if args.notifications:
+            os.environ[ENV_PATH] = args.notifications  # each worker reads it from there
         if args.reprioritise_seconds is not None:
             os.environ[_ENV_TICK] = str(args.reprioritise_seconds)
         uvicorn.run(
@@ -139,10 +155,16 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 0
     try:
-        uvicorn.run(create_app(store, clock=clock, settings=settings), **options)
+        app = create_app(store, clock=clock, settings=settings, notifications=notifications)
+        uvicorn.run(app, **options)
     finally:
         store.close()
     return 0
+
+
+def _one_line(message: str) -> str:
+    """A configuration error as the single line the CLI prints."""
+    return " ".join(message.split())
 
 
 def _token(args: argparse.Namespace) -> int:

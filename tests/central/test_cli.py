@@ -122,3 +122,44 @@ def test_two_worker_processes_serialise_writes(tmp_path: Path) -> None:
         assert len(stock) == 1 and stock[0]["data"]["on_hand"] == 110
     finally:
         server.stop()
+
+
+def test_serve_reads_the_notifications_file_it_is_given(tmp_path: Path) -> None:
+    shipped = Path("config/default/notifications.toml").read_text(encoding="utf-8")
+    assert "max_chars = 500" in shipped
+    chosen = tmp_path / "mine.toml"
+    chosen.write_text(shipped.replace("max_chars = 500", "max_chars = 20"), encoding="utf-8")
+    server = CentralProcess(tmp_path / "central", extra_args=("--notifications", str(chosen)))
+    server.start()
+    try:
+        server.import_masterdata(TEST_MASTERDATA)
+        with server.client() as http:
+            token = http.post("/v1/orders", json=order_body("N-1")).json()["tracking_token"]
+        ask = f"{server.url}/v1/track/{token}/inquiries"
+        too_long = httpx.post(ask, json={"message": "x" * 21})  # the file's limit, not 500
+        assert too_long.status_code == 422 and "20" in too_long.text
+        assert httpx.post(ask, json={"message": "x" * 20}).status_code == 201
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_a_bad_notifications_or_site_file_in_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/c.db"
+    broken = tmp_path / "notify.toml"
+    broken.write_text("[retry\nmax = ", encoding="utf-8")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("[inquiries]\nmax_chars = 'many'\n", encoding="utf-8")
+    bad_site = tmp_path / "site.toml"
+    bad_site.write_text("[priority\n", encoding="utf-8")
+    cases = [
+        (("--notifications", str(broken)), {}, "notify.toml"),
+        (("--notifications", str(tmp_path / "absent.toml")), {}, "absent.toml"),
+        ((), {"RUSHLINE_NOTIFICATIONS": str(wrong)}, "max_chars"),
+        (("--config", str(bad_site)), {}, "site.toml"),
+    ]
+    for extra, env, named in cases:
+        bad = run_cli("central", "serve", "--db", db, *extra, env=env, check=False)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2, (extra, bad.stderr)
+        assert len(lines) == 1 and named in lines[0] and "Traceback" not in bad.stderr, lines
+        assert bad.stdout == ""  # refused before the server said anything
