@@ -92,7 +92,7 @@ def _fresh(out: Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"--out {out}: cannot create folder: {exc.strerror or exc}") from exc
-    return out
+    return out.resolve()
 
 
 def run_demo(args: argparse.Namespace) -> int:

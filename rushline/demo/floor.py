@@ -127,7 +127,8 @@ class Floor:
         self.site = site
         self.options = options
         self.console = console
-        self.out = options.out
+        # Absolute: agents resolve relative paths against their settings file's folder.
+        self.out = options.out.resolve()
         self.run_info = FloorRun()
         self.t0 = time.monotonic()
         self.clock = ScaledClock(start=options.start, epoch=time.time(), rate=options.rate)
@@ -202,13 +203,14 @@ class Floor:
     def _wait_first_pull(self, timeout: float = 20.0) -> None:
         """Start the shift once every device holds its first copy of central's data."""
         stations = self.stations
-        stores = (
-            [s.path for s in stations.device_stores() if s.device_id in stations.running]
-            if stations is not None
-            else []
-        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            stores = []
+            if stations is not None:
+                stations.check_alive()
+                stores = [
+                    s.path for s in stations.device_stores() if s.device_id in stations.running
+                ]
             if all(p.store.cursor > 0 for p in self.pickers) and all(
                 end_report.cursor_in(path) > 0 for path in stores
             ):

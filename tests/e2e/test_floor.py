@@ -27,10 +27,13 @@ URGENT = ("P1", "P2")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("floor") / "out"
+    cwd = tmp_path_factory.mktemp("floor")
+    out = cwd / "out"
     args = ["--orders", "30", "--minutes", "10", "--outage-seconds", "3", "--rate", "120"]
     result = subprocess.run(
-        [sys.executable, "-m", "rushline", "demo", *args, "--seed", "5", "--out", str(out)],
+        # A relative --out, as `make demo` uses: every process must still find its files.
+        [sys.executable, "-m", "rushline", "demo", *args, "--seed", "5", "--out", "out"],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=170,
@@ -63,6 +66,7 @@ def test_run_finishes_cleanly_and_ships(run: dict[str, Any]) -> None:
     assert run["code"] == 0, run["stderr"][-2000:] + run["stdout"][-2000:]
     report = run["report"]
     assert report["ok"] is True
+    assert not [n for n in report["notes"] if "exited" in n or "not started" in n]
     assert report["orders"]["posted"] == 30
     assert report["real_seconds"] < 90
     assert report["outage"]["to_s"] > report["outage"]["from_s"]
