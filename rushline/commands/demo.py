@@ -120,7 +120,7 @@ def run_demo(args: argparse.Namespace) -> int:
         start=defaults.start,
         urgent_share=defaults.urgent_share,
         pickers=_positive("pickers", args.pickers, defaults.pickers),
-        config=args.config,
+        config=args.config.resolve() if args.config else None,
     )
     console = Console()
     try:

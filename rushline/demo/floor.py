@@ -103,14 +103,16 @@ def _terminate_as_exit() -> Iterator[None]:
 
 
 def stuck_orders(db_path: Path, site: str) -> int:
-    """Orders nobody on this floor can work on: fulfilled by another warehouse, or
-    waiting for stock (a transfer) with no open pick task."""
+    """Orders nobody on this floor can work on: fulfilled by another warehouse, or not
+    allocated (waiting for stock) with no open pick task."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2)
     try:
         row = conn.execute(
-            "SELECT count(*) FROM orders o WHERE o.status IN ('received', 'allocated') "
-            "AND (o.warehouse != ? OR NOT EXISTS (SELECT 1 FROM task_orders t "
-            "JOIN tasks k ON k.id = t.task_id WHERE t.order_id = o.id AND k.status = 'open'))",
+            # An allocated order here without a task yet is waiting for the next batch.
+            "SELECT count(*) FROM orders o WHERE (o.status IN ('received', 'allocated') "
+            "AND o.warehouse != ?) OR (o.status = 'received' AND NOT EXISTS (SELECT 1 FROM "
+            "task_orders t JOIN tasks k ON k.id = t.task_id WHERE t.order_id = o.id "
+            "AND k.status = 'open'))",
             [site],
         ).fetchone()
         return int(row[0])
