@@ -63,6 +63,10 @@ def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
     return text
 
 
+def _seq(op: dict[str, Any]) -> int:
+    return int(op["seq"])
+
+
 def push(
     store: Store,
     device: str,
@@ -77,38 +81,37 @@ def push(
         known = tx.known_ops([op["op_id"] for op in ops])
         state = PushState(ctx, site)
         state.prefetch(ops)
-        settled: dict[str, dict[str, Any]] = {}
+        handlers = {kind: getattr(state, name) for kind, name in KINDS.items()}
+        now, received = ctx.now, ctx.at
+        # How each op was settled: None = applied, else the reason it was rejected.
+        settled: dict[str, str | None] = {}
         seen_at: dict[str, str] = {}
         records: list[OpRecord] = []
-        for op in sorted(ops, key=lambda o: o["seq"]):
+        for op in sorted(ops, key=_seq):
             op_id = op["op_id"]
             if op_id in known or op_id in settled:
-                settled.setdefault(op_id, {"op_id": op_id, "status": "duplicate"})
                 continue
-            status, reason = "applied", None
+            kind = op["kind"]
+            reason = None
             try:
-                handler = KINDS.get(op["kind"])
+                handler = handlers.get(kind)
                 if handler is None:
-                    raise Rejected(f"unknown kind {op['kind']!r}")
-                getattr(state, handler)(op_id, check_at(op["at"], ctx.now, seen_at), op["data"])
+                    raise Rejected(f"unknown kind {kind!r}")
+                handler(op_id, check_at(op["at"], now, seen_at), op["data"])
             except Rejected as exc:
-                status, reason = "rejected", str(exc)
-            settled[op_id] = {
-                "op_id": op_id,
-                "status": status,
-                **({"reason": reason} if reason else {}),
-            }
+                reason = str(exc)
+            settled[op_id] = reason
             records.append(
                 OpRecord(
                     op_id,
                     device,
                     op["seq"],
-                    op["kind"],
+                    kind,
                     op["at"],
                     op["data"],
-                    status,
+                    "applied" if reason is None else "rejected",
                     reason,
-                    ctx.at,
+                    received,
                 )
             )
         state.finish()
@@ -116,10 +119,15 @@ def push(
         acked = max([tx.device_acked(device), *(op["seq"] for op in ops)])
         tx.set_device_acked(device, acked)
         flush(ctx)
-    results = []
+    results: list[dict[str, Any]] = []
     for op in ops:
-        result = settled[op["op_id"]]
-        results.append(result)
-        # A second copy of the same op in one push is a duplicate of the first.
-        settled[op["op_id"]] = {"op_id": op["op_id"], "status": "duplicate"}
+        op_id = op["op_id"]
+        if op_id not in settled:  # known before, or a second copy in this push
+            results.append({"op_id": op_id, "status": "duplicate"})
+            continue
+        reason = settled.pop(op_id)
+        if reason is None:
+            results.append({"op_id": op_id, "status": "applied"})
+        else:
+            results.append({"op_id": op_id, "status": "rejected", "reason": reason})
     return {"acked_seq": acked, "results": results}

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from central.service.context import Ctx
 from central.service.docs import all_lines_done, line_of, set_state, state_of
+from central.service.op_fields import (
+    LATE,
+    Rejected,
+    allocations_from,
+    number_field,
+    text_field,
+)
 from central.service.stock import allocate_orders
 from central.service.tasks import close_tasks_of
 from central.store.base import MovementRow, ReservationRow
@@ -25,16 +31,13 @@ _PICKING_OR_LATER = frozenset(
 )
 
 
-# An event received this long after it happened says so in its timeline detail.
-LATE = timedelta(seconds=60)
-
-
-class Rejected(Exception):
-    """The op cannot be applied; the message is the reason given back to the device."""
+__all__ = ["LATE", "PushState", "Rejected"]
 
 
 @dataclass
 class PushState:
+    """One push's working set: what it read up front and what it will write at the end."""
+
     ctx: Ctx
     site: str | None
     movements: list[MovementRow] = field(default_factory=list)
@@ -42,73 +45,63 @@ class PushState:
     holds: dict[str, list[ReservationRow]] = field(default_factory=dict)
     holds_before: dict[str, list[ReservationRow]] = field(default_factory=dict)
     dirty_holds: set[str] = field(default_factory=set)
+    left: dict[str, list[int]] = field(default_factory=dict)
     excluded: set[tuple[str, str]] = field(default_factory=set)
     reallocate: set[str] = field(default_factory=set)
     shipped: list[str] = field(default_factory=list)
     picks: dict[str, list[str]] = field(default_factory=dict)
     pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
         """Read the push's orders, their reservations and the on-hand of the bins it
         names in three queries instead of one per op."""
         tx = self.ctx.tx
-        datas = [op["data"] for op in ops if isinstance(op.get("data"), dict)]
-        ids = {d["order_id"] for d in datas if isinstance(d.get("order_id"), str)}
+        datas = [d for op in ops if isinstance(d := op.get("data"), dict)]
+        ids = {o for d in datas if isinstance(o := d.get("order_id"), str)}
         self.docs = tx.get_orders(ids) if ids else {}
+        # An order id looked for here and not found is unknown: no second query per op.
+        self.missing = ids - self.docs.keys()
+        holds = self.holds
         for order_id in self.docs:
-            self.holds[order_id] = []
+            holds[order_id] = []
         for r in tx.reservations(order_ids=self.docs) if self.docs else []:
-            self.holds[r.order_id].append(r)
-        for order_id, rows in self.holds.items():
+            holds[r.order_id].append(r)
+        for order_id, rows in holds.items():
             self.holds_before[order_id] = list(rows)
         keys: set[tuple[str, str, str]] = set()
+        docs = self.docs
         for d in datas:
-            order_id = d.get("order_id")
-            doc = self.docs.get(order_id) if isinstance(order_id, str) else None
-            wh = doc["warehouse"] if doc is not None else d.get("warehouse")
             sku = d.get("sku")
-            if not (isinstance(wh, str) and isinstance(sku, str)):
+            if not isinstance(sku, str):
+                continue
+            oid = d.get("order_id")
+            doc = docs.get(oid) if isinstance(oid, str) else None
+            wh = doc["warehouse"] if doc is not None else d.get("warehouse")
+            if not isinstance(wh, str):
                 continue
             for name in ("location", "from_location", "to_location"):
                 code = d.get(name)
                 if isinstance(code, str):
                     keys.add((wh, code, sku))
+        on_hand = self.on_hand
         for key in keys:
-            self.on_hand[key] = 0
+            on_hand[key] = 0
         for line in tx.stock_lines(keys=keys) if keys else []:
-            self.on_hand[(line.warehouse, line.location, line.sku)] += line.on_hand
+            on_hand[(line.warehouse, line.location, line.sku)] += line.on_hand
 
     # --- field checks -------------------------------------------------------------------
 
-    @staticmethod
-    def text(data: dict[str, Any], name: str) -> str:
-        value = data.get(name)
-        if not isinstance(value, str) or not value:
-            raise Rejected(
-                f"{'missing' if value is None else 'invalid'} field {name!r}: text expected"
-            )
-        return value
-
-    @staticmethod
-    def number(
-        data: dict[str, Any], name: str, positive: bool = True, minimum: int | None = None
-    ) -> int:
-        value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Rejected(
-                f"{'missing' if value is None else 'invalid'} field {name!r}: integer expected"
-            )
-        if positive and value <= 0:
-            raise Rejected(f"invalid field {name!r}: must be positive, got {value}")
-        if minimum is not None and value < minimum:
-            raise Rejected(f"invalid field {name!r}: must be >= {minimum}, got {value}")
-        return value
+    text = staticmethod(text_field)
+    number = staticmethod(number_field)
 
     def order(self, data: dict[str, Any]) -> dict[str, Any]:
         order_id = self.text(data, "order_id")
         doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
         if doc is None:
+            if order_id in self.missing:
+                raise Rejected(f"unknown order {order_id!r}")
             row = self.ctx.tx.get_order(order_id)
             if row is None:
                 raise Rejected(f"unknown order {order_id!r}")
@@ -171,30 +164,50 @@ class PushState:
     def consume(self, doc: dict[str, Any], location: str, sku: str, qty: int) -> None:
         """A pick fulfils the order's reservation in that bin first, then in its other
         bins of the SKU; every reservation of an order being picked is protected."""
-        rows = self.reservations(doc["id"])
-        if doc["id"] not in self.dirty_holds:
+        order_id = doc["id"]
+        rows = self.reservations(order_id)
+        if order_id not in self.dirty_holds:
             rows[:] = [
                 ReservationRow(
                     r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, True
                 )
                 for r in rows
             ]
-            self.dirty_holds.add(doc["id"])
+            self.dirty_holds.add(order_id)
+        # Quantities left per row are counted down here and written into the rows once
+        # (``settle``), not rebuilt on every scan.
+        left = self.left.get(order_id)
+        if left is None:
+            left = self.left[order_id] = [r.qty for r in rows]
         remaining = qty
         for same_bin in (True, False):
             for i, r in enumerate(rows):
                 if remaining <= 0:
                     break
-                if r.sku != sku or (r.location == location) != same_bin or r.qty <= 0:
+                if r.sku != sku or (r.location == location) != same_bin or left[i] <= 0:
                     continue
-                take = min(remaining, r.qty)
+                take = min(remaining, left[i])
                 remaining -= take
-                rows[i] = ReservationRow(
-                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty - take, r.level, True
+                left[i] -= take
+
+    def settle(self, order_id: str) -> list[ReservationRow]:
+        """The order's reservation rows with the picks counted so far written in."""
+        rows = self.holds[order_id]
+        left = self.left.pop(order_id, None)
+        if left is not None:
+            rows[:] = [
+                r
+                if qty == r.qty
+                else ReservationRow(
+                    r.order_id, r.warehouse, r.location, r.sku, r.lot, qty, r.level, True
                 )
+                for r, qty in zip(rows, left, strict=True)
+            ]
+        return rows
 
     def release(self, order_id: str, sku: str | None = None, location: str | None = None) -> None:
-        rows = self.reservations(order_id)
+        self.reservations(order_id)
+        rows = self.settle(order_id)
         self.holds[order_id] = [
             r
             for r in rows
@@ -382,6 +395,8 @@ class PushState:
             picked_doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
             self.note(picked_doc or {"id": order_id}, self.pick_at[order_id], "picked", shown)
         tx.append_movements(self.movements)
+        for order_id in list(self.left):
+            self.settle(order_id)
         tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
         for order_id in self.dirty_holds:
             for r in [*self.holds_before[order_id], *self.holds[order_id]]:
@@ -393,21 +408,4 @@ class PushState:
         for order_id in self.dirty_holds - self.reallocate:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
-                doc["allocations"] = _allocations_from(self.holds[order_id], doc["allocations"])
-
-
-def _allocations_from(
-    rows: list[ReservationRow], before: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The order's allocations after picks, keeping the expiry dates already known."""
-    expiry = {(a["sku"], a["location"], a.get("lot") or ""): a.get("expiry") for a in before}
-    return [
-        {
-            "sku": r.sku,
-            "location": r.location,
-            "qty": r.qty,
-            "lot": r.lot or None,
-            "expiry": expiry.get((r.sku, r.location, r.lot)),
-        }
-        for r in sorted(rows, key=lambda r: (r.sku, r.location, r.lot))
-    ]
+                doc["allocations"] = allocations_from(self.holds[order_id], doc["allocations"])

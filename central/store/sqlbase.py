@@ -88,7 +88,9 @@ class SqlBase:
             return
         cursor = self._conn.cursor()
         try:
-            cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+            # Lists of tuples (what the callers build) go to the driver as they are.
+            batch = rows if isinstance(rows, list) else [tuple(r) for r in rows]
+            cursor.executemany(self._sql(sql), batch)
         finally:
             cursor.close()
 
