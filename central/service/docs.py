@@ -88,7 +88,10 @@ def feed_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def line_of(doc: dict[str, Any], sku: str) -> dict[str, Any] | None:
     """The first line of the order for ``sku``."""
-    return next((li for li in doc["lines"] if li["sku"] == sku), None)
+    for line in doc["lines"]:  # a plain loop: called once per pick scan
+        if line["sku"] == sku:
+            return line  # type: ignore[no-any-return]
+    return None
 
 
 def all_lines_done(doc: dict[str, Any]) -> bool:

@@ -12,6 +12,9 @@ from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
+from pydantic_core import from_json as _from_json
+from pydantic_core import to_json as _to_json
+
 from central.store.base import Dialect, chunks
 
 _CHUNK = 500
@@ -38,13 +41,20 @@ def dumps(doc: Any) -> str:
     return _ENCODER.encode(doc)
 
 
+def dumps_as_sent(doc: Any) -> str:
+    """Compact JSON of a document a device sent (kept as received: keys in the order
+    sent, so no sorting), written by the faster encoder of pydantic-core."""
+    return str(_to_json(doc).decode("utf-8"))
+
+
 def loads(text: Any) -> Any:
     """A document from a JSON column (text, or already decoded by the driver)."""
     if text is None:
         return None
     if isinstance(text, dict | list):  # a backend with a native JSON type
         return text
-    return json.loads(text)
+    # pydantic-core's parser gives the same values as json.loads, about twice as fast.
+    return _from_json(text)
 
 
 @lru_cache(maxsize=512)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from central.store.base import FeedChange, JsonDoc, OpRecord, OrderRow, TokenRecord
 from central.store.sql_stock import StockSql
-from central.store.sqlbase import LEVEL_ORDER, dumps, loads
+from central.store.sqlbase import LEVEL_ORDER, dumps, dumps_as_sent, loads
 
 # Backends built on SqlTx import these names from here.
 _dumps = dumps
@@ -170,7 +170,7 @@ class SqlTx(StockSql):
                     o.seq,
                     o.kind,
                     o.at,
-                    dumps(o.data),
+                    dumps_as_sent(o.data),
                     o.status,
                     o.reason,
                     o.received_at,

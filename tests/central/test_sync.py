@@ -329,3 +329,26 @@ def test_pull_answers_409_for_another_epoch(http: httpx.Client, device: httpx.Cl
     assert r.status_code == 409 and "re-pull" in r.json()["detail"]
     assert device.get("/v1/sync/pull", params={"cursor": 10**9}).status_code == 409
     assert "query.cursor" in fault_fields(device.get("/v1/sync/pull", params={"cursor": -1}))
+
+
+def test_results_follow_the_sent_order_and_a_repeated_op_in_one_push_is_a_duplicate(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    adjust = op(
+        "stock.adjusted",
+        2,
+        warehouse="DE-FRA",
+        location="A01-02-1",
+        sku="SKU-2001",
+        delta=4,
+        reason="found",
+    )
+    bogus = op("no.such.kind", 1)
+    result = push(device, adjust, bogus, adjust)
+    assert [(r["op_id"], r["status"]) for r in result["results"]] == [
+        (adjust["op_id"], "applied"),
+        (bogus["op_id"], "rejected"),
+        (adjust["op_id"], "duplicate"),
+    ]
+    assert "unknown kind" in result["results"][1]["reason"] and result["acked_seq"] == 2
+    assert stock_of(http, "SKU-2001", "A01-02-1")["on_hand"] == 14  # booked once
