@@ -7,6 +7,7 @@ timeline entries are written with one executemany each at the end.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,15 +36,19 @@ KINDS: dict[str, str] = {
 }
 
 
-# A device clock may run this far ahead of the server's; an op stamped later than that
-# is nonsense (a broken clock) and is rejected rather than put on a timeline.
+log = logging.getLogger(__name__)
+
+# A device clock may run this far ahead of the server's. An op stamped later than that
+# comes from a fast clock; the event itself still happened (a pick is a physical fact and
+# is never refused), so it is accepted and put on the timeline at the server's time.
 MAX_SKEW = timedelta(minutes=5)
 
 
 def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
     """The op's ``at`` (when the device saw the event) as UTC ISO text to the
-    microsecond; ``Rejected`` naming the field when it is not a zoned ISO 8601 time or
-    lies more than ``MAX_SKEW`` in the server's future. ``seen`` caches checked values."""
+    microsecond; ``Rejected`` naming the field when it is not a zoned ISO 8601 time. A
+    time more than ``MAX_SKEW`` in the server's future (a fast device clock) becomes the
+    server's ``now``. ``seen`` caches checked values."""
     cached = seen.get(value) if isinstance(value, str) else None
     if cached is not None:
         return cached
@@ -54,10 +59,13 @@ def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
     if parsed.tzinfo is None:
         raise Rejected(f"invalid field 'at': {value!r} has no time zone")
     if parsed - now > MAX_SKEW:
-        raise Rejected(
-            f"invalid field 'at': {value!r} is {(parsed - now).total_seconds():.0f} s ahead "
-            f"of the server clock (at most {MAX_SKEW.total_seconds():.0f} s)"
+        log.warning(
+            "op time %s is %.0f s ahead of the server clock: device clock fast, using %s",
+            value,
+            (parsed - now).total_seconds(),
+            now.isoformat(),
         )
+        parsed = now
     text = parsed.astimezone(UTC).isoformat(timespec="microseconds")
     seen[value] = text
     return text
