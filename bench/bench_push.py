@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import httpx
 
 from central.auth import create_token
 from central.store import open_store
+from sync.ids import new_op_id
 
 AT = "2026-11-25T09:00:00+00:00"
 SKUS = 20
@@ -91,7 +91,7 @@ def make_ops(
                 "reason": "found",
             }
             kind = "stock.adjusted"
-        ops.append({"op_id": str(uuid.uuid4()), "seq": seq, "kind": kind, "at": AT, "data": data})
+        ops.append({"op_id": new_op_id(), "seq": seq, "kind": kind, "at": AT, "data": data})
     return ops
 
 
