@@ -264,6 +264,31 @@ def on_time(
     return out
 
 
+def urgent_first(
+    arrivals: dict[str, datetime],
+    levels: dict[str, str],
+    times: dict[str, dict[str, datetime]],
+) -> dict[str, Any]:
+    """Pairs of an urgent (P1/P2 at intake) and a standard order that arrived in the same
+    simulated minute, both packed: how often the urgent one was packed first."""
+    by_minute: dict[datetime, list[str]] = defaultdict(list)
+    for order_id, at in arrivals.items():
+        by_minute[at.replace(second=0, microsecond=0)].append(order_id)
+    pairs, first, inversions = 0, 0, []
+    for ids in by_minute.values():
+        for u in (i for i in ids if levels.get(i) in URGENT):
+            for other in (i for i in ids if levels.get(i) not in URGENT):
+                pu, ps = times[u].get("packed"), times[other].get("packed")
+                if pu is None or ps is None:
+                    continue
+                pairs += 1
+                if pu <= ps:
+                    first += 1
+                else:
+                    inversions.append(f"{u} packed after {other}")
+    return {"pairs": pairs, "urgent_first": first, "inversions": inversions[:10]}
+
+
 def carrier_reason(doc: dict[str, Any], ready_at: datetime | None, site: SiteConfig) -> str:
     """Why the pack station's carrier fits, in the carrier rules' own words (recomputed
     with the site's services at the order's pack time; measured rates left out)."""
@@ -406,6 +431,11 @@ def build(floor: Floor) -> dict[str, Any]:
         "disruption": floor.run_info.disruption,
         "invariants": invariants,
         "ok": not any(invariants.values()),
+        "urgent_first": urgent_first(
+            {i: p.arrived_at for i, p in poster.posted.items()} if poster else {},
+            {i: p.level for i, p in poster.posted.items()} if poster else {},
+            times,
+        ),
         "order_times": {i: {k: v.isoformat() for k, v in t.items()} for i, t in times.items()},
         "order_levels": {i: _level(d) for i, d in orders.items()},
         "order_intake_levels": {i: p.level for i, p in poster.posted.items()} if poster else {},

@@ -181,6 +181,12 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
     parts.append("<h2>Orders</h2>")
     parts.append(_table(sorted(report["orders"]["by_status"].items())))
     kinds = ("on_time", "late", "open_not_late", "open_late")
+    pairs = report.get("urgent_first") or {}
+    if pairs.get("pairs"):
+        parts.append(
+            "<p>Urgent packed before a standard order of the same arrival minute: "
+            f"{pairs['urgent_first']} of {pairs['pairs']} pairs.</p>"
+        )
     parts.append(
         _grid(
             [f"{report['site']} orders", "on time", "late", "open, not late yet", "open and late"],

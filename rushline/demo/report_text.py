@@ -34,6 +34,12 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     t.add_row("duplicates absorbed", str(ops["duplicates_absorbed"]))
     t.add_row("ops lost", str(ops["lost"]))
     t.add_row("labels printed", str(report["labels"]["printed"]))
+    pairs = report.get("urgent_first") or {}
+    if pairs.get("pairs"):
+        t.add_row(
+            "urgent packed first (same arrival minute)",
+            f"{pairs['urgent_first']} of {pairs['pairs']} pairs",
+        )
     outage = report.get("outage") or {}
     if outage:
         t.add_row("central outage (real s)", f"{outage.get('from_s')} -> {outage.get('to_s')}")
