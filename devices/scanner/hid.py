@@ -12,11 +12,9 @@ which is what ``evdev.InputDevice.read`` does too; tests feed it from a pipe.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import select
 import struct
-import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -24,10 +22,8 @@ import evdev
 
 from devices.barcodes import DEFAULT_PREFIXES, Prefixes
 from devices.errors import DeviceError
-from devices.scanner.base import LinkState, QueueScanner
 from devices.scanner.keymap import HidKeyDecoder
-
-log = logging.getLogger(__name__)
+from devices.scanner.reconnect import ReconnectingScanner
 
 INPUT_EVENT = struct.Struct("llHHi")  # struct input_event: sec, usec, type, code, value
 
@@ -108,8 +104,10 @@ class EvdevSource:
         self.device.close()
 
 
-class HidScanner(QueueScanner):
+class HidScanner(ReconnectingScanner[EventSource, list[evdev.InputEvent]]):
     """A keyboard-mode scanner read through evdev (or any injected event source)."""
+
+    lost_errors = (OSError, ValueError)  # ValueError: fd closed under select
 
     def __init__(
         self,
@@ -123,23 +121,18 @@ class HidScanner(QueueScanner):
         max_backoff: float = 2.0,
         poll: float = 0.1,
     ) -> None:
-        super().__init__(device_id=device_id or path, prefixes=prefixes)
-        self.path = path
+        super().__init__(
+            path,
+            thread_name=f"scanner-hid:{path}",
+            device_id=device_id,
+            prefixes=prefixes,
+            min_backoff=min_backoff,
+            max_backoff=max_backoff,
+            poll=poll,
+        )
         self.keys = HidKeyDecoder()
         self._opener = opener or (lambda: EvdevSource(path, grab=grab))
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
-        self.poll = poll
-        self._lock = threading.Lock()
-        self._source: EventSource | None = None
-        try:
-            self._source = self._open()
-        except DeviceError:
-            if not wait_for_device:
-                raise
-        self.status.state = LinkState.CONNECTED if self._source else LinkState.RECONNECTING
-        self._thread = threading.Thread(target=self._run, name=f"scanner-hid:{path}", daemon=True)
-        self._thread.start()
+        self._start(wait_for_device)
 
     def _open(self) -> EventSource:
         try:
@@ -149,59 +142,20 @@ class HidScanner(QueueScanner):
         except OSError as exc:
             raise DeviceError(f"scanner {self.path}: cannot open ({exc})") from exc
 
-    def _run(self) -> None:
-        backoff = self.min_backoff
-        while not self._stop.is_set():
-            source = self._source
-            if source is None:
-                if self._reopen():
-                    backoff = self.min_backoff
-                else:
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, self.max_backoff)
-                continue
-            try:
-                ready, _, _ = select.select([source], [], [], self.poll)
-                if not ready:
-                    continue
-                events = source.read_events()
-            except (OSError, ValueError) as exc:  # ValueError: fd closed under select
-                self._lost(source, exc)
-                continue
-            for event in events:
-                code = self.keys.feed(event.type, event.code, event.value)
-                if code is not None:
-                    self.deliver(code)
+    def _read(self, handle: EventSource) -> list[evdev.InputEvent] | None:
+        ready, _, _ = select.select([handle], [], [], self.poll)
+        if not ready:
+            return None
+        return list(handle.read_events())
 
-    def _reopen(self) -> bool:
-        try:
-            source = self._open()
-        except DeviceError as exc:
-            self.status.last_error = str(exc)
-            return False
-        with self._lock:
-            if self._stop.is_set():
-                source.close()
-                return False
-            self._source = source
-        self.status.reconnects += 1
-        self.status.state = LinkState.CONNECTED
-        log.info("scanner %s: reconnected", self.path)
-        return True
+    def _consume(self, chunk: list[evdev.InputEvent]) -> None:
+        for event in chunk:
+            code = self.keys.feed(event.type, event.code, event.value)
+            if code is not None:
+                self.deliver(code)
 
-    def _lost(self, source: EventSource, exc: BaseException) -> None:
-        with self._lock:
-            self._source = None
-        source.close()
+    def _release(self, handle: EventSource) -> None:
+        handle.close()
+
+    def _reset_decoder(self) -> None:
         self.keys.reset()
-        if not self._stop.is_set():
-            self.status.state = LinkState.RECONNECTING
-            self.status.last_error = str(exc)
-            log.warning("scanner %s: lost (%s); reconnecting", self.path, exc)
-
-    def _shutdown(self) -> None:
-        self._thread.join(timeout=5)
-        with self._lock:
-            source, self._source = self._source, None
-        if source is not None:
-            source.close()
