@@ -12,6 +12,8 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from devices.conveyor.protocol import MAX_SEQ
+
 log = logging.getLogger(__name__)
 
 
@@ -143,3 +145,44 @@ class EventHub:
             if not self._queue:
                 self._ready.wait_for(lambda: bool(self._queue), timeout)
             return self._queue.popleft() if self._queue else None
+
+
+class HubConveyor:
+    """What both adapters share: the hub behind ``events``/``on_event``, the command
+    seq counter, and ``with`` around ``open``/``close``."""
+
+    def __init__(self) -> None:
+        self._hub = EventHub()
+        self._seq = 0
+
+    def open(self) -> Self:
+        """Connect (each adapter its own way)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Disconnect (each adapter its own way)."""
+        raise NotImplementedError
+
+    def _next_seq(self) -> int:
+        """The next seq, 1..MAX_SEQ then wrapping; the caller holds its state lock."""
+        self._seq = self._seq % MAX_SEQ + 1
+        return self._seq
+
+    def events(self, timeout: float | None = None) -> ConveyorEvent | None:
+        """The next event in order, or ``None`` after ``timeout`` seconds."""
+        return self._hub.next(timeout)
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback`` in the I/O thread for every event; returns an unsubscribe."""
+        return self._hub.subscribe(callback)
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -12,9 +12,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
@@ -25,12 +23,11 @@ from paho.mqtt.properties import Properties
 from devices.conveyor.base import (
     ConveyorEvent,
     ConveyorStatus,
-    EventCallback,
-    EventHub,
     EventType,
+    HubConveyor,
     utc_now,
 )
-from devices.conveyor.protocol import MAX_SEQ, ConveyorError, Div, encode
+from devices.conveyor.protocol import ConveyorError, Div, encode
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +71,7 @@ def event_from_payload(payload: bytes | bytearray) -> ConveyorEvent:
     )
 
 
-class MqttConveyor:
+class MqttConveyor(HubConveyor):
     """A conveyor reached through the floor MQTT bus."""
 
     def __init__(
@@ -95,9 +92,8 @@ class MqttConveyor:
         self.event_topic = f"{prefix}/event"
         self._host, self._port, self._keepalive = host, port, keepalive
         self._connect_timeout = connect_timeout
-        self._hub = EventHub()
+        super().__init__()
         self._state = threading.Lock()
-        self._seq = 0
         self._unacked: dict[int, tuple[int, str, int]] = {}  # mid -> (seq, tote, lane)
         self._connected = False
         self._closing = False
@@ -146,22 +142,10 @@ class MqttConveyor:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def __enter__(self) -> Self:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def divert(self, tote: str, lane: int, order_id: str | None = None) -> int:
         """Publish a divert command (QoS 1; queued while the broker is away); returns seq."""
         with self._state:
-            self._seq = self._seq % MAX_SEQ + 1
-            seq = self._seq
+            seq = self._next_seq()
         encode(Div(seq, tote, lane))  # the same rules for ids as on the serial line
         body: dict[str, Any] = {
             "v": SCHEMA_VERSION,
@@ -176,14 +160,6 @@ class MqttConveyor:
             info = self._client.publish(self.divert_topic, json.dumps(body), qos=1)
             self._unacked[info.mid] = (seq, tote, lane)
         return seq
-
-    def events(self, timeout: float | None = None) -> ConveyorEvent | None:
-        """The next event in order, or ``None`` after ``timeout`` seconds."""
-        return self._hub.next(timeout)
-
-    def on_event(self, callback: EventCallback) -> Callable[[], None]:
-        """Call ``callback`` in the network thread for every event; returns an unsubscribe."""
-        return self._hub.subscribe(callback)
 
     @property
     def status(self) -> ConveyorStatus:

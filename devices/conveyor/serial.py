@@ -12,10 +12,8 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 
 import serial
@@ -23,13 +21,11 @@ import serial
 from devices.conveyor.base import (
     ConveyorEvent,
     ConveyorStatus,
-    EventCallback,
-    EventHub,
     EventType,
+    HubConveyor,
     utc_now,
 )
 from devices.conveyor.protocol import (
-    MAX_SEQ,
     Ack,
     ConveyorError,
     Div,
@@ -61,7 +57,7 @@ class _Pending:
     deadline: float
 
 
-class SerialConveyor:
+class SerialConveyor(HubConveyor):
     """A conveyor controller on serial device ``path`` (a tty, pty or symlink to one)."""
 
     def __init__(
@@ -83,13 +79,12 @@ class SerialConveyor:
         self.retries = retries
         self.heartbeat = heartbeat
         self.backoff_max = backoff_max
-        self._hub = EventHub()
+        super().__init__()
         self._reader = FrameReader()
         self._state = threading.Lock()
         self._write_lock = threading.Lock()
         self._port: serial.Serial | None = None
         self._pending: dict[int, _Pending] = {}
-        self._seq = 0
         self._last_rx = 0.0
         self._last_heartbeat: datetime | None = None
         self._next_ping = 0.0
@@ -121,23 +116,11 @@ class SerialConveyor:
             self._thread = None
         self._drop_port()
 
-    def __enter__(self) -> Self:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- the port ------------------------------------------------------------------
     def divert(self, tote: str, lane: int, order_id: str | None = None) -> int:
         """Send ``DIV``; returns its seq. The outcome arrives as ack/nak/diverted/missed."""
         with self._state:
-            self._seq = self._seq % MAX_SEQ + 1
-            seq = self._seq
+            seq = self._next_seq()
         frame = encode(Div(seq, tote, lane))  # a bad tote id raises here, nothing sent
         if self._port is None:
             raise ConveyorError(f"conveyor {self.path}: not connected, divert of {tote} not sent")
@@ -145,14 +128,6 @@ class SerialConveyor:
             self._pending[seq] = _Pending(frame, tote, lane, 1, time.monotonic() + self.ack_timeout)
         self._send(frame)  # a failed write is retried like a lost frame
         return seq
-
-    def events(self, timeout: float | None = None) -> ConveyorEvent | None:
-        """The next event in order, or ``None`` after ``timeout`` seconds."""
-        return self._hub.next(timeout)
-
-    def on_event(self, callback: EventCallback) -> Callable[[], None]:
-        """Call ``callback`` in the I/O thread for every event; returns an unsubscribe."""
-        return self._hub.subscribe(callback)
 
     @property
     def status(self) -> ConveyorStatus:
@@ -263,8 +238,7 @@ class SerialConveyor:
             next_due = min((p.deadline for p in self._pending.values()), default=now + 1)
             ping_seq = 0
             if now >= self._next_ping:
-                self._seq = self._seq % MAX_SEQ + 1
-                ping_seq = self._seq
+                ping_seq = self._next_seq()
                 self._next_ping = now + self.heartbeat / 2
         for frame in resend:
             self._send(frame)
