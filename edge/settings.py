@@ -29,7 +29,6 @@ printer = "tcp://10.0.0.5:9100"
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,12 @@ from typing import Any
 
 from edge.errors import AgentSettingsError
 from sync.errors import SettingsError
-from sync.settings import DeviceSettings, parse_device_settings
+from sync.settings import (
+    DeviceSettings,
+    parse_device_settings,
+    read_settings_file,
+    settings_table,
+)
 
 ROLES = ("sorter", "pack", "dock", "dispatch", "handheld", "monitor")
 _KNOWN_TABLES = {"device", "central", "sync", "mqtt", "devices", *ROLES}
@@ -107,10 +111,7 @@ class AgentSettings:
 
 
 def _table(path: Path, data: Mapping[str, Any], name: str) -> dict[str, Any]:
-    table = data.get(name, {})
-    if not isinstance(table, dict):
-        raise AgentSettingsError(f"{path}: [{name}]: must be a table")
-    return table
+    return settings_table(path, data, name, AgentSettingsError)
 
 
 def _int(path: Path, table: Mapping[str, Any], key: str, default: int, lo: int, hi: int) -> int:
@@ -204,12 +205,4 @@ def parse_agent_settings(data: Mapping[str, Any], path: Path) -> AgentSettings:
 def load_agent_settings(path: str | Path) -> AgentSettings:
     """Read an agent settings TOML file; ``AgentSettingsError`` names the file and key."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AgentSettingsError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise AgentSettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise AgentSettingsError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_agent_settings(data, path)
+    return parse_agent_settings(read_settings_file(path, AgentSettingsError), path)

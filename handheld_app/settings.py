@@ -26,7 +26,6 @@ sounds = true
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,12 @@ from devices.errors import DeviceError
 from devices.scanner import SCHEMES
 from devices.url import parse_device_url
 from sync.errors import SettingsError
-from sync.settings import DeviceSettings, parse_device_settings
+from sync.settings import (
+    DeviceSettings,
+    parse_device_settings,
+    read_settings_file,
+    settings_table,
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,6 @@ class HandheldSettings:
     sounds: bool = True
 
 
-def _table(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
-    table = data.get(name, {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"{path}: [{name}]: must be a table")
-    return table
-
-
 def _int(path: Path, table: dict[str, Any], section: str, key: str, default: int) -> int:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
@@ -84,18 +81,18 @@ def _str(path: Path, table: dict[str, Any], section: str, key: str, default: str
 
 def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSettings:
     """Build settings from a parsed TOML document; errors name the file and key."""
-    device_table = dict(_table(path, data, "device"))
+    device_table = dict(settings_table(path, data, "device"))
     store = device_table.get("store")
     if isinstance(store, str) and store.startswith("~"):
         device_table["store"] = str(Path(store).expanduser())
     device = parse_device_settings({**data, "device": device_table}, path)
-    scanner_table = _table(path, data, "scanner")
+    scanner_table = settings_table(path, data, "scanner")
     source = _str(path, scanner_table, "scanner", "source", "wedge://").strip() or "wedge://"
     try:
         parse_device_url(source, allowed=SCHEMES)
     except DeviceError as exc:
         raise SettingsError(f"{path}: [scanner] source: {exc}") from exc
-    mqtt_table = _table(path, data, "mqtt")
+    mqtt_table = settings_table(path, data, "mqtt")
     mqtt = None
     if mqtt_table.get("host"):
         password = _str(path, mqtt_table, "mqtt", "password", "")
@@ -116,7 +113,7 @@ def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSetting
             username=_str(path, mqtt_table, "mqtt", "username", "") or device.device_id,
             password=password,
         )
-    ui = _table(path, data, "ui")
+    ui = settings_table(path, data, "ui")
     sounds = ui.get("sounds", True)
     if not isinstance(sounds, bool):
         raise SettingsError(f"{path}: [ui] sounds: must be true or false")
@@ -131,21 +128,10 @@ def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSetting
     )
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-
-
 def load_handheld_settings(path: str | Path) -> HandheldSettings:
     """Read the handheld settings file; ``SettingsError`` names the file and key."""
     path = Path(path)
-    return parse_handheld_settings(_read(path), path)
+    return parse_handheld_settings(read_settings_file(path), path)
 
 
 def _toml_value(value: Any) -> str:
@@ -177,7 +163,7 @@ def save_edits(path: str | Path, central_url: str, token: str, scanner: str) -> 
     """Write the settings screen's edits (central URL, token, scanner source) to the
     file, after checking them; a bad value raises ``SettingsError`` and writes nothing."""
     path = Path(path)
-    data = _read(path)
+    data = read_settings_file(path)
     data.setdefault("central", {})["url"] = central_url.strip()
     data["central"]["token"] = token.strip()
     data.setdefault("scanner", {})["source"] = scanner.strip()

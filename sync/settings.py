@@ -18,6 +18,7 @@ timeout = 5.0         # HTTP timeout, seconds
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,28 @@ class DeviceSettings:
     interval: float = 1.0
     batch_size: int = 500
     timeout: float = 5.0
+
+
+def read_settings_file(path: Path, error: type[Exception] = SettingsError) -> dict[str, Any]:
+    """The parsed TOML document at ``path``; ``error`` names the file and what is wrong."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from exc
+
+
+def settings_table(
+    path: Path, data: Mapping[str, Any], name: str, error: type[Exception] = SettingsError
+) -> dict[str, Any]:
+    """The table ``[name]`` of a settings document, ``{}`` when absent; ``error`` if not a table."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise error(f"{path}: [{name}]: must be a table")
+    return table
 
 
 def _text(path: Path, table: dict[str, Any], section: str, key: str) -> str:
@@ -62,9 +85,7 @@ def parse_device_settings(data: dict[str, Any], path: Path) -> DeviceSettings:
     anchors a relative store path."""
     sections: dict[str, dict[str, Any]] = {}
     for name in ("device", "central", "sync"):
-        table = data.get(name, {})
-        if not isinstance(table, dict):
-            raise SettingsError(f"{path}: [{name}]: must be a table")
+        table = settings_table(path, data, name)
         if name != "sync" and not table:
             raise SettingsError(f"{path}: [{name}]: missing")
         sections[name] = table
@@ -92,12 +113,4 @@ def parse_device_settings(data: dict[str, Any], path: Path) -> DeviceSettings:
 def load_device_settings(path: str | Path) -> DeviceSettings:
     """Read a device settings TOML file; ``SettingsError`` names the file and key."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_device_settings(data, path)
+    return parse_device_settings(read_settings_file(path), path)
