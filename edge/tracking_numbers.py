@@ -17,10 +17,11 @@ counter and the number given to each order in the station's SQLite store file.
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge.local_db import open_local_db
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 COUNTER_DIGITS = 8
@@ -136,17 +137,7 @@ class TrackingCounter:
         self.tag = device_tag(tag or device_id)
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            for sql in _SCHEMA:
-                conn.execute(sql)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
+        self._conn = open_local_db(self.path, _SCHEMA)
 
     def close(self) -> None:
         """Close the connection (safe twice)."""

@@ -14,7 +14,6 @@ twice. ``[dock]`` table: ``site_config``, ``printer_id``, ``printer_profile`` (a
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -29,9 +28,10 @@ from domain.cartons import parcel_weight_g
 from edge.agents.base import utc_now
 from edge.agents.station_shell import StationAgent, command_topic
 from edge.bus import BusMessage
+from edge.local_db import open_local_db
 from edge.settings import AgentSettings
 from edge.station.dock import DockDesk
-from edge.station.feedback import Feedback, FeedbackLevel
+from edge.station.feedback import Feedback
 from edge.station.manifest import Manifest, Parcel, render_manifest
 from edge.station.shipment import PlanError, order_items
 from edge.tracking_numbers import is_tracking
@@ -56,17 +56,7 @@ class PickupBook:
 
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.Lock()
-        conn = sqlite3.connect(Path(path), isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            for sql in _SCHEMA:
-                conn.execute(sql)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
+        self._conn = open_local_db(Path(path), _SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""
@@ -201,9 +191,9 @@ class DockAgent(StationAgent):
         elif scan.kind is ScanKind.UNKNOWN:
             order = self.order_view(raw)  # an order id printed without its prefix
             if order is None:
-                return self._refuse(f"{raw!r} is not a parcel, order or CLOSE- code")
+                return self.refuse(f"{raw!r} is not a parcel, order or CLOSE- code")
         else:
-            return self._refuse(f"a {scan.kind.value} code is not used at the dock")
+            return self.refuse(f"a {scan.kind.value} code is not used at the dock")
         return self.handover(order, raw)
 
     def _by_tracking(self, tracking: str) -> dict[str, Any] | None:
@@ -219,12 +209,6 @@ class DockAgent(StationAgent):
             if view is not None and str(view.get("tracking") or "").upper() == tracking:
                 return view
         return None
-
-    def _refuse(self, text: str) -> Feedback:
-        feedback = Feedback(FeedbackLevel.ERROR, text)
-        self.refused += 1
-        self.show(feedback)
-        return feedback
 
     def _weight(self, order: Mapping[str, Any]) -> int:
         if isinstance(order.get("weight_g"), int):
@@ -269,7 +253,7 @@ class DockAgent(StationAgent):
                 manifest.job_id, MANIFEST_SPOOL_KIND, manifest.pickup_id, data, MANIFEST_SPOOL_KIND
             )
         except DeviceError as exc:
-            return self._refuse(f"MANIFEST NOT PRINTED: {exc}")
+            return self.refuse(f"MANIFEST NOT PRINTED: {exc}")
         return self.carry_out(step)
 
     def _on_command(self, message: BusMessage) -> None:
@@ -280,7 +264,7 @@ class DockAgent(StationAgent):
         carrier = payload.get("carrier")
         with self._work_lock:
             if not isinstance(carrier, str) or not carrier.strip():
-                self._refuse("close_pickup: carrier is required")
+                self.refuse("close_pickup: carrier is required")
                 return
             self.close_pickup(carrier)
 
