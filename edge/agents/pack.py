@@ -38,7 +38,7 @@ from edge.agents.station_shell import StationAgent, site_zone
 from edge.errors import BusError, EdgeError
 from edge.settings import AgentSettings
 from edge.station.documents import render_documents, tracking_url
-from edge.station.feedback import Feedback, FeedbackLevel
+from edge.station.feedback import Feedback
 from edge.station.pack_session import PackSession, PackState
 from edge.station.shipment import (
     PlanError,
@@ -146,12 +146,7 @@ class PackAgent(StationAgent):
         return self._say_error(f"a {scan.kind.value} code is not used at the pack station")
 
     def _say_error(self, text: str) -> Feedback:
-        feedback = Feedback(
-            FeedbackLevel.ERROR, text, self.session.order_id, self.session.remaining()
-        )
-        self.refused += 1
-        self.show(feedback)
-        return feedback
+        return self.refuse(text, self.session.order_id, self.session.remaining())
 
     def _sku_rows(self, order: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         rows: dict[str, Mapping[str, Any]] = {}

@@ -34,7 +34,7 @@ from edge import topics
 from edge.agents.base import Agent, utc_now
 from edge.errors import BusError, EdgeError
 from edge.settings import AgentSettings
-from edge.station.feedback import Feedback, Step
+from edge.station.feedback import Feedback, FeedbackLevel, Remaining, Step
 from edge.station.shipment import (
     PlanError,
     carrier_from_row,
@@ -299,6 +299,15 @@ class StationAgent(Agent):
             self.refused += 1
         self.show(step.feedback)
         return step.feedback
+
+    def refuse(
+        self, text: str, order_id: str | None = None, remaining: tuple[Remaining, ...] = ()
+    ) -> Feedback:
+        """Show an error message for an input that changed nothing, and count it refused."""
+        feedback = Feedback(FeedbackLevel.ERROR, text, order_id, remaining)
+        self.refused += 1
+        self.show(feedback)
+        return feedback
 
     def show(self, feedback: Feedback) -> None:
         """Publish the message on ``dev/{id}/display`` (not durable: a screen shows the
