@@ -66,6 +66,14 @@ class SyncStatus:
     last_round: SyncRound | None = None
 
 
+def _require_ok(response: httpx.Response, what: str) -> None:
+    """Refuse an answer other than 200, quoting the start of its body."""
+    if response.status_code != 200:
+        raise RoundError(
+            "protocol", f"{what} answered {response.status_code}: {response.text[:300]}"
+        )
+
+
 @dataclass
 class _Tally:
     pushed: int = 0
@@ -199,10 +207,7 @@ class SyncClient:
             if response.status_code == 413 and batch > 1:
                 batch = max(1, batch // 2)  # too big for one push: halve and retry
                 continue
-            if response.status_code != 200:
-                raise RoundError(
-                    "protocol", f"push answered {response.status_code}: {response.text[:300]}"
-                )
+            _require_ok(response, "push")
             try:
                 answer = response.json()
                 results = list(answer.get("results") or [])
@@ -239,10 +244,7 @@ class SyncClient:
                 log.warning("central feed rebuilt (409): dropping the replica and re-pulling")
                 self.store.reset_replica()
                 continue
-            if response.status_code != 200:
-                raise RoundError(
-                    "protocol", f"pull answered {response.status_code}: {response.text[:300]}"
-                )
+            _require_ok(response, "pull")
             try:
                 page = response.json()
                 changes = page["changes"]
