@@ -40,9 +40,6 @@ TITLE_SP = 28
 BIG_SP = 44  # the bin and the item: >= 32 sp
 HUGE_SP = 56  # the bin on the pick screen
 
-WIDTH = 480  # portrait handheld
-HEIGHT = 800
-
 
 def level_colour(level: str) -> RGBA:
     """The colour of a priority level (unknown levels are grey)."""

@@ -24,7 +24,6 @@ from sync.store import LocalStore
 log = logging.getLogger(__name__)
 
 EPOCH_HEADER = "X-Rushline-Epoch"
-MAX_PUSH_BYTES = 2 * 1024 * 1024
 
 
 class RoundError(SyncError):

@@ -15,18 +15,6 @@ from sqlite_utils import Database
 
 from sync.migrations import Migrations
 
-ENTITIES = (
-    "warehouse",
-    "location",
-    "sku",
-    "carrier",
-    "carrier_stats",
-    "disruption",
-    "order",
-    "stock",
-    "task",
-)
-
 migrations = Migrations("device_store")
 
 

@@ -109,8 +109,7 @@ FRAME_TYPES: dict[str, type[Frame]] = {
 # Field kinds by name: how each one is checked and parsed.
 _SEQ_FIELDS = {"seq"}
 _LANE_FIELDS = {"lane"}
-_TOKEN_FIELDS = {"tote", "code"}  # non-empty, no spaces
-_TEXT_FIELDS = {"reason", "text"}  # may be empty, spaces allowed
+_TOKEN_FIELDS = {"tote", "code"}  # non-empty, no spaces; other text may be empty
 
 
 def checksum(body: bytes) -> int:
