@@ -32,6 +32,7 @@ from handheld_app.presenters import (
     FeedbackPort,
     PickView,
     SignInPresenter,
+    SignInResult,
     StatusPresenter,
     StockView,
     TaskListView,
@@ -251,12 +252,7 @@ class HandheldApp(App):  # type: ignore[misc]
         if current == "signin":
             if isinstance(result, Scan):
                 self.screen("signin").ids.operator_input.text = ""
-                outcome = self.signin.scanned(result)
-                self._ring(outcome.feedback)
-                if outcome.operator:
-                    self.sign_in(outcome.operator)
-                else:
-                    self.screen("signin").show(outcome.feedback.message, False)
+                self._signed_in_or_told(self.signin.scanned(result))
             elif not self.screen("signin").ids.operator_input.focus:
                 self.sign_in_typed(result.text)
             return
@@ -274,7 +270,9 @@ class HandheldApp(App):  # type: ignore[misc]
 
     def sign_in_typed(self, text: str) -> None:
         """The operator id typed on the sign-in screen."""
-        outcome = self.signin.typed(text)
+        self._signed_in_or_told(self.signin.typed(text))
+
+    def _signed_in_or_told(self, outcome: SignInResult) -> None:
         self._ring(outcome.feedback)
         if outcome.operator:
             self.sign_in(outcome.operator)
