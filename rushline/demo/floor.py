@@ -29,6 +29,7 @@ from rushline.demo.orders import generate_order_stream
 from rushline.demo.pickers import SimPicker, TaskBoard, ToteRack
 from rushline.demo.processes import ProcessError, Supervisor
 from rushline.demo.progress import Progress
+from rushline.demo.readers import cursor_in
 from rushline.demo.services import BrokerInfo, CentralServer, start_broker
 from rushline.demo.stations import Stations
 from rushline.demo.stream import OrderPoster
@@ -214,7 +215,7 @@ class Floor:
                     s.path for s in stations.device_stores() if s.device_id in stations.running
                 ]
             if all(p.store.cursor > 0 for p in self.pickers) and all(
-                end_report.cursor_in(path) > 0 for path in stores
+                cursor_in(path) > 0 for path in stores
             ):
                 return
             time.sleep(0.1)

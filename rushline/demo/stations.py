@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rushline.demo.monitor import FloorMonitor
 from rushline.demo.processes import ProcessError, rushline_argv
-from rushline.demo.world import FloorMonitor, World
+from rushline.demo.world import World
 
 if TYPE_CHECKING:
     from rushline.demo.floor import Floor
@@ -265,7 +266,7 @@ class Stations:
 
     def pending(self) -> int:
         """Ops the agents still hold (read from their store files)."""
-        from rushline.demo.report import pending_in
+        from rushline.demo.readers import pending_in
 
         return sum(pending_in(s.path) for s in self.device_stores() if s.path.exists())
 

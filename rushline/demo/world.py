@@ -1,20 +1,17 @@
 """The people and things between the demo's stations.
 
-``FloorMonitor`` listens to the whole site's bus (as ``monitor-1``). ``World`` plays the
-physical floor: a dropped tote is carried to the conveyor's induction point; a tote that
+``World`` plays the physical floor: a dropped tote is carried to the conveyor's induction point; a tote that
 reaches a lane goes to the pack station, where a packer scans it and its items into the
 station's scanner (express lane first); a packed parcel goes to the dock, where it is
 scanned at handover. The agents do all the deciding; the world only moves things and
-scans them, waiting for each station's display answer.
+scans them, waiting for each station's display answer (heard by ``monitor``).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -22,13 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from rushline.demo.labels import parse_label
+from rushline.demo.monitor import Display, packed_answer
 
 if TYPE_CHECKING:
-    from rushline.demo.services import BrokerInfo
     from rushline.demo.stations import Stations
 
 log = logging.getLogger(__name__)
@@ -50,105 +44,12 @@ ANSWER_TIMEOUT = 3.0  # real seconds to wait for a station's display answer
 MAX_TRIES = 40
 
 
-class FloorMonitor:
-    """A subscriber to ``rushline/v1/{site}/#``; handlers by topic tail (e.g.
-    ``conveyor/conveyor-1/event``)."""
-
-    def __init__(self, broker: BrokerInfo, site: str) -> None:
-        self.prefix = f"rushline/v1/{site}/"
-        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="demo-monitor", protocol=mqtt.MQTTv5
-        )
-        self.client.username_pw_set("monitor-1", broker.users["monitor-1"])
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.host, self.port = broker.host, broker.port
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Connect and subscribe (waits until subscribed, bounded)."""
-        self.client.connect_async(self.host, self.port, keepalive=10)
-        self.client.loop_start()
-        self._ready.wait(timeout)
-
-    def stop(self) -> None:
-        """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        client.subscribe(self.prefix + "#", qos=1)
-        self._ready.set()
-
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        tail = message.topic[len(self.prefix) :]
-        kind = tail.split("/")[0]
-        with self._lock:
-            self._counts[kind] += 1
-        handler = self.handlers.get(tail)
-        if handler is None:
-            return
-        try:
-            payload = json.loads(message.payload or b"{}")
-        except ValueError:
-            return
-        try:
-            handler(payload)
-        except Exception:  # a handler bug must not stop the network thread
-            log.exception("monitor handler failed for %s", tail)
-
-    def counts(self) -> dict[str, int]:
-        """Messages seen per first topic level."""
-        with self._lock:
-            return dict(self._counts)
-
-
 @dataclass(order=True)
 class _Job:
     due: float
     rank: int
     seq: int
     action: Callable[[], None] = field(compare=False)
-
-
-class Display:
-    """The answers a station shows after each scan (``dev/{id}/display``)."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-
-    def put(self, payload: dict[str, Any]) -> None:
-        """One message from the station."""
-        self.messages.put(payload)
-
-    def clear(self) -> None:
-        """Forget answers nobody waited for."""
-        while not self.messages.empty():
-            self.messages.get_nowait()
-
-    def wait(self, order_id: str, timeout: float, final: bool = False) -> dict[str, Any]:
-        """The station's next answer about ``order_id`` (or about no order: a refusal);
-        with ``final`` only a ``PACKED`` message or an error. {} after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return {}
-            try:
-                message = self.messages.get(timeout=left)
-            except queue.Empty:
-                return {}
-            if message.get("order_id") not in (None, order_id):
-                continue  # a late answer about an earlier parcel
-            if message.get("level") == "error" or not final or _packed(message):
-                return message
-
-
-def _packed(message: dict[str, Any]) -> bool:
-    return str(message.get("text", "")).startswith("PACKED")
 
 
 @dataclass
@@ -361,7 +262,7 @@ class World:
             self._to_dock(order_id, entry.urgent)
             return
         result = answer
-        if not _packed(answer):
+        if not packed_answer(answer):
             for line in answer.get("remaining") or []:
                 gtin = self.floor.gtin_of(str(line.get("sku")))
                 for _ in range(int(line.get("left") or 0)):
@@ -370,9 +271,9 @@ class World:
                     result = display.wait(order_id, ANSWER_TIMEOUT)
                     if result.get("level") == "error":
                         break
-            if result.get("level") != "error" and not _packed(result):
+            if result.get("level") != "error" and not packed_answer(result):
                 result = display.wait(order_id, ANSWER_TIMEOUT, final=True)
-        if _packed(result):
+        if packed_answer(result):
             self.counts["packed"] += 1
             self._note(entry, "packed")
             self._to_dock(order_id, entry.urgent)

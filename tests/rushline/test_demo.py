@@ -156,7 +156,8 @@ def test_label_previews_parse_back_to_order_and_tracking() -> None:
 def test_ops_proof_counts_an_op_missing_at_central_as_lost(tmp_path: Path) -> None:
     from datetime import UTC
 
-    from rushline.demo.report import ops_proof, read_device
+    from rushline.demo.readers import read_device
+    from rushline.demo.report import ops_proof
     from rushline.demo.stations import DeviceStore
     from sync.store import LocalStore
 
