@@ -25,16 +25,16 @@ def default_db_url() -> str:
 
 def open_store(url: str | None = None) -> Store:
     """Open (creating and migrating) the store named by ``url``:
-    ``sqlite:///path`` or a bare path; ``postgresql://`` once that backend exists."""
+    ``sqlite:///path``, a bare path, or ``postgresql://...``."""
     url = url or default_db_url()
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
     elif url.startswith(("postgresql://", "postgres://")):
         try:
-            from central.store import postgres  # type: ignore[attr-defined]
+            from central.store import postgres
         except ImportError as exc:
             raise StoreError(f"{url}: the PostgreSQL backend is not installed") from exc
-        return postgres.PostgresStore(url)  # type: ignore[no-any-return]
+        return postgres.PostgresStore(url)
     elif "://" in url:
         raise StoreError(f"{url}: unsupported database URL (use sqlite:///PATH)")
     else:
