@@ -4,7 +4,7 @@ bookkeeping row in one transaction, so a crash leaves either both or neither."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,12 @@ from central.store.analytics_sql import ANALYTICS_SCHEMA
 from central.store.base import Dialect
 from central.store.feedback_sql import FEEDBACK_SCHEMA, start_cursor
 
+# A statement is portable SQL (a str; ``{autoinc_pk}`` and ``{json}`` are filled from the
+# backend's dialect), written once for every backend. Only where backends truly differ,
+# a mapping from dialect name ("sqlite", "postgresql") to that backend's SQL; a backend
+# missing from the mapping skips the statement (the migration is still recorded).
+Statement = str | Mapping[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -21,7 +27,7 @@ class Migration:
 
     version: int
     name: str
-    statements: Sequence[str]
+    statements: Sequence[Statement]
     after: Callable[[Any, Dialect], None] | None = None
 
 
@@ -33,10 +39,21 @@ def _seed_meta(cursor: Any, dialect: Dialect) -> None:
     )
 
 
+# PostgreSQL only: the change feed's sequence counter (central.store.postgres), 8-byte
+# scores and positions (REAL and INTEGER are 4 bytes there, 8 in SQLite).
+POSTGRES_FEED_COUNTER: list[Statement] = [
+    {"postgresql": "CREATE TABLE feed_counter (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)"},
+    {"postgresql": "INSERT INTO feed_counter (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM feed"},
+    {"postgresql": "ALTER TABLE orders ALTER COLUMN score TYPE DOUBLE PRECISION"},
+    {"postgresql": "ALTER TABLE feed ALTER COLUMN seq TYPE BIGINT"},
+    {"postgresql": "ALTER TABLE stock_bins ALTER COLUMN ledger_seq TYPE BIGINT"},
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", schema.INITIAL, _seed_meta),
     Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
     Migration(3, "customer_feedback", FEEDBACK_SCHEMA, start_cursor),
+    Migration(4, "postgres_feed_counter", POSTGRES_FEED_COUNTER),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -45,8 +62,14 @@ BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL)"""
 
 
-def render(statement: str, dialect: Dialect) -> str:
-    """Fill the dialect's column types into a schema statement."""
+def render(statement: Statement, dialect: Dialect) -> str | None:
+    """The statement for this backend with the dialect's column types filled in (None
+    when the statement is another backend's only)."""
+    if not isinstance(statement, str):
+        chosen = statement.get(dialect.name)
+        if chosen is None:
+            return None
+        statement = chosen
     return statement.format(autoinc_pk=dialect.autoinc_pk, json=dialect.json_type)
 
 
@@ -69,7 +92,9 @@ def apply_migrations(connection: Any, dialect: Dialect, begin: str = "BEGIN") ->
             cursor.execute(begin)
             try:
                 for statement in migration.statements:
-                    cursor.execute(render(statement, dialect))
+                    sql = render(statement, dialect)
+                    if sql is not None:
+                        cursor.execute(sql)
                 if migration.after is not None:
                     migration.after(cursor, dialect)
                 cursor.execute(

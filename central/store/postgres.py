@@ -40,6 +40,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from central.store.base import MovementRow, OpRecord, StoreError, chunks
 from central.store.migrations import apply_migrations
 from central.store.sqlbase import dumps as _dumps
+from central.store.sqlbase import dumps_as_sent
 from central.store.sqltx import SqlTx
 
 # Advisory lock keys (first half of the two-int form; the second is the schema's hash,
@@ -165,7 +166,7 @@ class PgTx(SqlTx):
                     o.seq,
                     o.kind,
                     o.at,
-                    _dumps(o.data),
+                    dumps_as_sent(o.data),
                     o.status,
                     o.reason,
                     o.received_at,
@@ -227,24 +228,12 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
 
 
-def _ensure_feed_counter(conn: Any) -> None:
-    # Interim, until the PostgreSQL-only migration that creates it is registered.
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS feed_counter (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)"
-    )
-    conn.execute(
-        "INSERT INTO feed_counter (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM feed "
-        "ON CONFLICT (id) DO NOTHING"
-    )
-
-
 def _migrate(url: str) -> None:
     """Apply pending migrations, one process at a time (several workers start at once)."""
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (MIGRATION_LOCK,))
         try:
             apply_migrations(conn, DIALECT, begin="BEGIN")
-            _ensure_feed_counter(conn)
         finally:
             conn.execute(
                 "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (MIGRATION_LOCK,)

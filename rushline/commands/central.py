@@ -141,7 +141,7 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         store.close()
-        os.environ[_ENV_DB] = store.url
+        os.environ[_ENV_DB] = args.db or store.url  # store.url hides a password
         os.environ[_ENV_CONFIG] = args.config or ""
         if args.notifications:
             os.environ[ENV_PATH] = args.notifications  # each worker reads it from there

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (interim: fixtures imported until the plugin registers them)
 """Four server processes on one PostgreSQL database, fifty devices pushing (with
 re-pushed batches) and pulling at once: every op lands exactly once and every device's
 pulled stock equals the central stock."""
@@ -18,7 +17,6 @@ import pytest
 from central.auth import create_token
 from central.store import open_store
 from tests.support.central import TEST_MASTERDATA, CentralProcess, run_cli
-from tests.support.pg import pg_database, pg_url  # noqa: F401
 
 DEVICES = 50
 BATCHES = 4

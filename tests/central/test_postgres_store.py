@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (interim: fixtures imported until the plugin registers them)
 """The store on both backends, and the PostgreSQL guarantees under concurrent writers
 (two store objects stand for two server processes on one database)."""
 
@@ -16,7 +15,6 @@ from central.store import StoreError, open_store
 from central.store.base import MovementRow, OpRecord, Store
 from central.store.migrations import MIGRATIONS
 from central.store.postgres import PostgresStore, redact
-from tests.support.pg import pg_database, pg_url  # noqa: F401
 
 AT = "2026-11-25T08:00:00+00:00"
 

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from tests.support.central import CentralProcess, default_masterdata
-from tests.support.pg import central_db_url
+from tests.support.pg import (  # noqa: F401  (the backend switch: fixtures and their hook)
+    central_backend,
+    central_db_url,
+    pg_database,
+    pg_url,
+    pytest_generate_tests,
+)
 from tests.support.waiting import free_port, wait_until
 
 
