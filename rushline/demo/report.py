@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from config.models import SiteConfig
@@ -160,28 +160,34 @@ def on_time(
     return out
 
 
+SAME_TIME = timedelta(minutes=1)
+
+
 def urgent_first(
     arrivals: dict[str, datetime],
     levels: dict[str, str],
     times: dict[str, dict[str, datetime]],
 ) -> dict[str, Any]:
-    """Pairs of an urgent (P1/P2 at intake) and a standard order that arrived in the same
-    simulated minute, both packed: how often the urgent one was packed first."""
-    by_minute: dict[datetime, list[str]] = defaultdict(list)
-    for order_id, at in arrivals.items():
-        by_minute[at.replace(second=0, microsecond=0)].append(order_id)
+    """Pairs of an urgent order (P1/P2 at intake) and a standard one that arrived at the
+    same time, both packed: how often the urgent one was packed first. Same time = the
+    standard order arrived with the urgent one or within the minute after it (one that
+    arrived earlier may already be on its way, and nobody takes it back)."""
     pairs, first, inversions = 0, 0, []
-    for ids in by_minute.values():
-        for u in (i for i in ids if levels.get(i) in URGENT):
-            for other in (i for i in ids if levels.get(i) not in URGENT):
-                pu, ps = times[u].get("packed"), times[other].get("packed")
-                if pu is None or ps is None:
-                    continue
-                pairs += 1
-                if pu <= ps:
-                    first += 1
-                else:
-                    inversions.append(f"{u} packed after {other}")
+    for u, at in arrivals.items():
+        pu = times[u].get("packed")
+        if levels.get(u) not in URGENT or pu is None:
+            continue
+        for other, other_at in arrivals.items():
+            ps = times[other].get("packed")
+            if levels.get(other) in URGENT or ps is None:
+                continue
+            if not at <= other_at < at + SAME_TIME:
+                continue
+            pairs += 1
+            if pu <= ps:
+                first += 1
+            else:
+                inversions.append(f"{u} packed after {other}")
     return {"pairs": pairs, "urgent_first": first, "inversions": inversions[:10]}
 
 

@@ -184,7 +184,8 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         parts.append(
-            "<p>Urgent packed before a standard order of the same arrival minute: "
+            "<p>Urgent packed before a standard order that arrived with it or within the "
+            "minute after: "
             f"{pairs['urgent_first']} of {pairs['pairs']} pairs.</p>"
         )
     parts.append(

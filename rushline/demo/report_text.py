@@ -37,7 +37,7 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(
-            "urgent packed first (same arrival minute)",
+            "urgent packed first (standard arrived within 1 min after)",
             f"{pairs['urgent_first']} of {pairs['pairs']} pairs",
         )
     outage = report.get("outage") or {}
