@@ -54,7 +54,7 @@ bench: setup
 
 # Generate the Mosquitto password file for the floor devices in config/broker/.
 broker-passwords: setup
-	$(BIN)/rushline broker passwords --config config/default/site.toml --out config/broker/passwd
+	$(BIN)/rushline broker passwords --config config/default/site.toml --out data/broker
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -187,3 +187,18 @@ def test_json_masterdata_referenced_from_site(site_copy: Path) -> None:
 def test_expiry_parses_to_date() -> None:
     site = load_site()
     assert all(r.expiry is None or isinstance(r.expiry, date) for r in site.stock)
+
+
+def test_site_may_list_its_floor_devices_for_the_broker(tmp_path: Path) -> None:
+    """`rushline broker passwords` reads [[devices]] from the site file, so the site
+    loader must accept the table rather than call it an unknown key."""
+    import shutil
+
+    from config.loader import default_site_path, load_site
+
+    shipped = default_site_path().parent
+    for name in ("site.toml", "masterdata.toml"):
+        shutil.copy(shipped / name, tmp_path / name)
+    with (tmp_path / "site.toml").open("a") as fh:
+        fh.write('\n[[devices]]\nid = "sorter-1"\nrole = "sorter"\nconveyor = "cv-1"\n')
+    assert load_site(tmp_path / "site.toml").site_id == "DE-FRA"
