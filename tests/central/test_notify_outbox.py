@@ -28,6 +28,7 @@ from central.store.feedback_sql import DeliveryRow
 from tests.central.conftest import NOW, order_body
 from tests.central.feedback_support import fast_settings, hook
 from tests.support.central import TEST_MASTERDATA
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -165,6 +166,31 @@ def test_a_failing_risk_round_does_not_hold_up_deliveries(
     worker.run_once()
     assert len(sent) == 1
     assert "notification step monitor failed" in caplog.text
+
+
+def test_stopping_the_worker_records_what_reached_the_timeline_since_its_last_round(
+    store: Store,
+) -> None:
+    from dataclasses import replace
+
+    # A poll far away: after its first round only the stop itself can scan again.
+    settings = replace(fast_settings(webhooks=(hook("http://127.0.0.1:9/x"),)), poll_seconds=3600)
+    clock = ManualClock(NOW)
+    create_order(store, order_body("OB-5"), clock, ServerSettings())
+    worker = NotificationWorker(store, ServerSettings(), settings, channels={})
+    worker.start()
+    try:
+        wait_until(lambda: "OB-5" in _notified(store), timeout=10)  # the first round
+        create_order(store, order_body("OB-6"), clock, ServerSettings())
+        assert "OB-6" not in _notified(store)
+    finally:
+        worker.stop()
+    assert "OB-6" in _notified(store)
+
+
+def _notified(store: Store) -> set[str]:
+    with store.reader() as tx:
+        return {n.order_id for n, _ in feedback_tx(tx).notifications()}
 
 
 @hypothesis_settings(max_examples=60, deadline=None)

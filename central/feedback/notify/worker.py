@@ -186,12 +186,17 @@ class NotificationWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the thread (after the attempt in progress) and close the channels."""
+        """Stop the thread (after the attempt in progress), turn what reached the
+        timeline since its last round into notifications (sent after the next start),
+        and close the channels."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            # An order shipped just before a shutdown has its notice in the outbox now,
+            # not only when the server next starts.
+            self._guarded(self.scan)
         for channel in self.channels.values():
             channel.close()
 
