@@ -105,7 +105,8 @@ def push(
                 handler = handlers.get(kind)
                 if handler is None:
                     raise Rejected(f"unknown kind {kind!r}")
-                handler(op_id, check_at(op["at"], now, seen_at), op["data"])
+                at = seen_at.get(op["at"]) or check_at(op["at"], now, seen_at)
+                handler(op_id, at, op["data"])
             except Rejected as exc:
                 reason = str(exc)
             settled[op_id] = reason

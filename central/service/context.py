@@ -3,13 +3,15 @@ settings and master data (read once per transaction, on first use)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from central.settings import ServerSettings
-from central.store.base import Tx
+from central.store.base import MASTERS_VERSION, Tx
 from domain.models import (
     CarrierService,
     Disruption,
@@ -43,6 +45,39 @@ class Conflict(ServiceError):
     """The same id was sent with a different body."""
 
 
+T = TypeVar("T")
+
+
+class MasterCache:
+    """Parsed master data shared by the transactions of this process, keyed by the
+    database's masters version (a random token replaced with every master-data change).
+    Entries are read-only: callers copy before changing anything."""
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str, name: str, build: Callable[[], T]) -> T:
+        key = (version, name)
+        found = self._entries.get(key)
+        if found is None:
+            found = build()
+            with self._lock:
+                if len(self._entries) >= self.LIMIT:
+                    self._entries.clear()
+                self._entries[key] = found
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+MASTERS = MasterCache()
+
+
 @dataclass
 class Ctx:
     """One transaction's working set."""
@@ -71,29 +106,55 @@ class Ctx:
         self.changed[doc["id"]] = doc
         return doc
 
+    # Master data: parsed once per masters version and process (``MASTERS``), not once
+    # per transaction. The dicts are shared: never change them in place.
+
+    @cached_property
+    def masters_version(self) -> str | None:
+        """The version of the master data this step sees (None: not versioned, so
+        nothing is shared)."""
+        return self.tx.get_meta(MASTERS_VERSION)
+
+    def _master(self, name: str, build: Callable[[], T]) -> T:
+        version = self.masters_version
+        return build() if version is None else MASTERS.get(version, name, build)
+
     @cached_property
     def warehouses(self) -> dict[str, Warehouse]:
-        return {k: warehouse_of(d) for k, d in self.tx.masters("warehouse").items()}
+        return self._master(
+            "warehouse",
+            lambda: {k: warehouse_of(d) for k, d in self.tx.masters("warehouse").items()},
+        )
 
     @cached_property
     def skus(self) -> dict[str, Sku]:
-        return {k: sku_of(d) for k, d in self.tx.masters("sku").items()}
+        return self._master(
+            "sku", lambda: {k: sku_of(d) for k, d in self.tx.masters("sku").items()}
+        )
 
     @cached_property
     def locations(self) -> dict[tuple[str, str], Location]:
-        result = {}
-        for doc in self.tx.masters("location").values():
-            loc = location_of(doc)
-            result[(loc.warehouse, loc.code)] = loc
-        return result
+        def build() -> dict[tuple[str, str], Location]:
+            result = {}
+            for doc in self.tx.masters("location").values():
+                loc = location_of(doc)
+                result[(loc.warehouse, loc.code)] = loc
+            return result
+
+        return self._master("location", build)
 
     def locations_in(self, warehouse: str) -> dict[str, Location]:
-        """The bins of one warehouse by code."""
-        return {code: loc for (wh, code), loc in self.locations.items() if wh == warehouse}
+        """The bins of one warehouse by code (a shared dict: copy before changing)."""
+        return self._master(
+            f"location@{warehouse}",
+            lambda: {code: loc for (wh, code), loc in self.locations.items() if wh == warehouse},
+        )
 
     @cached_property
     def carriers(self) -> dict[str, CarrierService]:
-        return {k: carrier_of(d) for k, d in self.tx.masters("carrier").items()}
+        return self._master(
+            "carrier", lambda: {k: carrier_of(d) for k, d in self.tx.masters("carrier").items()}
+        )
 
     @cached_property
     def disruptions(self) -> list[Disruption]:

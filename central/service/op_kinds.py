@@ -49,7 +49,7 @@ class PushState:
     excluded: set[tuple[str, str]] = field(default_factory=set)
     reallocate: set[str] = field(default_factory=set)
     shipped: list[str] = field(default_factory=list)
-    picks: dict[str, list[str]] = field(default_factory=dict)
+    picks: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
@@ -145,14 +145,16 @@ class PushState:
         expiry: str | None = None,
     ) -> int:
         """Queue a ledger movement; returns the bin's running on-hand after it."""
-        if key not in self.on_hand:
-            self.on_hand[key] = self.ctx.tx.on_hand(*key)
-        self.on_hand[key] += delta
+        left = self.on_hand.get(key)
+        if left is None:
+            left = self.ctx.tx.on_hand(*key)
+        left += delta
+        self.on_hand[key] = left
         self.movements.append(
             MovementRow(op_id, key[0], key[1], key[2], delta, reason, at, lot, expiry)
         )
         self.ctx.touched.add(key)
-        return self.on_hand[key]
+        return left
 
     def reservations(self, order_id: str) -> list[ReservationRow]:
         if order_id not in self.holds:
@@ -248,20 +250,28 @@ class PushState:
         expiry = data.get("expiry") or None
         left = self.move(op_id, (wh, location, sku), -qty, "pick", at, str(lot), expiry)
         self.consume(doc, location, sku, qty)
-        line["picked"] = line.get("picked", 0) + qty
-        if isinstance(data.get("tote"), str) and data["tote"]:
-            doc["tote"] = data["tote"]
+        picked = line["picked"] = line.get("picked", 0) + qty
+        tote = data.get("tote")
+        if tote and type(tote) is str:
+            doc["tote"] = tote
         if doc["status"] not in _PICKING_OR_LATER:
             self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
         else:
             self.ctx.change(doc)
-        if all_lines_done(doc):
+        # Only a pick that completes its line can complete the order.
+        if picked + line.get("short", 0) >= line["qty"] and all_lines_done(doc):
             self.state(doc, lambda s: advance(s, OrderStatus.PICKED))
         # One timeline entry per order and push sums its picks (not one per scan).
-        self.picks.setdefault(doc["id"], []).append(f"{sku} x{qty}@{location}")
-        # The entry is stamped with the last pick's device time (the order's pick end).
-        if doc["id"] not in self.pick_at or at > self.pick_at[doc["id"]]:
-            self.pick_at[doc["id"]] = at
+        order_id = doc["id"]
+        picks = self.picks.get(order_id)
+        if picks is None:
+            self.picks[order_id] = [(sku, qty, location)]
+            self.pick_at[order_id] = at
+        else:
+            picks.append((sku, qty, location))
+            # The entry is stamped with the last pick's device time (the order's pick end).
+            if at > self.pick_at[order_id]:
+                self.pick_at[order_id] = at
         if left < 0:
             self.state(doc, lambda s: add_exception(s, ExceptionKind.OVERSOLD))
             self.note(doc, at, "exception", f"oversold: {wh}/{location} {sku} on hand {left}")
@@ -389,7 +399,7 @@ class PushState:
     def finish(self) -> None:
         tx = self.ctx.tx
         for order_id, picked in self.picks.items():
-            shown = ", ".join(picked[:10]) + (
+            shown = ", ".join(f"{sku} x{qty}@{loc}" for sku, qty, loc in picked[:10]) + (
                 f" and {len(picked) - 10} more" if len(picked) > 10 else ""
             )
             picked_doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)

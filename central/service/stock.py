@@ -136,9 +136,11 @@ def _allocate_one(
         return ()
     level = Level(doc["priority"]["level"])
     warehouse = doc["warehouse"]
-    locations = dict(ctx.locations_in(warehouse))
-    for wh, code in excluded:
-        if wh == warehouse and code in locations:
+    locations = ctx.locations_in(warehouse)  # shared: copied before a bin is excluded
+    hidden = [code for wh, code in excluded if wh == warehouse and code in locations]
+    if hidden:
+        locations = dict(locations)
+        for code in hidden:
             locations[code] = replace(locations[code], kind=LocationKind.RESERVE)
     # Only what is still to be picked is allocated (a partly picked order keeps its picks).
     remaining = tuple(

@@ -11,7 +11,7 @@ from typing import Any
 
 from central.store import schema
 from central.store.analytics_sql import ANALYTICS_SCHEMA
-from central.store.base import Dialect
+from central.store.base import MASTERS_VERSION, Dialect
 from central.store.feedback_sql import FEEDBACK_SCHEMA, start_cursor
 
 # A statement is portable SQL (a str; ``{autoinc_pk}`` and ``{json}`` are filled from the
@@ -39,6 +39,13 @@ def _seed_meta(cursor: Any, dialect: Dialect) -> None:
     )
 
 
+def _seed_masters_version(cursor: Any, dialect: Dialect) -> None:
+    p = dialect.placeholder
+    cursor.execute(
+        f"INSERT INTO meta (key, value) VALUES ({p}, {p})", (MASTERS_VERSION, secrets.token_hex(8))
+    )
+
+
 # PostgreSQL only: the change feed's sequence counter (central.store.postgres), 8-byte
 # scores and positions (REAL and INTEGER are 4 bytes there, 8 in SQLite).
 POSTGRES_FEED_COUNTER: list[Statement] = [
@@ -49,11 +56,43 @@ POSTGRES_FEED_COUNTER: list[Statement] = [
     {"postgresql": "ALTER TABLE stock_bins ALTER COLUMN ledger_seq TYPE BIGINT"},
 ]
 
+# The ledger is append-only and written on every push: no per-bin index to keep up (a
+# count's "on hand as the device saw it" is worked back from the bin total over the
+# movements after that position, which the primary key finds), and SQLite numbers rows
+# by rowid without AUTOINCREMENT's bookkeeping (rows are never deleted, so positions
+# still only grow). Movement ids stay unique.
+LEAN_LEDGER: list[Statement] = [
+    {
+        "sqlite": """CREATE TABLE ledger_new (
+        seq INTEGER PRIMARY KEY,
+        op_id TEXT NOT NULL UNIQUE,
+        warehouse TEXT NOT NULL,
+        location TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        lot TEXT NOT NULL DEFAULT '',
+        expiry TEXT,
+        delta INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL)"""
+    },
+    {
+        "sqlite": "INSERT INTO ledger_new (seq, op_id, warehouse, location, sku, lot, expiry, "
+        "delta, reason, at) SELECT seq, op_id, warehouse, location, sku, lot, expiry, delta, "
+        "reason, at FROM ledger ORDER BY seq"
+    },
+    {"sqlite": "DROP TABLE ledger"},
+    {"sqlite": "ALTER TABLE ledger_new RENAME TO ledger"},
+    {"sqlite": "DELETE FROM sqlite_sequence WHERE name = 'ledger'"},
+    {"postgresql": "DROP INDEX ledger_bin"},
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", schema.INITIAL, _seed_meta),
     Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
     Migration(3, "customer_feedback", FEEDBACK_SCHEMA, start_cursor),
     Migration(4, "postgres_feed_counter", POSTGRES_FEED_COUNTER),
+    Migration(5, "lean_ledger", LEAN_LEDGER),
+    Migration(6, "masters_version", (), _seed_masters_version),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -18,18 +18,19 @@ class StockSql(SqlBase):
         if not rows:
             return 0
         before = self.max_ledger_seq()
-        self._many(
-            "INSERT INTO ledger (op_id, warehouse, location, sku, lot, expiry, delta, reason, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO NOTHING",
+        self._insert(
+            "INSERT INTO ledger (op_id, warehouse, location, sku, lot, expiry, delta, reason, at)",
             [
                 (r.op_id, r.warehouse, r.location, r.sku, r.lot, r.expiry, r.delta, r.reason, r.at)
                 for r in rows
             ],
+            " ON CONFLICT (op_id) DO NOTHING",
         )
         # One writer at a time: every row past ``before`` is this call's (duplicates were
         # skipped by the op_id constraint). When all of them went in, their positions are
         # consecutive and need not be read back.
         count, first = self._one("SELECT COUNT(*), MIN(seq) FROM ledger WHERE seq > ?", (before,))
+        added: Sequence[Sequence[Any]]
         if count == len(rows) and len({r.op_id for r in rows}) == len(rows):
             added = [
                 (first + i, r.sku, r.warehouse, r.location, r.lot, r.expiry, r.delta, r.at)
@@ -53,10 +54,11 @@ class StockSql(SqlBase):
             entry[2] = seq
             if delta > 0 and entry[3] is None:
                 entry[3] = at
-        self._many(
+        self._insert(
             "INSERT INTO stock_bins (sku, warehouse, location, lot, expiry, on_hand, ledger_seq, "
-            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (sku, warehouse, location, lot) DO UPDATE SET "
+            "received_at)",
+            [(*key, *entry) for key, entry in bins.items()],
+            " ON CONFLICT (sku, warehouse, location, lot) DO UPDATE SET "
             "on_hand = stock_bins.on_hand + excluded.on_hand, "
             "ledger_seq = excluded.ledger_seq, "
             "expiry = CASE WHEN stock_bins.expiry IS NULL THEN excluded.expiry "
@@ -64,7 +66,6 @@ class StockSql(SqlBase):
             "WHEN excluded.expiry < stock_bins.expiry THEN excluded.expiry "
             "ELSE stock_bins.expiry END, "
             "received_at = COALESCE(stock_bins.received_at, excluded.received_at)",
-            [(*key, *entry) for key, entry in bins.items()],
         )
         return len(added)
 
@@ -108,10 +109,14 @@ class StockSql(SqlBase):
                 (sku, warehouse, location),
             )
             return int(row[0])
+        # The bin's total now less the movements after ``upto_seq``: a range of the
+        # ledger's primary key (recent history), never the bin's whole history.
         row = self._one(
-            "SELECT COALESCE(SUM(delta), 0) FROM ledger "
-            "WHERE sku = ? AND warehouse = ? AND location = ? AND seq <= ?",
-            (sku, warehouse, location, upto_seq),
+            "SELECT (SELECT COALESCE(SUM(on_hand), 0) FROM stock_bins "
+            "WHERE sku = ? AND warehouse = ? AND location = ?) - "
+            "(SELECT COALESCE(SUM(delta), 0) FROM ledger "
+            "WHERE seq > ? AND sku = ? AND warehouse = ? AND location = ?)",
+            (sku, warehouse, location, upto_seq, sku, warehouse, location),
         )
         return int(row[0])
 
@@ -174,9 +179,8 @@ class StockSql(SqlBase):
             return
         self._many("DELETE FROM reservations WHERE order_id = ?", [(o,) for o in held])
         rows = [r for order_rows in held.values() for r in order_rows]
-        self._many(
-            "INSERT INTO reservations (order_id, warehouse, location, sku, lot, qty, level, picking) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert(
+            "INSERT INTO reservations (order_id, warehouse, location, sku, lot, qty, level, picking)",
             [
                 (r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, int(r.picking))
                 for r in rows

@@ -18,6 +18,9 @@ from pydantic_core import to_json as _to_json
 from central.store.base import Dialect, chunks
 
 _CHUNK = 500
+# Rows per multi-row INSERT: 100 rows of up to 9 columns stay under SQLite's oldest
+# limit of 999 parameters.
+_ROWS_PER_INSERT = 100
 LEVEL_ORDER = "CASE level WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 ELSE 4 END"
 
 
@@ -103,6 +106,24 @@ class SqlBase:
             cursor.executemany(self._sql(sql), batch)
         finally:
             cursor.close()
+
+    def _insert(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        """``head VALUES (...), (...), ... tail`` with up to ``_ROWS_PER_INSERT`` rows per
+        statement: for the big inserts of a push, a third faster than ``executemany``
+        (one statement step per chunk instead of one per row)."""
+        if not rows:
+            return
+        ph = self._dialect.placeholder
+        one = "(" + ",".join([ph] * len(rows[0])) + ")"
+        for part in chunks(rows, _ROWS_PER_INSERT):
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(
+                    f"{head} VALUES {','.join([one] * len(part))}{tail}",
+                    [v for row in part for v in row],
+                )
+            finally:
+                cursor.close()
 
     def _in(self, sql: str, values: Iterable[Any], params: Sequence[Any] = ()) -> list[Any]:
         """Run ``sql`` containing ``{in}`` once per chunk of ``values``."""

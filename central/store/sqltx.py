@@ -6,9 +6,17 @@ lists go through ``IN (...)`` in chunks; upserts use ``ON CONFLICT``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 
-from central.store.base import FeedChange, JsonDoc, OpRecord, OrderRow, TokenRecord
+from central.store.base import (
+    MASTERS_VERSION,
+    FeedChange,
+    JsonDoc,
+    OpRecord,
+    OrderRow,
+    TokenRecord,
+)
 from central.store.sql_stock import StockSql
 from central.store.sqlbase import LEVEL_ORDER, dumps, dumps_as_sent, loads
 
@@ -48,12 +56,19 @@ class SqlTx(StockSql):
 
     # --- master data --------------------------------------------------------------------
 
+    _masters_changed = False
+
     def upsert_master(self, entity: str, key: str, doc: JsonDoc) -> None:
         self._run(
             "INSERT INTO masters (entity, key, doc) VALUES (?, ?, ?) "
             "ON CONFLICT (entity, key) DO UPDATE SET doc = excluded.doc",
             (entity, key, dumps(doc)),
         )
+        if not self._masters_changed:
+            # A new version (once per transaction) tells every process that its parsed
+            # copy of the master data is stale.
+            self.set_meta(MASTERS_VERSION, secrets.token_hex(8))
+            self._masters_changed = True
 
     def masters(self, entity: str) -> dict[str, JsonDoc]:
         rows = self._all("SELECT key, doc FROM masters WHERE entity = ? ORDER BY key", (entity,))
@@ -144,9 +159,7 @@ class SqlTx(StockSql):
         return None if row is None else loads(row[0])
 
     def add_timeline(self, entries: Sequence[tuple[str, str, str, str]]) -> None:
-        self._many(
-            "INSERT INTO timeline (order_id, at, event, detail) VALUES (?, ?, ?, ?)", entries
-        )
+        self._insert("INSERT INTO timeline (order_id, at, event, detail)", entries)
 
     def timeline(self, order_id: str) -> list[JsonDoc]:
         rows = self._all(
@@ -160,9 +173,8 @@ class SqlTx(StockSql):
         return {str(r[0]) for r in self._in("SELECT op_id FROM ops WHERE op_id IN ({in})", op_ids)}
 
     def record_ops(self, ops: Sequence[OpRecord]) -> None:
-        self._many(
-            "INSERT INTO ops (op_id, device, seq, kind, at, data, status, reason, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert(
+            "INSERT INTO ops (op_id, device, seq, kind, at, data, status, reason, received_at)",
             [
                 (
                     o.op_id,
@@ -211,11 +223,11 @@ class SqlTx(StockSql):
         rows = []
         for offset, ((entity, ident), (site, data)) in enumerate(latest.items(), start=1):
             rows.append((entity, ident, head + offset, site, None if data is None else dumps(data)))
-        self._many(
-            "INSERT INTO feed (entity, id, seq, site, data) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, site = excluded.site, "
-            "data = excluded.data",
+        self._insert(
+            "INSERT INTO feed (entity, id, seq, site, data)",
             rows,
+            " ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, site = excluded.site, "
+            "data = excluded.data",
         )
 
     def feed_page(self, cursor: int, limit: int, site: str | None) -> list[FeedChange]:

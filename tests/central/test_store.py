@@ -38,6 +38,46 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
+def test_a_database_from_before_the_lean_ledger_keeps_its_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.store import migrations
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:4])
+    old = open_store(f"sqlite:///{path}")
+    rows = [
+        MovementRow(f"m-{i}", "W", "L", "S", delta, "t", NOW.isoformat())
+        for i, delta in enumerate([10, -3, 5])
+    ]
+    with old.transaction() as tx:
+        tx.append_movements(rows)
+    old.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ledger_bin'").fetchone()
+    conn.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as tx:
+            assert [(m.op_id, m.delta, m.seq) for m in tx.movements(["S"])] == [
+                ("m-0", 10, 1),
+                ("m-1", -3, 2),
+                ("m-2", 5, 3),
+            ]
+            assert tx.append_movements([rows[0]]) == 0  # movement ids are still unique
+            tx.append_movements([MovementRow("m-3", "W", "L", "S", 1, "t", NOW.isoformat())])
+            assert tx.max_ledger_seq() == 4
+            assert [tx.on_hand("W", "L", "S", upto_seq=n) for n in range(5)] == [0, 10, 7, 12, 13]
+            assert tx.get_meta("masters_version")
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "ledger_bin" not in names and "ledger_new" not in names
+
+
 def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     record = OpRecord(
@@ -141,6 +181,14 @@ def test_bin_totals_equal_the_ledger_sum(
                 assert tx.on_hand("W", loc, "S") == expected
                 assert sum(li.on_hand for li in lines if li.location == loc) == expected
                 assert tx.on_hand("W", loc, "S", upto_seq=tx.max_ledger_seq()) == expected
+            # On hand as of every earlier ledger position (what a count is measured
+            # against), from the booked movements themselves.
+            booked = tx.movements(["S"])
+            for upto in range(tx.max_ledger_seq() + 1):
+                for loc in ("A", "B"):
+                    assert tx.on_hand("W", loc, "S", upto_seq=upto) == sum(
+                        m.delta for m in booked if m.location == loc and m.seq <= upto
+                    )
             for li in lines:
                 dated = [
                     r.expiry
