@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from central.service.context import Ctx
@@ -96,8 +97,13 @@ class PushState:
     text = staticmethod(text_field)
     number = staticmethod(number_field)
 
+    # These checks run for every op of a push: the common case (a non-empty text that
+    # names something known) is tested inline, ``text`` only builds the rejection.
+
     def order(self, data: dict[str, Any]) -> dict[str, Any]:
-        order_id = self.text(data, "order_id")
+        order_id = data.get("order_id")
+        if type(order_id) is not str or not order_id:
+            order_id = self.text(data, "order_id")
         doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
         if doc is None:
             if order_id in self.missing:
@@ -106,7 +112,8 @@ class PushState:
             if row is None:
                 raise Rejected(f"unknown order {order_id!r}")
             doc = row.doc
-        self.in_site(doc["warehouse"])
+        if self.site is not None and doc["warehouse"] != self.site:
+            self.in_site(doc["warehouse"])
         return doc
 
     def in_site(self, warehouse: str) -> None:
@@ -114,22 +121,37 @@ class PushState:
             raise Rejected(f"warehouse {warehouse!r} is outside the device's site {self.site!r}")
 
     def bin(self, warehouse: str, data: dict[str, Any], name: str = "location") -> str:
-        code = self.text(data, name)
-        if (warehouse, code) not in self.ctx.locations:
+        code = data.get(name)
+        if type(code) is not str or not code:
+            code = self.text(data, name)
+        if (warehouse, code) not in self.locations:
             raise Rejected(f"unknown location {warehouse}/{code} in field {name!r}")
         return code
 
     def sku(self, data: dict[str, Any]) -> str:
-        sku = self.text(data, "sku")
-        if sku not in self.ctx.skus:
+        sku = data.get("sku")
+        if type(sku) is not str or not sku:
+            sku = self.text(data, "sku")
+        if sku not in self.skus:
             raise Rejected(f"unknown sku {sku!r}")
         return sku
 
+    @cached_property
+    def locations(self) -> dict[tuple[str, str], Any]:
+        return self.ctx.locations
+
+    @cached_property
+    def skus(self) -> dict[str, Any]:
+        return self.ctx.skus
+
     def stock_target(self, data: dict[str, Any]) -> tuple[str, str, str]:
-        warehouse = self.text(data, "warehouse")
+        warehouse = data.get("warehouse")
+        if type(warehouse) is not str or not warehouse:
+            warehouse = self.text(data, "warehouse")
         if warehouse not in self.ctx.warehouses:
             raise Rejected(f"unknown warehouse {warehouse!r}")
-        self.in_site(warehouse)
+        if self.site is not None and warehouse != self.site:
+            self.in_site(warehouse)
         return warehouse, self.bin(warehouse, data), self.sku(data)
 
     # --- effects ------------------------------------------------------------------------
@@ -150,9 +172,7 @@ class PushState:
             left = self.ctx.tx.on_hand(*key)
         left += delta
         self.on_hand[key] = left
-        self.movements.append(
-            MovementRow(op_id, key[0], key[1], key[2], delta, reason, at, lot, expiry)
-        )
+        self.movements.append(MovementRow(op_id, *key, delta, reason, at, lot, expiry))
         self.ctx.touched.add(key)
         return left
 
@@ -242,7 +262,9 @@ class PushState:
     def pick_confirmed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
         wh = doc["warehouse"]
-        sku, location, qty = self.sku(data), self.bin(wh, data), self.number(data, "qty")
+        sku, location, qty = self.sku(data), self.bin(wh, data), data.get("qty")
+        if type(qty) is not int or qty <= 0:
+            qty = self.number(data, "qty")
         line = line_of(doc, sku)
         if line is None:
             raise Rejected(f"sku {sku!r} is not on order {doc['id']}")
@@ -348,8 +370,12 @@ class PushState:
 
     def stock_adjusted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         key = self.stock_target(data)
-        delta = self.number(data, "delta", positive=False)
-        reason = self.text(data, "reason")
+        delta = data.get("delta")
+        if type(delta) is not int:
+            delta = self.number(data, "delta", positive=False)
+        reason = data.get("reason")
+        if type(reason) is not str or not reason:
+            reason = self.text(data, "reason")
         self.move(op_id, key, delta, reason, at)
 
     def stock_counted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
