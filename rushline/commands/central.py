@@ -81,6 +81,7 @@ def app_from_env() -> Any:
     import os
 
     from central.app import create_app
+    from central.gc_tuning import tune_for_server
     from central.settings import load_settings
     from sync.simclock import clock_from_env
 
@@ -90,6 +91,7 @@ def app_from_env() -> Any:
     )
     store = _open(os.environ.get(_ENV_DB) or None)
     app = create_app(store, clock=clock_from_env(), settings=settings)
+    tune_for_server()
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -113,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
     from central.feedback import FeedbackError
     from central.feedback.settings import ENV_PATH
     from central.feedback.settings import load_settings as load_notifications
+    from central.gc_tuning import tune_for_server
     from central.settings import SettingsError, load_settings
     from sync.simclock import clock_from_env
 
@@ -156,6 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     try:
         app = create_app(store, clock=clock, settings=settings, notifications=notifications)
+        tune_for_server()
         uvicorn.run(app, **options)
     finally:
         store.close()
