@@ -16,7 +16,7 @@ from central.service.context import Ctx
 from central.service.feed import flush
 from central.service.op_kinds import PushState, Rejected
 from central.settings import ServerSettings
-from central.store.base import OpRecord, Store
+from central.store.base import DuplicateOps, OpRecord, Store
 
 __all__ = ["KINDS", "Rejected", "push"]
 
@@ -84,9 +84,35 @@ def push(
     settings: ServerSettings,
 ) -> dict[str, Any]:
     """Apply a push; returns ``{acked_seq, results}`` in the order the ops were sent."""
+    try:
+        return _push(store, device, site, ops, clock, settings, trust_seq=True)
+    except DuplicateOps:
+        # An op recorded before came back past the device's acknowledged seq (a device
+        # re-numbering its outbox, or one op sent by two devices): the transaction was
+        # rolled back; apply the push again, looking every op id up first.
+        log.warning("device %s resent recorded ops with new seqs; push applied again", device)
+        return _push(store, device, site, ops, clock, settings, trust_seq=False)
+
+
+def _push(
+    store: Store,
+    device: str,
+    site: str | None,
+    ops: list[dict[str, Any]],
+    clock: Clock,
+    settings: ServerSettings,
+    trust_seq: bool,
+) -> dict[str, Any]:
     with store.transaction() as tx:
         ctx = Ctx(tx, clock.now(), settings)
-        known = tx.known_ops([op["op_id"] for op in ops])
+        acked_before = tx.device_acked(device)
+        # A device numbers its ops in the order it records them and sends them in that
+        # order, so ops past its acknowledged seq are new: the look-up of every op id is
+        # left to the database (``record_ops`` raises ``DuplicateOps`` if one was not).
+        if trust_seq and ops and min(op["seq"] for op in ops) > acked_before:
+            known: set[str] = set()
+        else:
+            known = tx.known_ops([op["op_id"] for op in ops])
         state = PushState(ctx, site)
         state.prefetch(ops)
         handlers = {kind: getattr(state, name) for kind, name in KINDS.items()}
@@ -125,7 +151,7 @@ def push(
             )
         state.finish()
         tx.record_ops(records)
-        acked = max([tx.device_acked(device), *(op["seq"] for op in ops)])
+        acked = max([acked_before, *(op["seq"] for op in ops)])
         tx.set_device_acked(device, acked)
         flush(ctx)
     results: list[dict[str, Any]] = []

@@ -18,6 +18,10 @@ class StoreError(Exception):
     """Root of the store's errors: the database cannot be opened or is not ours."""
 
 
+class DuplicateOps(StoreError):
+    """``record_ops`` met op ids recorded before: the transaction must not stand."""
+
+
 JsonDoc = dict[str, Any]
 
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from central.store.base import MovementRow, OpRecord, StoreError, chunks
+from central.store.base import DuplicateOps, MovementRow, OpRecord, StoreError, chunks
 from central.store.migrations import apply_migrations
 from central.store.sqlbase import dumps as _dumps
 from central.store.sqlbase import dumps_as_sent
@@ -180,9 +180,10 @@ class PgTx(SqlTx):
             inserted.update(str(r[0]) for r in rows)
         taken = [o.op_id for o in ops if o.op_id not in inserted]
         if taken:
-            # Another transaction recorded these ops since this one looked: its effects
-            # must not be applied twice, so this whole transaction is abandoned.
-            raise StoreError(f"ops recorded concurrently by another writer: {', '.join(taken[:5])}")
+            # Recorded by another transaction since this one looked (or before, when the
+            # caller did not look): its effects must not be applied twice, so this whole
+            # transaction is abandoned and the caller applies the push again, checking.
+            raise DuplicateOps(f"ops recorded before: {', '.join(taken[:5])}")
 
     def feed_put(self, changes: Sequence[tuple[str, str, str | None, Any]]) -> None:
         if not changes:

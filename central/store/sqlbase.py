@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from pydantic_core import from_json as _from_json
@@ -103,7 +104,7 @@ class SqlBase:
             try:
                 cursor.execute(
                     f"{head} VALUES {','.join([one] * len(part))}{tail}",
-                    [v for row in part for v in row],
+                    list(chain.from_iterable(part)),
                 )
             finally:
                 cursor.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from central.store.base import (
     MASTERS_VERSION,
+    DuplicateOps,
     FeedChange,
     JsonDoc,
     OpRecord,
@@ -173,6 +174,16 @@ class SqlTx(StockSql):
         return {str(r[0]) for r in self._in("SELECT op_id FROM ops WHERE op_id IN ({in})", op_ids)}
 
     def record_ops(self, ops: Sequence[OpRecord]) -> None:
+        try:
+            self._record_ops(ops)
+        except self._conn.IntegrityError as exc:
+            # The statement failed as a whole; the transaction is still usable.
+            seen = self.known_ops([o.op_id for o in ops])
+            if seen:
+                raise DuplicateOps(f"ops recorded before: {', '.join(sorted(seen)[:5])}") from exc
+            raise
+
+    def _record_ops(self, ops: Sequence[OpRecord]) -> None:
         self._insert(
             "INSERT INTO ops (op_id, device, seq, kind, at, data, status, reason, received_at)",
             [

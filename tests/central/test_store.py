@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from central.clock import ManualClock
 from central.settings import ServerSettings
 from central.store import open_store
-from central.store.base import MovementRow, OpRecord
+from central.store.base import DuplicateOps, MovementRow, OpRecord
 from central.store.migrations import MIGRATIONS
 from tests.central.conftest import NOW, order_body
 from tests.support.central import TEST_MASTERDATA
@@ -85,7 +85,7 @@ def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
     )
     with store.transaction() as tx:
         tx.record_ops([record])
-    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+    with pytest.raises(DuplicateOps, match="op-1"), store.transaction() as tx:
         tx.record_ops([record])
     row = MovementRow("m-1", "W", "L", "S", 5, "import", NOW.isoformat())
     with store.transaction() as tx:

@@ -331,6 +331,44 @@ def test_pull_answers_409_for_another_epoch(http: httpx.Client, device: httpx.Cl
     assert "query.cursor" in fault_fields(device.get("/v1/sync/pull", params={"cursor": -1}))
 
 
+def test_a_recorded_op_sent_again_with_a_new_seq_is_a_duplicate(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    adjust = op(
+        "stock.adjusted",
+        1,
+        warehouse="DE-FRA",
+        location="A01-02-1",
+        sku="SKU-2001",
+        delta=4,
+        reason="found",
+    )
+    assert push(device, adjust)["results"][0]["status"] == "applied"
+    # A device that renumbered its outbox: the same op past its acknowledged seq, with a
+    # new one. The recorded op is not applied twice; the new one is applied.
+    fresh = op(
+        "stock.adjusted",
+        6,
+        warehouse="DE-FRA",
+        location="A01-02-1",
+        sku="SKU-2001",
+        delta=1,
+        reason="found",
+    )
+    result = push(device, {**adjust, "seq": 5}, fresh)
+    assert [(r["op_id"], r["status"]) for r in result["results"]] == [
+        (adjust["op_id"], "duplicate"),
+        (fresh["op_id"], "applied"),
+    ]
+    assert result["acked_seq"] == 6
+    assert stock_of(http, "SKU-2001", "A01-02-1")["on_hand"] == 15  # 10 + 4 + 1
+    # Sent by another device of the site: also a duplicate.
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as other:
+        again = push(other, {**fresh, "seq": 1}, device="HH-2")
+    assert again["results"] == [{"op_id": fresh["op_id"], "status": "duplicate"}]
+    assert stock_of(http, "SKU-2001", "A01-02-1")["on_hand"] == 15
+
+
 def test_results_follow_the_sent_order_and_a_repeated_op_in_one_push_is_a_duplicate(
     http: httpx.Client, device: httpx.Client
 ) -> None:
