@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from central.settings import ServerSettings
-from central.store.base import MASTERS_VERSION, Tx
+from central.store.base import MASTERS_VERSION, FeedData, Tx
 from domain.models import (
     CarrierService,
     Disruption,
@@ -85,7 +85,7 @@ class Ctx:
     tx: Tx
     now: Any  # datetime
     settings: ServerSettings
-    feed: list[tuple[str, str, str | None, dict[str, Any] | None]] = field(default_factory=list)
+    feed: list[tuple[str, str, str | None, FeedData]] = field(default_factory=list)
     timeline: list[tuple[str, str, str, str]] = field(default_factory=list)
     # Orders changed in this step (written once at flush) and stock bins touched.
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)

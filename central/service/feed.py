@@ -9,7 +9,7 @@ from typing import Any
 
 from central.service.context import Ctx
 from central.service.docs import feed_view
-from central.store.base import Store, Tx
+from central.store.base import ORDER_ROW, Store, Tx
 
 
 class EpochMismatch(Exception):
@@ -66,7 +66,7 @@ def flush(ctx: Ctx) -> None:
             doc["updated_at"] = ctx.at
             # A moved order goes to every site, so the site it left sees it leave.
             site = None if doc.get("moved_from") else doc["warehouse"]
-            ctx.feed.append(("order", doc["id"], site, feed_view(doc)))
+            ctx.feed.append(("order", doc["id"], site, ORDER_ROW))
         ctx.tx.update_orders(docs)
         ctx.changed.clear()
     if ctx.touched:
@@ -96,6 +96,14 @@ def pull(store: Store, cursor: int, limit: int, site: str | None, epoch: str | N
     return Page(
         cursor=rows[-1].seq if rows else cursor,
         epoch=current,
-        changes=[{"entity": r.entity, "id": r.id, "data": r.data} for r in rows],
+        changes=[
+            {
+                "entity": r.entity,
+                "id": r.id,
+                # Devices never see a customer's e-mail address.
+                "data": feed_view(r.data) if r.entity == "order" and r.data else r.data,
+            }
+            for r in rows
+        ],
         more=more,
     )

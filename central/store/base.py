@@ -94,6 +94,21 @@ class OpRecord(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class FeedRef:
+    """Feed data that stays in another table's row of the same id instead of being
+    copied into the feed: a page reads it from there (as of the page's snapshot, which
+    is the latest change, since every change moves the row to the feed's head)."""
+
+    table: str
+
+
+# An order's feed data is its row in ``orders`` (no second copy of the document).
+ORDER_ROW = FeedRef("orders")
+
+FeedData = JsonDoc | FeedRef | None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedChange:
     """One row of the compacted change feed; ``data is None`` means deleted."""
 
@@ -174,7 +189,7 @@ class Tx(Protocol):
     def rejected_ops(self, limit: int = 100) -> list[OpRecord]: ...
 
     # change feed
-    def feed_put(self, changes: Sequence[tuple[str, str, str | None, JsonDoc | None]]) -> None: ...
+    def feed_put(self, changes: Sequence[tuple[str, str, str | None, FeedData]]) -> None: ...
     def feed_page(self, cursor: int, limit: int, site: str | None) -> list[FeedChange]: ...
     def feed_head(self) -> int: ...
 

@@ -93,6 +93,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "postgres_feed_counter", POSTGRES_FEED_COUNTER),
     Migration(5, "lean_ledger", LEAN_LEDGER),
     Migration(6, "masters_version", (), _seed_masters_version),
+    # An order's feed row points at its row in ``orders`` instead of holding a copy.
+    Migration(7, "feed_refs", ["ALTER TABLE feed ADD COLUMN ref TEXT"]),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

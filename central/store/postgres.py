@@ -40,7 +40,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from central.store.base import DuplicateOps, MovementRow, OpRecord, StoreError, chunks
 from central.store.migrations import apply_migrations
 from central.store.sqlbase import dumps as _dumps
-from central.store.sqlbase import dumps_as_sent
+from central.store.sqlbase import dumps_as_sent, feed_columns
 from central.store.sqltx import SqlTx
 
 # Advisory lock keys (first half of the two-int form; the second is the schema's hash,
@@ -196,14 +196,14 @@ class PgTx(SqlTx):
             raise StoreError("feed_counter has no row: the schema was not migrated")
         first = int(row[0][0]) - len(latest) + 1
         rows = [
-            (entity, ident, first + i, site, None if data is None else _dumps(data))
+            (entity, ident, first + i, site, *feed_columns(data))
             for i, ((entity, ident), (site, data)) in enumerate(latest.items())
         ]
-        self._many(
-            "INSERT INTO feed (entity, id, seq, site, data) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, site = excluded.site, "
-            "data = excluded.data",
+        self._insert(
+            "INSERT INTO feed (entity, id, seq, site, data, ref)",
             rows,
+            " ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, site = excluded.site, "
+            "data = excluded.data, ref = excluded.ref",
         )
 
     def add_transfer(self, doc: dict[str, Any]) -> int:

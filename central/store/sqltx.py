@@ -13,13 +13,14 @@ from central.store.base import (
     MASTERS_VERSION,
     DuplicateOps,
     FeedChange,
+    FeedData,
     JsonDoc,
     OpRecord,
     OrderRow,
     TokenRecord,
 )
 from central.store.sql_stock import StockSql
-from central.store.sqlbase import LEVEL_ORDER, dumps, dumps_as_sent, loads
+from central.store.sqlbase import LEVEL_ORDER, dumps, dumps_as_sent, feed_columns, loads
 
 # Backends built on SqlTx import these names from here.
 _dumps = dumps
@@ -225,32 +226,36 @@ class SqlTx(StockSql):
 
     # --- change feed --------------------------------------------------------------------
 
-    def feed_put(self, changes: Sequence[tuple[str, str, str | None, JsonDoc | None]]) -> None:
+    def feed_put(self, changes: Sequence[tuple[str, str, str | None, FeedData]]) -> None:
         if not changes:
             return
         # Compacted feed: one row per (entity, id), moved to the head on every change.
         latest = {(entity, ident): (site, data) for entity, ident, site, data in changes}
         head = self.feed_head()
-        rows = []
-        for offset, ((entity, ident), (site, data)) in enumerate(latest.items(), start=1):
-            rows.append((entity, ident, head + offset, site, None if data is None else dumps(data)))
+        rows = [
+            (entity, ident, head + offset, site, *feed_columns(data))
+            for offset, ((entity, ident), (site, data)) in enumerate(latest.items(), start=1)
+        ]
         self._insert(
-            "INSERT INTO feed (entity, id, seq, site, data)",
+            "INSERT INTO feed (entity, id, seq, site, data, ref)",
             rows,
             " ON CONFLICT (entity, id) DO UPDATE SET seq = excluded.seq, site = excluded.site, "
-            "data = excluded.data",
+            "data = excluded.data, ref = excluded.ref",
         )
 
     def feed_page(self, cursor: int, limit: int, site: str | None) -> list[FeedChange]:
+        # Data kept by reference (``FeedRef``) is read from its row in the same snapshot.
+        select = (
+            "SELECT f.seq, f.entity, f.id, "
+            "CASE WHEN f.ref = 'orders' THEN o.doc ELSE f.data END "
+            "FROM feed f LEFT JOIN orders o ON f.ref = 'orders' AND o.id = f.id "
+            "WHERE f.seq > ?"
+        )
         if site is None:
-            rows = self._all(
-                "SELECT seq, entity, id, data FROM feed WHERE seq > ? ORDER BY seq LIMIT ?",
-                (cursor, limit),
-            )
+            rows = self._all(select + " ORDER BY f.seq LIMIT ?", (cursor, limit))
         else:
             rows = self._all(
-                "SELECT seq, entity, id, data FROM feed WHERE seq > ? "
-                "AND (site IS NULL OR site = ?) ORDER BY seq LIMIT ?",
+                select + " AND (f.site IS NULL OR f.site = ?) ORDER BY f.seq LIMIT ?",
                 (cursor, site, limit),
             )
         return [FeedChange(int(r[0]), r[1], r[2], loads(r[3])) for r in rows]

@@ -78,6 +78,31 @@ def test_a_database_from_before_the_lean_ledger_keeps_its_ledger(
     assert "ledger_bin" not in names and "ledger_new" not in names
 
 
+def test_feed_rows_written_before_feed_refs_are_still_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.store import migrations
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:6])
+    old = open_store(f"sqlite:///{path}")
+    with old.transaction() as tx:
+        tx._run(  # type: ignore[attr-defined]
+            "INSERT INTO feed (entity, id, seq, site, data) VALUES (?, ?, ?, ?, ?)",
+            ("order", "O-OLD", 1, "W", '{"id": "O-OLD", "status": "picked"}'),
+        )
+    old.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.reader() as tx:
+            (change,) = tx.feed_page(0, 10, "W")
+        assert (change.entity, change.id) == ("order", "O-OLD")
+        assert change.data == {"id": "O-OLD", "status": "picked"}
+    finally:
+        store.close()
+
+
 def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     record = OpRecord(
