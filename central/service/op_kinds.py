@@ -72,20 +72,25 @@ class PushState:
         for order_id, rows in holds.items():
             self.holds_before[order_id] = list(rows)
         keys: set[tuple[str, str, str]] = set()
+        add = keys.add
         docs = self.docs
         for d in datas:
             sku = d.get("sku")
-            if not isinstance(sku, str):
+            if type(sku) is not str:
                 continue
             oid = d.get("order_id")
-            doc = docs.get(oid) if isinstance(oid, str) else None
+            doc = docs.get(oid) if type(oid) is str else None
             wh = doc["warehouse"] if doc is not None else d.get("warehouse")
-            if not isinstance(wh, str):
+            if type(wh) is not str:
                 continue
-            for name in ("location", "from_location", "to_location"):
-                code = d.get(name)
-                if isinstance(code, str):
-                    keys.add((wh, code, sku))
+            code = d.get("location")
+            if type(code) is str:
+                add((wh, code, sku))
+            elif "from_location" in d or "to_location" in d:  # stock.moved
+                for name in ("from_location", "to_location"):
+                    code = d.get(name)
+                    if type(code) is str:
+                        add((wh, code, sku))
         on_hand = self.on_hand
         for key in keys:
             on_hand[key] = 0
@@ -187,30 +192,27 @@ class PushState:
         """A pick fulfils the order's reservation in that bin first, then in its other
         bins of the SKU; every reservation of an order being picked is protected."""
         order_id = doc["id"]
-        rows = self.reservations(order_id)
-        if order_id not in self.dirty_holds:
-            rows[:] = [
-                ReservationRow(
-                    r.order_id, r.warehouse, r.location, r.sku, r.lot, r.qty, r.level, True
-                )
-                for r in rows
-            ]
-            self.dirty_holds.add(order_id)
         # Quantities left per row are counted down here and written into the rows once
         # (``settle``), not rebuilt on every scan.
         left = self.left.get(order_id)
         if left is None:
+            rows = self.reservations(order_id)
+            if order_id not in self.dirty_holds:
+                rows[:] = [r._replace(picking=True) for r in rows]
+                self.dirty_holds.add(order_id)
             left = self.left[order_id] = [r.qty for r in rows]
+        else:
+            rows = self.holds[order_id]  # counted down before: already protected
         remaining = qty
         for same_bin in (True, False):
             for i, r in enumerate(rows):
-                if remaining <= 0:
-                    break
                 if r.sku != sku or (r.location == location) != same_bin or left[i] <= 0:
                     continue
                 take = min(remaining, left[i])
                 remaining -= take
                 left[i] -= take
+                if remaining <= 0:
+                    return
 
     def settle(self, order_id: str) -> list[ReservationRow]:
         """The order's reservation rows with the picks counted so far written in."""

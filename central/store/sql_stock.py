@@ -18,24 +18,23 @@ class StockSql(SqlBase):
         if not rows:
             return 0
         before = self.max_ledger_seq()
+        # Columns in ``MovementRow``'s field order: each row goes in as its first nine
+        # fields (a slice, not a rebuilt tuple).
         self._insert(
-            "INSERT INTO ledger (op_id, warehouse, location, sku, lot, expiry, delta, reason, at)",
-            [
-                (r.op_id, r.warehouse, r.location, r.sku, r.lot, r.expiry, r.delta, r.reason, r.at)
-                for r in rows
-            ],
+            "INSERT INTO ledger (op_id, warehouse, location, sku, delta, reason, at, lot, expiry)",
+            [r[:9] for r in rows],
             " ON CONFLICT (op_id) DO NOTHING",
         )
         # One writer at a time: every row past ``before`` is this call's (duplicates were
         # skipped by the op_id constraint). When all of them went in, their positions are
         # consecutive and need not be read back.
         count, first = self._one("SELECT COUNT(*), MIN(seq) FROM ledger WHERE seq > ?", (before,))
-        added: Sequence[Sequence[Any]]
+        added: Iterable[Sequence[Any]]
         if count == len(rows) and len({r.op_id for r in rows}) == len(rows):
-            added = [
+            added = (
                 (first + i, r.sku, r.warehouse, r.location, r.lot, r.expiry, r.delta, r.at)
                 for i, r in enumerate(rows)
-            ]
+            )
         else:
             added = self._all(
                 "SELECT seq, sku, warehouse, location, lot, expiry, delta, at FROM ledger "
@@ -43,7 +42,9 @@ class StockSql(SqlBase):
                 (before,),
             )
         bins: dict[tuple[str, str, str, str], list[Any]] = {}
+        booked = 0
         for seq, sku, wh, loc, lot, expiry, delta, at in added:
+            booked += 1
             entry = bins.get((sku, wh, loc, lot))
             if entry is None:
                 bins[(sku, wh, loc, lot)] = [expiry, delta, seq, at if delta > 0 else None]
@@ -67,7 +68,7 @@ class StockSql(SqlBase):
             "ELSE stock_bins.expiry END, "
             "received_at = COALESCE(stock_bins.received_at, excluded.received_at)",
         )
-        return len(added)
+        return booked
 
     def movements(self, skus: Iterable[str]) -> list[MovementRow]:
         rows = self._in(
