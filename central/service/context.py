@@ -1,5 +1,6 @@
 """What a service step needs inside one transaction: the transaction, the time, the
-settings and master data (read once per transaction, on first use)."""
+settings and master data (parsed on first use, then shared by the process's steps until
+the master data changes)."""
 
 from __future__ import annotations
 
@@ -69,10 +70,6 @@ class MasterCache:
                     self._entries.clear()
                 self._entries[key] = found
         return found
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 MASTERS = MasterCache()

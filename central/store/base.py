@@ -44,7 +44,7 @@ class MovementRow(NamedTuple):
     """One ledger row; ``seq`` is the ledger position (0 before it is written).
 
     Row types written by the thousand per push are named tuples: built in a fraction
-    of a frozen dataclass's time, and passed to the driver as they are."""
+    of a frozen dataclass's time, and handed to the driver without being rebuilt."""
 
     op_id: str
     warehouse: str

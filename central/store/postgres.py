@@ -40,7 +40,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from central.store.base import DuplicateOps, MovementRow, OpRecord, StoreError, chunks
 from central.store.migrations import apply_migrations
 from central.store.sqlbase import dumps as _dumps
-from central.store.sqlbase import dumps_as_sent, feed_columns
+from central.store.sqlbase import feed_columns
 from central.store.sqltx import SqlTx
 
 # Advisory lock keys (first half of the two-int form; the second is the schema's hash,
@@ -166,7 +166,7 @@ class PgTx(SqlTx):
                     o.seq,
                     o.kind,
                     o.at,
-                    dumps_as_sent(o.data),
+                    _dumps(o.data),
                     o.status,
                     o.reason,
                     o.received_at,

@@ -29,11 +29,6 @@ def dumps(doc: Any) -> str:
     return str(_to_json(doc).decode("utf-8"))
 
 
-def dumps_as_sent(doc: Any) -> str:
-    """Compact JSON of a document a device sent, keys in the order sent."""
-    return dumps(doc)
-
-
 def feed_columns(data: Any) -> tuple[str | None, str | None]:
     """A feed row's ``data`` and ``ref`` columns for a change's data (a document,
     ``None`` for a deletion, or a ``FeedRef``)."""

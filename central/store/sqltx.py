@@ -20,7 +20,7 @@ from central.store.base import (
     TokenRecord,
 )
 from central.store.sql_stock import StockSql
-from central.store.sqlbase import LEVEL_ORDER, dumps, dumps_as_sent, feed_columns, loads
+from central.store.sqlbase import LEVEL_ORDER, dumps, feed_columns, loads
 
 # Backends built on SqlTx import these names from here.
 _dumps = dumps
@@ -194,7 +194,7 @@ class SqlTx(StockSql):
                     o.seq,
                     o.kind,
                     o.at,
-                    dumps_as_sent(o.data),
+                    dumps(o.data),
                     o.status,
                     o.reason,
                     o.received_at,
