@@ -9,7 +9,7 @@ from typing import Any
 
 from central.service.context import Ctx
 from central.service.docs import feed_view
-from central.store.base import ORDER_ROW, Store, Tx
+from central.store.base import ORDER_ROW, BinRef, Store, Tx
 
 
 class EpochMismatch(Exception):
@@ -70,9 +70,10 @@ def flush(ctx: Ctx) -> None:
         ctx.tx.update_orders(docs)
         ctx.changed.clear()
     if ctx.touched:
-        for doc in stock_docs(ctx.tx, ctx.touched):
-            ident = f"{doc['warehouse']}/{doc['location']}/{doc['sku']}"
-            ctx.feed.append(("stock", ident, doc["warehouse"], doc))
+        # A bin's document is built when it is pulled (``pull``), from the same
+        # snapshot as the rest of the page: the step only moves the bin to the head.
+        for wh, loc, sku in sorted(ctx.touched):
+            ctx.feed.append(("stock", f"{wh}/{loc}/{sku}", wh, BinRef(wh, loc, sku)))
         ctx.touched.clear()
     ctx.tx.add_timeline(ctx.timeline)
     ctx.tx.feed_put(ctx.feed)
@@ -91,19 +92,16 @@ def pull(store: Store, cursor: int, limit: int, site: str | None, epoch: str | N
         if cursor > tx.feed_head():
             raise EpochMismatch(f"cursor {cursor} is ahead of the feed: re-pull from 0")
         rows = tx.feed_page(cursor, limit + 1, site)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        cursor=rows[-1].seq if rows else cursor,
-        epoch=current,
-        changes=[
-            {
-                "entity": r.entity,
-                "id": r.id,
-                # Devices never see a customer's e-mail address.
-                "data": feed_view(r.data) if r.entity == "order" and r.data else r.data,
-            }
-            for r in rows
-        ],
-        more=more,
-    )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        keys = {(d.warehouse, d.location, d.sku) for r in rows if isinstance(d := r.data, BinRef)}
+        bins = {(d["warehouse"], d["location"], d["sku"]): d for d in stock_docs(tx, keys)}
+    changes = []
+    for r in rows:
+        data = r.data
+        if isinstance(data, BinRef):
+            data = bins[(data.warehouse, data.location, data.sku)]
+        elif r.entity == "order" and data:
+            data = feed_view(data)  # devices never see a customer's e-mail address
+        changes.append({"entity": r.entity, "id": r.id, "data": data})
+    return Page(cursor=rows[-1].seq if rows else cursor, epoch=current, changes=changes, more=more)

@@ -105,17 +105,33 @@ class FeedRef:
 # An order's feed data is its row in ``orders`` (no second copy of the document).
 ORDER_ROW = FeedRef("orders")
 
-FeedData = JsonDoc | FeedRef | None
+
+@dataclass(frozen=True, slots=True)
+class BinRef:
+    """A stock bin's feed data, kept by reference: the row holds the bin's key and a
+    page builds its document (on hand, reserved, available, lots) from ``stock_bins``
+    and ``reservations`` in the page's snapshot, as an order's row reads ``orders``."""
+
+    warehouse: str
+    location: str
+    sku: str
+
+
+# The ``ref`` of a stock bin's feed row (its ``data`` holds the key as a JSON array).
+BIN_REF = "stock_bins"
+
+FeedData = JsonDoc | FeedRef | BinRef | None
 
 
 @dataclass(frozen=True, slots=True)
 class FeedChange:
-    """One row of the compacted change feed; ``data is None`` means deleted."""
+    """One row of the compacted change feed; ``data is None`` means deleted, a ``BinRef``
+    is a stock bin whose document the page's reader builds."""
 
     seq: int
     entity: str
     id: str
-    data: JsonDoc | None
+    data: JsonDoc | BinRef | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic_core import from_json as _from_json
 from pydantic_core import to_json as _to_json
 
-from central.store.base import Dialect, FeedRef, chunks
+from central.store.base import BIN_REF, BinRef, Dialect, FeedRef, chunks
 
 _CHUNK = 500
 # Rows per multi-row INSERT: 100 rows of up to 9 columns stay under SQLite's oldest
@@ -31,9 +31,11 @@ def dumps(doc: Any) -> str:
 
 def feed_columns(data: Any) -> tuple[str | None, str | None]:
     """A feed row's ``data`` and ``ref`` columns for a change's data (a document,
-    ``None`` for a deletion, or a ``FeedRef``)."""
+    ``None`` for a deletion, a ``FeedRef`` or a ``BinRef``)."""
     if data is None:
         return None, None
+    if isinstance(data, BinRef):
+        return dumps([data.warehouse, data.location, data.sku]), BIN_REF
     if isinstance(data, FeedRef):
         return None, data.table
     return dumps(data), None

@@ -10,7 +10,9 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 from central.store.base import (
+    BIN_REF,
     MASTERS_VERSION,
+    BinRef,
     DuplicateOps,
     FeedChange,
     FeedData,
@@ -244,10 +246,11 @@ class SqlTx(StockSql):
         )
 
     def feed_page(self, cursor: int, limit: int, site: str | None) -> list[FeedChange]:
-        # Data kept by reference (``FeedRef``) is read from its row in the same snapshot.
+        # An order kept by reference (``FeedRef``) is read from its row in the same
+        # snapshot; a stock bin's row holds its key (``BinRef``).
         select = (
             "SELECT f.seq, f.entity, f.id, "
-            "CASE WHEN f.ref = 'orders' THEN o.doc ELSE f.data END "
+            "CASE WHEN f.ref = 'orders' THEN o.doc ELSE f.data END, f.ref "
             "FROM feed f LEFT JOIN orders o ON f.ref = 'orders' AND o.id = f.id "
             "WHERE f.seq > ?"
         )
@@ -258,7 +261,12 @@ class SqlTx(StockSql):
                 select + " AND (f.site IS NULL OR f.site = ?) ORDER BY f.seq LIMIT ?",
                 (cursor, site, limit),
             )
-        return [FeedChange(int(r[0]), r[1], r[2], loads(r[3])) for r in rows]
+        return [
+            FeedChange(
+                int(r[0]), r[1], r[2], BinRef(*loads(r[3])) if r[4] == BIN_REF else loads(r[3])
+            )
+            for r in rows
+        ]
 
     def feed_head(self) -> int:
         return int(self._one("SELECT COALESCE(MAX(seq), 0) FROM feed")[0])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from central.clock import ManualClock
 from central.settings import ServerSettings
 from central.store import open_store
-from central.store.base import DuplicateOps, MovementRow, OpRecord
+from central.store.base import BinRef, DuplicateOps, MovementRow, OpRecord
 from central.store.migrations import MIGRATIONS
 from tests.central.conftest import NOW, order_body
 from tests.support.central import TEST_MASTERDATA
@@ -117,6 +117,27 @@ def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
         assert tx.append_movements([row, row]) == 1  # a repeated movement is not booked twice
         assert tx.on_hand("W", "L", "S") == 5
     store.close()
+
+
+def test_a_stock_feed_row_holds_the_bin_key_not_a_copy(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as tx:
+            tx.feed_put([("stock", "W/A-1/S", "W", BinRef("W", "A-1", "S"))])
+        with store.reader() as tx:
+            (change,) = tx.feed_page(0, 10, "W")
+        assert (change.entity, change.id, change.data) == (
+            "stock",
+            "W/A-1/S",
+            BinRef("W", "A-1", "S"),
+        )
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT data, ref FROM feed").fetchall() == [
+            ('["W","A-1","S"]', "stock_bins")
+        ]
 
 
 def test_feed_keeps_one_row_per_entity(tmp_path: Path) -> None:

@@ -317,6 +317,30 @@ def test_pull_pages_compacts_and_filters_by_site(
     assert ("order", "F-2") in {(c["entity"], c["id"]) for c in tail}
 
 
+def test_a_pulled_bin_is_the_bin_as_of_the_pull(http: httpx.Client, device: httpx.Client) -> None:
+    _, head = pull_all(device)
+    push(
+        device,
+        op(
+            "stock.adjusted",
+            1,
+            warehouse="DE-FRA",
+            location="A01-02-1",
+            sku="SKU-2001",
+            delta=-2,
+            reason="damaged",
+        ),
+    )
+    http.post("/v1/orders", json=order_body("B-1", [("SKU-2001", 3)])).raise_for_status()
+    changes, _ = pull_all(device, cursor=head)
+    bins = [c["data"] for c in changes if c["id"] == "DE-FRA/A01-02-1/SKU-2001"]
+    assert len(bins) == 1, "one row per bin"
+    shown = stock_of(http, "SKU-2001", "A01-02-1")
+    assert bins[0] == shown
+    assert (shown["on_hand"], shown["reserved"], shown["available"]) == (8, 3, 5)
+    assert bins[0]["ledger_seq"] > 0
+
+
 def test_pull_answers_409_for_another_epoch(http: httpx.Client, device: httpx.Client) -> None:
     page = device.get("/v1/sync/pull", params={"cursor": 0, "limit": 1}).json()
     ok = device.get(
