@@ -44,6 +44,18 @@ async def caller(request: Request, svc: Services = Depends(services)) -> TokenRe
         raise HTTPException(exc.status, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
+def site_of(token: TokenRecord) -> str | None:
+    """The one warehouse a device token may read (its site); None for an admin."""
+    return None if token.role == "admin" else token.site
+
+
+def check_site(token: TokenRecord, warehouse: str, what: str) -> None:
+    """403 when a device token asks for ``what`` at another warehouse than its site."""
+    site = site_of(token)
+    if site is not None and warehouse != site:
+        raise HTTPException(403, f"this device's token is for site {site!r}: {what} is not there")
+
+
 async def admin(token: TokenRecord = Depends(caller)) -> TokenRecord:
     """An admin token, or 403."""
     if token.role != "admin":

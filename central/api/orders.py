@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from central.api.deps import Services, admin, caller, services
+from central.api.deps import Services, admin, caller, check_site, services, site_of
 from central.api.schemas import OrderIn
 from central.service import intake
 from central.service.docs import feed_view
@@ -39,9 +39,13 @@ def list_orders(
     svc: Services = Depends(services),
     token: TokenRecord = Depends(caller),
 ) -> list[dict[str, Any]]:
-    """Orders, most urgent first (a device sees what the sync feed gives it)."""
+    """Orders, most urgent first (a device sees its own site's, as the sync feed)."""
     docs = intake.list_orders(
-        svc.store, status.value if status else None, priority.value if priority else None, limit
+        svc.store,
+        status.value if status else None,
+        priority.value if priority else None,
+        limit,
+        site_of(token),
     )
     return [for_caller(doc, token) for doc in docs]
 
@@ -50,8 +54,12 @@ def list_orders(
 def get_order(
     order_id: str, svc: Services = Depends(services), token: TokenRecord = Depends(caller)
 ) -> dict[str, Any]:
-    """One order with lines, allocations, priority, status, exceptions and timeline."""
-    return for_caller(intake.get_order(svc.store, order_id), token)
+    """One order with lines, allocations, priority, status, exceptions and timeline. A
+    device reads its own site's orders and those that moved away from it (as the feed)."""
+    doc = intake.get_order(svc.store, order_id)
+    if doc.get("moved_from") != site_of(token):
+        check_site(token, doc["warehouse"], f"order {order_id!r}")
+    return for_caller(doc, token)
 
 
 def for_caller(doc: dict[str, Any], token: TokenRecord) -> dict[str, Any]:

@@ -89,11 +89,11 @@ def get_order(store: Store, order_id: str) -> dict[str, Any]:
 
 
 def list_orders(
-    store: Store, status: str | None, level: str | None, limit: int
+    store: Store, status: str | None, level: str | None, limit: int, warehouse: str | None = None
 ) -> list[dict[str, Any]]:
-    """Orders, most urgent first."""
+    """Orders, most urgent first (of one warehouse, when given)."""
     with store.reader() as tx:
-        return tx.list_orders(status, level, limit)
+        return tx.list_orders(status, level, limit, warehouse)
 
 
 def cancel_order(

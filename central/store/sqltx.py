@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from central.store.base import (
     BIN_REF,
@@ -126,9 +127,17 @@ class SqlTx(StockSql):
         )
 
     def list_orders(
-        self, status: str | None = None, level: str | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        level: str | None = None,
+        limit: int = 100,
+        warehouse: str | None = None,
     ) -> list[JsonDoc]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
+        if warehouse is not None:
+            where.append("warehouse = ?")
+            params.append(warehouse)
         if status is not None:
             where.append("status = ?")
             params.append(status)
@@ -285,9 +294,19 @@ class SqlTx(StockSql):
         )
         return [{"id": int(r[0]), **loads(r[1])} for r in rows]
 
-    def transfers(self, limit: int = 200) -> list[JsonDoc]:
-        rows = self._all("SELECT id, doc FROM transfers ORDER BY id DESC LIMIT ?", (limit,))
-        return [{"id": int(r[0]), **loads(r[1])} for r in rows]
+    def transfers(self, limit: int = 200, warehouse: str | None = None) -> list[JsonDoc]:
+        if warehouse is None:
+            rows = self._all("SELECT id, doc FROM transfers ORDER BY id DESC LIMIT ?", (limit,))
+            return [{"id": int(r[0]), **loads(r[1])} for r in rows]
+        # The warehouses are inside the document (a short table, kept portable).
+        found: list[JsonDoc] = []
+        for r in self._all("SELECT id, doc FROM transfers ORDER BY id DESC"):
+            doc = loads(r[1])
+            if warehouse in (doc.get("from_warehouse"), doc.get("to_warehouse")):
+                found.append({"id": int(r[0]), **doc})
+                if len(found) >= limit:
+                    break
+        return found
 
     def upsert_disruption(self, doc: JsonDoc) -> None:
         self._run(

@@ -103,7 +103,9 @@ def test_urgent_order_preempts_a_standard_one(http: httpx.Client) -> None:
     assert "preempted" in [e["event"] for e in after["timeline"]]
 
 
-def test_shortage_proposes_a_transfer_and_low_stock_alerts(http: httpx.Client) -> None:
+def test_shortage_proposes_a_transfer_and_low_stock_alerts(
+    app: CentralApp, http: httpx.Client
+) -> None:
     # DE-FRA holds 3 of SKU-3001, PL-WAW 40 but no SKU-2001: the rest comes from Warsaw.
     doc = http.post(
         "/v1/orders", json=order_body("SHORT", [("SKU-3001", 10), ("SKU-2001", 1)])
@@ -115,6 +117,11 @@ def test_shortage_proposes_a_transfer_and_low_stock_alerts(http: httpx.Client) -
         ("SHORT", "PL-WAW", "DE-FRA")
     ]
     assert transfers[0]["lines"] == [{"sku": "SKU-3001", "qty": 7}]
+    # A device sees the transfers from or to its site only.
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as device:
+        assert device.get("/v1/transfers").json() == transfers
+    with app.client(app.token("device", "HH-9", "GB-LHR")) as elsewhere:
+        assert elsewhere.get("/v1/transfers").json() == []
     alerts = http.get("/v1/alerts").json()
     low = [a for a in alerts["low_stock"] if a["sku"] == "SKU-3001" and a["warehouse"] == "DE-FRA"]
     assert low and low[0]["available"] < low[0]["reorder_point"]
@@ -132,6 +139,8 @@ def test_fulfilment_moves_when_another_warehouse_holds_everything(
     de = http.get("/v1/stock", params={"sku": "SKU-3001", "warehouse": "DE-FRA"}).json()
     assert sum(r["reserved"] for r in de) == 0  # nothing left held in Frankfurt
     with app.client(app.token("device", "HH-1", "DE-FRA")) as device:
+        # The site the order left still reads it (as its feed shows it leave).
+        assert device.get("/v1/orders/MOVE").json()["warehouse"] == "PL-WAW"
         changes = device.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
     moved = next(c["data"] for c in changes if c["entity"] == "order" and c["id"] == "MOVE")
     assert moved["warehouse"] == "PL-WAW"  # the site it left sees it leave
@@ -223,6 +232,27 @@ def test_standard_orders_are_batched_urgent_ones_get_hot_tasks(http: httpx.Clien
     assert cancelled["status"] == "cancelled"
     changes = http.get("/v1/sync/pull", params={"limit": 1000}).json()["changes"]
     assert next(c["data"] for c in changes if c["id"] == "HOT-HOT-1")["status"] == "cancelled"
+
+
+def test_a_device_reads_only_its_own_site(app: CentralApp, http: httpx.Client) -> None:
+    http.post("/v1/orders", json=order_body("FRA-1", [("SKU-2001", 1)])).raise_for_status()
+    http.post(
+        "/v1/orders", json=order_body("WAW-1", [("SKU-3001", 1)], warehouse="PL-WAW")
+    ).raise_for_status()
+    assert {o["id"] for o in http.get("/v1/orders").json()} >= {"FRA-1", "WAW-1"}
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as device:
+        assert device.get("/v1/orders/FRA-1").status_code == 200
+        other = device.get("/v1/orders/WAW-1")
+        assert other.status_code == 403 and "'DE-FRA'" in other.json()["detail"]
+        assert "PL-WAW" not in other.text  # says nothing of where the order is
+        assert device.get("/v1/orders/NOPE").status_code == 404
+        assert [o["id"] for o in device.get("/v1/orders").json()] == ["FRA-1"]
+        stock = device.get("/v1/stock").json()
+        assert stock and {r["warehouse"] for r in stock} == {"DE-FRA"}
+        assert device.get("/v1/stock", params={"warehouse": "DE-FRA"}).json() == stock
+        assert device.get("/v1/stock", params={"warehouse": "PL-WAW"}).status_code == 403
+    everywhere = {r["warehouse"] for r in http.get("/v1/stock").json()}
+    assert {"DE-FRA", "PL-WAW"} <= everywhere
 
 
 def test_devices_read_orders_without_the_customers_email(
