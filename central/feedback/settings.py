@@ -4,6 +4,7 @@ monitor interval and the inquiry limits."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -135,10 +136,13 @@ def _matches(event: str, names: frozenset[str]) -> bool:
 
 
 class _Reader:
-    """Typed access to one TOML table with errors naming file and field."""
+    """Typed access to one TOML table with errors naming file and field. It remembers
+    the keys read, so a key nobody reads (a typo) is an error too (``check_unknown``)."""
 
     def __init__(self, source: str, table: Mapping[str, Any], prefix: str = "") -> None:
         self.source, self.table, self.prefix = source, table, prefix
+        self.read: set[str] = set()
+        self.children: list[_Reader] = []
 
     def fail(self, key: str, message: str) -> NotificationConfigError:
         """An error naming the file and the field."""
@@ -146,6 +150,7 @@ class _Reader:
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         """The value of ``key`` (or ``default``), checked against ``kind``."""
+        self.read.add(key)
         value = self.table.get(key, default)
         if isinstance(value, bool) and kind in (int, float, (int, float)):
             raise self.fail(key, "must be a number, not true/false")
@@ -173,7 +178,23 @@ class _Reader:
 
     def sub(self, key: str) -> _Reader:
         """The reader of a nested table."""
-        return _Reader(self.source, self.get(key, dict, {}), f"{self.prefix}{key}.")
+        return self.child(f"{key}.", self.get(key, dict, {}))
+
+    def child(self, prefix: str, table: Mapping[str, Any]) -> _Reader:
+        """The reader of a table inside this one (``prefix`` names it in errors)."""
+        reader = _Reader(self.source, table, f"{self.prefix}{prefix}")
+        self.children.append(reader)
+        return reader
+
+    def check_unknown(self) -> None:
+        """An error naming the first key no setting reads, here or in a nested table."""
+        for key in self.table:
+            if key not in self.read:
+                close = difflib.get_close_matches(key, sorted(self.read), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(key, f"unknown key{hint}")
+        for reader in self.children:
+            reader.check_unknown()
 
 
 def _secret(reader: _Reader, key: str) -> str:
@@ -206,7 +227,7 @@ def parse_settings(
     for i, raw in enumerate(hooks):
         if not isinstance(raw, dict):
             raise top.fail(f"webhooks[{i}]", "must be a table")
-        hook = _Reader(source, raw, f"webhooks[{i}].")
+        hook = top.child(f"webhooks[{i}].", raw)
         url = hook.get("url", str, "")
         if not url.startswith(("http://", "https://")):
             raise hook.fail("url", f"must be an http(s) URL, got {url!r}")
@@ -224,27 +245,30 @@ def parse_settings(
     if len({w.name for w in webhooks}) != len(webhooks):
         raise top.fail("webhooks", "endpoint names must be unique")
     smtp_table = top.sub("smtp")
-    smtp = None
-    if smtp_table.get("enabled", bool, False):
-        smtp = SmtpSettings(
-            host=smtp_table.get("host", str, "127.0.0.1"),
-            port=int(smtp_table.number("port", 25, 1)),
-            sender=smtp_table.get("sender", str, SmtpSettings.sender),
-            starttls=smtp_table.get("starttls", bool, False),
-            username=smtp_table.get("username", str, ""),
-            password=_secret(smtp_table, "password"),
-            timeout_seconds=smtp_table.number("timeout_seconds", 10.0, 0.1),
-        )
+    enabled = smtp_table.get("enabled", bool, False)
+    # Checked even while disabled: switching e-mail on must not reveal an old mistake.
+    smtp_settings = SmtpSettings(
+        host=smtp_table.get("host", str, "127.0.0.1"),
+        port=int(smtp_table.number("port", 25, 1)),
+        sender=smtp_table.get("sender", str, SmtpSettings.sender),
+        starttls=smtp_table.get("starttls", bool, False),
+        username=smtp_table.get("username", str, ""),
+        password=_secret(smtp_table, "password") if enabled else "",
+        timeout_seconds=smtp_table.number("timeout_seconds", 10.0, 0.1),
+    )
+    if not enabled:
+        smtp_table.read |= {"password", "password_env"}  # its environment may be unset
+    smtp = smtp_settings if enabled else None
     templates = dict(_default_templates())
     for event, raw in top.get("templates", dict, {}).items():
         if not isinstance(raw, dict):
             raise top.fail(f"templates.{event}", "must be a table")
-        tpl = _Reader(source, raw, f"templates.{event}.")
+        tpl = top.child(f"templates.{event}.", raw)
         templates[event] = EmailTemplate(
             subject=tpl.get("subject", str, templates.get(event, templates["status"]).subject),
             template=tpl.get("template", str, templates.get(event, templates["status"]).template),
         )
-    return NotificationSettings(
+    settings = NotificationSettings(
         status_events=notify.names("status_events", defaults.status_events, statuses),
         exception_events=notify.names("exception_events", defaults.exception_events, exceptions),
         carrier_events=notify.names(
@@ -267,6 +291,8 @@ def parse_settings(
         inquiry_max_chars=int(inquiry.number("max_chars", defaults.inquiry_max_chars, 1)),
         inquiry_per_hour=int(inquiry.number("per_hour", defaults.inquiry_per_hour, 1)),
     )
+    top.check_unknown()
+    return settings
 
 
 def default_path() -> Path:

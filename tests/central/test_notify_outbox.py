@@ -71,6 +71,17 @@ def test_shipped_file_loads_and_the_data_dir_file_wins(
         ({"webhooks": [{"url": "http://x", "secret_env": "RL_NOPE_UNSET"}]}, "RL_NOPE_UNSET"),
         ({"smtp": {"enabled": True, "port": "25"}}, "smtp.port: has the wrong type"),
         ({"templates": {"status": "x"}}, "templates.status: must be a table"),
+        (
+            {"notifications": {"pol_seconds": 1}},
+            "notifications.pol_seconds: unknown key (did you mean 'poll_seconds'?)",
+        ),
+        ({"retyr": {"max_attempts": 3}}, "retyr: unknown key (did you mean 'retry'?)"),
+        (
+            {"webhooks": [{"url": "http://x", "secret": "s" * 16, "event": ["shipped"]}]},
+            "webhooks[0].event: unknown key (did you mean 'events'?)",
+        ),
+        ({"smtp": {"prot": 25}}, "smtp.prot: unknown key (did you mean 'port'?)"),
+        ({"templates": {"status": {"subjet": "x"}}}, "templates.status.subjet: unknown key"),
     ],
 )
 def test_bad_settings_name_the_field(data: dict[str, object], named: str) -> None:
