@@ -38,9 +38,11 @@ from typing import Any
 from edge.errors import AgentSettingsError
 from sync.errors import SettingsError
 from sync.settings import (
+    DEVICE_KEYS,
     DeviceSettings,
     parse_device_settings,
     read_settings_file,
+    reject_unknown,
     settings_table,
 )
 
@@ -133,12 +135,13 @@ def _opt_text(path: Path, table: Mapping[str, Any], section: str, key: str) -> s
 
 
 def _mqtt(path: Path, table: Mapping[str, Any], device_id: str) -> MqttSettings:
-    unknown = sorted(
-        set(table)
-        - {"host", "port", "username", "password", "password_file", "keepalive", "session_expiry"}
+    reject_unknown(
+        path,
+        table,
+        "mqtt",
+        ("host", "port", "username", "password", "password_file", "keepalive", "session_expiry"),
+        AgentSettingsError,
     )
-    if unknown:
-        raise AgentSettingsError(f"{path}: [mqtt] {unknown[0]}: unknown key")
     password = _opt_text(path, table, "mqtt", "password")
     password_file = _opt_text(path, table, "mqtt", "password_file")
     if password is not None and password_file is not None:
@@ -169,11 +172,9 @@ def _mqtt(path: Path, table: Mapping[str, Any], device_id: str) -> MqttSettings:
 
 def parse_agent_settings(data: Mapping[str, Any], path: Path) -> AgentSettings:
     """Build settings from a parsed TOML document; errors name ``path`` and the key."""
-    unknown = sorted(set(data) - _KNOWN_TABLES)
-    if unknown:
-        raise AgentSettingsError(f"{path}: [{unknown[0]}]: unknown table")
+    reject_unknown(path, data, None, _KNOWN_TABLES, AgentSettingsError)
     try:
-        device_settings = parse_device_settings(dict(data), path)
+        device_settings = parse_device_settings(dict(data), path, (*DEVICE_KEYS, "role"))
     except SettingsError as exc:
         raise AgentSettingsError(str(exc)) from exc
     device = _table(path, data, "device")

@@ -38,6 +38,7 @@ from sync.settings import (
     DeviceSettings,
     parse_device_settings,
     read_settings_file,
+    reject_unknown,
     settings_table,
 )
 
@@ -81,18 +82,23 @@ def _str(path: Path, table: dict[str, Any], section: str, key: str, default: str
 
 def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSettings:
     """Build settings from a parsed TOML document; errors name the file and key."""
+    reject_unknown(path, data, None, ("device", "central", "sync", "scanner", "mqtt", "ui"))
     device_table = dict(settings_table(path, data, "device"))
     store = device_table.get("store")
     if isinstance(store, str) and store.startswith("~"):
         device_table["store"] = str(Path(store).expanduser())
     device = parse_device_settings({**data, "device": device_table}, path)
     scanner_table = settings_table(path, data, "scanner")
+    reject_unknown(path, scanner_table, "scanner", ("source",))
     source = _str(path, scanner_table, "scanner", "source", "wedge://").strip() or "wedge://"
     try:
         parse_device_url(source, allowed=SCHEMES)
     except DeviceError as exc:
         raise SettingsError(f"{path}: [scanner] source: {exc}") from exc
     mqtt_table = settings_table(path, data, "mqtt")
+    reject_unknown(
+        path, mqtt_table, "mqtt", ("host", "port", "username", "password", "password_file")
+    )
     mqtt = None
     if mqtt_table.get("host"):
         password = _str(path, mqtt_table, "mqtt", "password", "")
@@ -114,6 +120,7 @@ def parse_handheld_settings(data: dict[str, Any], path: Path) -> HandheldSetting
             password=password,
         )
     ui = settings_table(path, data, "ui")
+    reject_unknown(path, ui, "ui", ("width", "height", "sounds"))
     sounds = ui.get("sounds", True)
     if not isinstance(sounds, bool):
         raise SettingsError(f"{path}: [ui] sounds: must be true or false")

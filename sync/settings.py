@@ -17,8 +17,9 @@ timeout = 5.0         # HTTP timeout, seconds
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,31 @@ def settings_table(
     return table
 
 
+def reject_unknown(
+    path: Path,
+    table: Mapping[str, Any],
+    section: str | None,
+    known: Collection[str],
+    error: type[Exception] = SettingsError,
+) -> None:
+    """``error`` naming the first key of ``[section]`` (the top level when None) that is
+    not ``known``: a misspelt setting is refused instead of silently left at its default."""
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            where = (
+                f"[{key}]: unknown table" if section is None else f"[{section}] {key}: unknown key"
+            )
+            raise error(f"{path}: {where}{hint}")
+
+
+# The keys of the tables every device settings file has.
+DEVICE_KEYS = ("id", "site", "store")
+CENTRAL_KEYS = ("url", "token")
+SYNC_KEYS = ("interval", "batch_size", "timeout")
+
+
 def _text(path: Path, table: dict[str, Any], section: str, key: str) -> str:
     value = table.get(key)
     if not isinstance(value, str) or not value.strip():
@@ -80,14 +106,19 @@ def _number(
     return float(value)
 
 
-def parse_device_settings(data: dict[str, Any], path: Path) -> DeviceSettings:
+def parse_device_settings(
+    data: dict[str, Any], path: Path, device_keys: Collection[str] = DEVICE_KEYS
+) -> DeviceSettings:
     """Build settings from a parsed TOML document; ``path`` names it in errors and
-    anchors a relative store path."""
+    anchors a relative store path. ``device_keys`` are the keys ``[device]`` may have
+    (a file with more tables adds its own)."""
     sections: dict[str, dict[str, Any]] = {}
-    for name in ("device", "central", "sync"):
+    known = {"device": device_keys, "central": CENTRAL_KEYS, "sync": SYNC_KEYS}
+    for name, keys in known.items():
         table = settings_table(path, data, name)
         if name != "sync" and not table:
             raise SettingsError(f"{path}: [{name}]: missing")
+        reject_unknown(path, table, name, keys)
         sections[name] = table
     device, central, sync = sections["device"], sections["central"], sections["sync"]
     store = Path(_text(path, device, "device", "store"))
@@ -111,6 +142,8 @@ def parse_device_settings(data: dict[str, Any], path: Path) -> DeviceSettings:
 
 
 def load_device_settings(path: str | Path) -> DeviceSettings:
-    """Read a device settings TOML file; ``SettingsError`` names the file and key."""
+    """Read a device settings TOML file (a handheld's or an agent's, whose ``[device]``
+    also has a ``role``); ``SettingsError`` names the file and key. Tables other than
+    these are left to the program the file is for."""
     path = Path(path)
-    return parse_device_settings(read_settings_file(path), path)
+    return parse_device_settings(read_settings_file(path), path, (*DEVICE_KEYS, "role"))

@@ -329,6 +329,16 @@ def test_shipped_sorter_settings_load(tmp_path) -> None:
     (tmp_path / "broker" / "sorter-1.pw").unlink()
     with pytest.raises(AgentSettingsError, match=r"\[mqtt\] password_file: cannot read"):
         load_agent_settings(copy)
+    # Misspelt keys and tables are refused, naming the closest known one.
+    text = shipped.read_text()
+    for typo, needle in (
+        (text.replace("[sync]", "[snyc]"), r"\[snyc\]: unknown table \(did you mean 'sync'\?\)"),
+        (text.replace("[mqtt]", "[mqtt]\nkeepalives = 5"), r"\[mqtt\] keepalives: unknown key"),
+        (text.replace("[device]", '[device]\nsit = "X"'), r"\[device\] sit: unknown key"),
+    ):
+        copy.write_text(typo)
+        with pytest.raises(AgentSettingsError, match=needle):
+            load_agent_settings(copy)
 
 
 def test_separate_induction_scanner_triggers_the_divert(agent_settings, sim) -> None:

@@ -48,6 +48,17 @@ def test_bad_settings_are_named_and_nothing_is_written(tmp_path: Path) -> None:
     path.write_text(before.replace("[ui]", '[mqtt]\nhost = "h"\nport = "x"\n[ui]'))
     with pytest.raises(SettingsError, match=r"\[mqtt\] port"):
         load_handheld_settings(path)
+    # A misspelt key or table is refused rather than left at its default.
+    path.write_text(before.replace("[ui]", "[ui]\nsound = false"))
+    with pytest.raises(
+        SettingsError, match=r"\[ui\] sound: unknown key \(did you mean 'sounds'\?\)"
+    ):
+        load_handheld_settings(path)
+    path.write_text(before.replace("[ui]", "[scaner]\nsource = 'wedge://'\n[ui]"))
+    with pytest.raises(
+        SettingsError, match=r"\[scaner\]: unknown table \(did you mean 'scanner'\?\)"
+    ):
+        load_handheld_settings(path)
 
 
 def test_wedge_keys_tell_scans_from_typing() -> None:

@@ -44,6 +44,11 @@ def test_loads_settings_with_relative_store(tmp_path):
         (GOOD.replace("http://127", "ftp://127"), "[central] url"),
         (GOOD.replace("batch_size = 200", "batch_size = 5000"), "[sync] batch_size"),
         ("[device\n", "not valid TOML"),
+        (
+            GOOD.replace("batch_size", "batchsize"),
+            "[sync] batchsize: unknown key (did you mean 'batch_size'?)",
+        ),
+        (GOOD.replace("token =", "tokn ="), "[central] tokn: unknown key (did you mean 'token'?)"),
     ],
 )
 def test_bad_settings_name_file_and_key(tmp_path, text, needle):
@@ -69,3 +74,11 @@ def test_cli_exits_nonzero_when_central_unreachable(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "pending 0, cursor 0" in captured.out and "offline" in captured.err
     assert (tmp_path / "data" / "hh-1.db").exists()
+
+
+def test_an_agent_file_with_a_role_is_a_device_settings_file(tmp_path):
+    path = tmp_path / "pack.toml"
+    path.write_text(
+        GOOD.replace("[device]\n", '[device]\nrole = "pack"\n') + "[pack]\nstation = 1\n"
+    )
+    assert load_device_settings(path).device_id == "hh-1"
