@@ -27,6 +27,7 @@ from central.api import (
     track,
 )
 from central.api.deps import Services
+from central.auth import TokenCache
 from central.clock import Clock, SystemClock
 from central.feedback import runtime as feedback
 from central.feedback.settings import NotificationSettings
@@ -59,7 +60,10 @@ def create_app(
 ) -> FastAPI:
     """The app over ``store``; time comes from ``clock`` (default: the system clock);
     ``notifications`` default to the notifications file (central.feedback.settings)."""
-    svc = Services(store, clock or SystemClock(), settings or ServerSettings())
+    settings = settings or ServerSettings()
+    svc = Services(
+        store, clock or SystemClock(), settings, TokenCache(settings.token_cache_seconds)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

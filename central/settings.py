@@ -30,6 +30,8 @@ class ServerSettings:
     max_push_ops: int = 1000
     max_push_bytes: int = 2 * 1024 * 1024
     pull_limit_max: int = 5000
+    # How long a server trusts a token it checked: a revoked token stops within this.
+    token_cache_seconds: float = 10.0
 
 
 class SettingsError(Exception):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from central.auth import AuthError, authenticate, cached
+from central.auth import AuthError, TokenCache, authenticate, cached
 from central.clock import Clock
 from central.settings import ServerSettings
 from central.store.base import Store, TokenRecord
@@ -20,7 +20,7 @@ class Services:
     store: Store
     clock: Clock
     settings: ServerSettings
-    tokens: dict[str, TokenRecord] = field(default_factory=dict)  # known tokens by hash
+    tokens: TokenCache = field(default_factory=TokenCache)  # tokens checked lately
 
 
 # The dependencies are ``async`` so FastAPI calls them on the event loop instead of

@@ -59,6 +59,19 @@ class SqlTx(StockSql):
         )
         return None if row is None else TokenRecord(str(row[0]), str(row[1]), row[2], row[3])
 
+    def list_tokens(self) -> list[tuple[TokenRecord, str]]:
+        rows = self._all(
+            "SELECT token_hash, role, device, site, created_at FROM tokens "
+            "ORDER BY created_at, token_hash"
+        )
+        return [(TokenRecord(str(r[0]), str(r[1]), r[2], r[3]), str(r[4])) for r in rows]
+
+    def delete_tokens(self, token_hashes: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(token_hashes))
+        gone = self._in("SELECT token_hash FROM tokens WHERE token_hash IN ({in})", wanted)
+        self._many("DELETE FROM tokens WHERE token_hash = ?", [(h,) for h in wanted])
+        return len(gone)
+
     # --- master data --------------------------------------------------------------------
 
     _masters_changed = False

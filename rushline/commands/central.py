@@ -1,4 +1,5 @@
-"""`rushline central serve|token|import`: the central server and its administration."""
+"""`rushline central serve|token|tokens|revoke|import`: the central server and its
+administration."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ def register(subparsers: Any) -> None:
     token.add_argument("--device", help="device id (device tokens)")
     token.add_argument("--site", help="site = warehouse id (device tokens)")
     token.set_defaults(func=_token)
+
+    tokens = sub.add_parser("tokens", help="list the API tokens (id, role, device, site, created)")
+    tokens.add_argument("--db", help="database URL")
+    tokens.set_defaults(func=_tokens)
+
+    revoke = sub.add_parser(
+        "revoke",
+        help="revoke a token by its id (from `tokens`) or every token of a device; running "
+        "servers refuse it within 10 s",
+    )
+    revoke.add_argument("--db", help="database URL")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="the token's id, or its first 6+ characters")
+    which.add_argument("--device", help="revoke every token of this device")
+    revoke.set_defaults(func=_revoke)
 
     load = sub.add_parser("import", help="load master data (JSON or TOML, §4.2 shape)")
     load.add_argument("--db", help="database URL")
@@ -184,6 +200,40 @@ def _token(args: argparse.Namespace) -> int:
     who = f"device {args.device} at {args.site}" if args.role == "device" else "admin"
     print(f"token for {who} (shown once; store it now):")
     print(token)
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from central.auth import list_tokens
+
+    store = _open(args.db)
+    try:
+        rows = list_tokens(store)
+    finally:
+        store.close()
+    print(f"{'id':<12}  {'role':<6}  {'device':<16}  {'site':<8}  created")
+    for ident, record, created in rows:
+        print(
+            f"{ident:<12}  {record.role:<6}  {record.device or '-':<16}  "
+            f"{record.site or '-':<8}  {created}"
+        )
+    print(f"{len(rows)} token{'' if len(rows) == 1 else 's'}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from central.auth import revoke_tokens, token_id
+
+    store = _open(args.db)
+    try:
+        gone = revoke_tokens(store, args.id, args.device)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        store.close()
+    for record in gone:
+        who = f"device {record.device} at {record.site}" if record.role == "device" else "admin"
+        print(f"revoked {token_id(record)} ({who})")
     return 0
 
 

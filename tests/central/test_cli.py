@@ -1,4 +1,4 @@
-"""`rushline central token|import|serve` as a user runs them (subprocesses)."""
+"""`rushline central token|tokens|revoke|import|serve` as a user runs them (subprocesses)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from pathlib import Path
 
 import httpx
 
+from central.auth import TokenCache
+from central.settings import ServerSettings
+from central.store.base import TokenRecord
 from tests.central.conftest import order_body
 from tests.support.central import TEST_MASTERDATA, CentralProcess, run_cli
+from tests.support.fixtures_central import start_central_app, stop_central_app
+from tests.support.waiting import wait_until
 
 
 def test_token_is_printed_alone_on_the_last_line(tmp_path: Path) -> None:
@@ -22,6 +27,70 @@ def test_token_is_printed_alone_on_the_last_line(tmp_path: Path) -> None:
     assert token not in (tmp_path / "c.db").read_bytes().decode("latin-1")  # stored hashed
     bad = run_cli("central", "token", "--db", db, "--role", "device", check=False)
     assert bad.returncode == 2 and "--device" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _token(db: str, *args: str) -> str:
+    return run_cli("central", "token", "--db", db, *args).stdout.rstrip("\n").split("\n")[-1]
+
+
+def test_tokens_are_listed_and_revoked_by_id_or_device(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    _token(db, "--role", "admin")
+    for device in ("HH-1", "HH-1", "HH-2"):
+        _token(db, "--role", "device", "--device", device, "--site", "DE-FRA")
+    listed = run_cli("central", "tokens", "--db", db).stdout.splitlines()
+    assert listed[-1] == "4 tokens"
+    rows = [line.split() for line in listed[1:-1]]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("admin", "-"),
+        ("device", "HH-1"),
+        ("device", "HH-1"),
+        ("device", "HH-2"),
+    ]
+    for bad in (["abc"], ["zzzzzzzz"], ["--device", "HH-9"], []):
+        refused = run_cli("central", "revoke", "--db", db, *bad, check=False)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert refused.stderr.strip().count("\n") <= 1
+    assert "4 tokens" in run_cli("central", "tokens", "--db", db).stdout  # nothing removed
+    by_id = run_cli("central", "revoke", "--db", db, rows[3][0][:8]).stdout
+    assert by_id.strip() == f"revoked {rows[3][0]} (device HH-2 at DE-FRA)"
+    by_device = run_cli("central", "revoke", "--db", db, "--device", "HH-1").stdout
+    assert by_device.count("revoked") == 2
+    left = run_cli("central", "tokens", "--db", db).stdout.splitlines()
+    assert left[-1] == "1 token" and left[1].split()[1] == "admin"
+
+
+def test_a_revoked_token_is_refused_by_a_running_server(tmp_path: Path) -> None:
+    path = tmp_path / "central.db"
+    app, server, thread = start_central_app(
+        path, settings=ServerSettings(reprioritise_seconds=0, token_cache_seconds=0.2)
+    )
+    try:
+        device = app.token("device", "HH-1", "DE-FRA")
+        with app.client(device) as http, app.client() as admin:
+            assert http.get("/v1/sync/pull").status_code == 200
+            run_cli("central", "revoke", "--db", f"sqlite:///{path}", "--device", "HH-1")
+            refused = wait_until(
+                lambda: (r := http.get("/v1/sync/pull")).status_code == 401 and r,
+                timeout=5,
+                what="the revoked token refused",
+            )
+            assert "revoked" in refused.json()["detail"]
+            assert admin.get("/v1/sync/pull").status_code == 200  # other tokens still work
+    finally:
+        stop_central_app(app, server, thread)
+
+
+def test_the_token_cache_forgets_after_its_time() -> None:
+    now = [100.0]
+    cache = TokenCache(seconds=10, clock=lambda: now[0])
+    record = TokenRecord("h" * 64, "device", "HH-1", "DE-FRA")
+    cache.put(record)
+    assert cache.get(record.token_hash) == record
+    now[0] += 9.9
+    assert cache.get(record.token_hash) == record
+    now[0] += 0.2
+    assert cache.get(record.token_hash) is None
 
 
 def test_import_twice_does_not_double_stock(tmp_path: Path) -> None:
