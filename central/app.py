@@ -40,10 +40,14 @@ log = logging.getLogger(__name__)
 
 
 async def _periodic(svc: Services) -> None:
-    """Re-evaluate priorities and batch waiting orders every few seconds."""
+    """Re-evaluate priorities and batch waiting orders every few seconds (one server
+    process per database does it: see ``reprioritise.take_turn``)."""
+    interval = svc.settings.reprioritise_seconds
     while True:
-        await asyncio.sleep(svc.settings.reprioritise_seconds)
+        await asyncio.sleep(interval)
         try:
+            if not await run_in_threadpool(reprioritise.take_turn, svc.store, interval):
+                continue
             changed = await run_in_threadpool(reprioritise.tick, svc.store, svc.clock, svc.settings)
             made = await run_in_threadpool(intake.tick_batches, svc.store, svc.clock, svc.settings)
             if changed or made:

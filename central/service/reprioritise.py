@@ -3,6 +3,7 @@ posted; level changes go to the order, its reservations, the timeline and the fe
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from central.clock import Clock
@@ -71,6 +72,23 @@ def post_disruption(
         changed = reprioritise(ctx)
         flush(ctx)
         return {"id": body["id"], "changed": len(changed), "orders": changed}
+
+
+# Meta key: when (Unix seconds) a server process last took the periodic tick.
+TICK_AT = "periodic_tick_at"
+
+
+def take_turn(store: Store, interval: float, now: float | None = None) -> bool:
+    """Whether this process runs the periodic tick now: True unless a process on the same
+    database took it less than 90% of ``interval`` ago (several workers share one
+    tick; a worker that stops leaves it to the next). Wall time, like the interval."""
+    now = time.time() if now is None else now
+    with store.transaction() as tx:  # one writer at a time: the check and the claim hold
+        last = tx.get_meta(TICK_AT)
+        if last is not None and 0 <= now - float(last) < 0.9 * interval:
+            return False
+        tx.set_meta(TICK_AT, repr(now))
+    return True
 
 
 def tick(store: Store, clock: Clock, settings: ServerSettings) -> list[str]:

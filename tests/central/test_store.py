@@ -244,3 +244,20 @@ def test_bin_totals_equal_the_ledger_sum(
                 assert li.expiry == (min(dated) if dated else None)
     finally:
         store.close()
+
+
+def test_one_process_per_database_takes_the_periodic_tick(tmp_path: Path) -> None:
+    from central.service.reprioritise import take_turn
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    first, second = open_store(url), open_store(url)  # two server processes' stores
+    try:
+        assert take_turn(first, 60, now=1000.0)
+        assert not take_turn(second, 60, now=1001.0)  # the other worker just ticked
+        assert not take_turn(first, 60, now=1053.0)
+        assert take_turn(second, 60, now=1055.0)  # 90% of the interval has passed
+        assert not take_turn(first, 60, now=1056.0)
+        assert take_turn(first, 60, now=500.0)  # a clock set back does not stop the tick
+    finally:
+        first.close()
+        second.close()
