@@ -127,7 +127,7 @@ def revoke_tokens(
     ``MIN_ID_PREFIX`` characters) or every token of ``device``; returns what was removed.
     ``ValueError`` when nothing or more than one token matches (nothing is removed)."""
     if (token_id_prefix is None) == (device is None):
-        raise ValueError("name a token id or a device, not both")
+        raise ValueError("name either a token id or a device")
     with store.transaction() as tx:
         tokens = [r for r, _ in tx.list_tokens()]
         if device is not None:
