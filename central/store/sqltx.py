@@ -66,11 +66,8 @@ class SqlTx(StockSql):
         )
         return [(TokenRecord(str(r[0]), str(r[1]), r[2], r[3]), str(r[4])) for r in rows]
 
-    def delete_tokens(self, token_hashes: Iterable[str]) -> int:
-        wanted = list(dict.fromkeys(token_hashes))
-        gone = self._in("SELECT token_hash FROM tokens WHERE token_hash IN ({in})", wanted)
-        self._many("DELETE FROM tokens WHERE token_hash = ?", [(h,) for h in wanted])
-        return len(gone)
+    def delete_tokens(self, token_hashes: Iterable[str]) -> None:
+        self._many("DELETE FROM tokens WHERE token_hash = ?", [(h,) for h in token_hashes])
 
     # --- master data --------------------------------------------------------------------
 

@@ -197,8 +197,7 @@ def _token(args: argparse.Namespace) -> int:
         token = create_token(store, args.role, args.device, args.site)
     finally:
         store.close()
-    who = f"device {args.device} at {args.site}" if args.role == "device" else "admin"
-    print(f"token for {who} (shown once; store it now):")
+    print(f"token for {_who(args.role, args.device, args.site)} (shown once; store it now):")
     print(token)
     return 0
 
@@ -232,9 +231,13 @@ def _revoke(args: argparse.Namespace) -> int:
     finally:
         store.close()
     for record in gone:
-        who = f"device {record.device} at {record.site}" if record.role == "device" else "admin"
-        print(f"revoked {token_id(record)} ({who})")
+        print(f"revoked {token_id(record)} ({_who(record.role, record.device, record.site)})")
     return 0
+
+
+def _who(role: str, device: str | None, site: str | None) -> str:
+    """Whom a token is for, as the token commands print it."""
+    return f"device {device} at {site}" if role == "device" else "admin"
 
 
 def read_masterdata(path: Path) -> dict[str, Any]:

@@ -26,6 +26,19 @@ def op(op_kind: str, seq: int, op_id: str | None = None, **data: Any) -> dict[st
     }
 
 
+def adjusted(seq: int, delta: Any, reason: str = "found") -> dict[str, Any]:
+    """A ``stock.adjusted`` op on bin DE-FRA/A01-02-1 of SKU-2001."""
+    return op(
+        "stock.adjusted",
+        seq,
+        warehouse="DE-FRA",
+        location="A01-02-1",
+        sku="SKU-2001",
+        delta=delta,
+        reason=reason,
+    )
+
+
 @pytest.fixture
 def device(app: CentralApp) -> Iterator[httpx.Client]:
     """Handheld HH-1 at DE-FRA."""
@@ -103,15 +116,7 @@ def test_rejected_ops_have_reasons_and_show_as_alerts(
         op("pick.confirmed", 3, order_id="NOPE", sku="SKU-2001", location="A01-02-1", qty=1),
         op("pick.confirmed", 4, order_id="R-1", sku="SKU-2001", location="Z99", qty=1),
         op("pick.confirmed", 5, order_id="R-PL", sku="SKU-3001", location="W01-01-1", qty=1),
-        op(
-            "stock.adjusted",
-            6,
-            warehouse="DE-FRA",
-            location="A01-02-1",
-            sku="SKU-2001",
-            delta="x",
-            reason="r",
-        ),
+        adjusted(6, "x", "r"),
         op("exception.raised", 7, order_id="R-1", kind="bored", detail=""),
     ]
     result = push(device, *ops)
@@ -160,15 +165,7 @@ def test_count_is_booked_against_the_position_the_device_saw(
     with app.client(app.token("device", "HH-2", "DE-FRA")) as other:
         push(
             other,
-            op(
-                "stock.adjusted",
-                1,
-                warehouse="DE-FRA",
-                location="A01-02-1",
-                sku="SKU-2001",
-                delta=-2,
-                reason="damaged",
-            ),
+            adjusted(1, -2, "damaged"),
             device="HH-2",
         )
     push(
@@ -321,15 +318,7 @@ def test_a_pulled_bin_is_the_bin_as_of_the_pull(http: httpx.Client, device: http
     _, head = pull_all(device)
     push(
         device,
-        op(
-            "stock.adjusted",
-            1,
-            warehouse="DE-FRA",
-            location="A01-02-1",
-            sku="SKU-2001",
-            delta=-2,
-            reason="damaged",
-        ),
+        adjusted(1, -2, "damaged"),
     )
     http.post("/v1/orders", json=order_body("B-1", [("SKU-2001", 3)])).raise_for_status()
     changes, _ = pull_all(device, cursor=head)
@@ -358,27 +347,11 @@ def test_pull_answers_409_for_another_epoch(http: httpx.Client, device: httpx.Cl
 def test_a_recorded_op_sent_again_with_a_new_seq_is_a_duplicate(
     app: CentralApp, http: httpx.Client, device: httpx.Client
 ) -> None:
-    adjust = op(
-        "stock.adjusted",
-        1,
-        warehouse="DE-FRA",
-        location="A01-02-1",
-        sku="SKU-2001",
-        delta=4,
-        reason="found",
-    )
+    adjust = adjusted(1, 4)
     assert push(device, adjust)["results"][0]["status"] == "applied"
     # A device that renumbered its outbox: the same op past its acknowledged seq, with a
     # new one. The recorded op is not applied twice; the new one is applied.
-    fresh = op(
-        "stock.adjusted",
-        6,
-        warehouse="DE-FRA",
-        location="A01-02-1",
-        sku="SKU-2001",
-        delta=1,
-        reason="found",
-    )
+    fresh = adjusted(6, 1)
     result = push(device, {**adjust, "seq": 5}, fresh)
     assert [(r["op_id"], r["status"]) for r in result["results"]] == [
         (adjust["op_id"], "duplicate"),
@@ -396,15 +369,7 @@ def test_a_recorded_op_sent_again_with_a_new_seq_is_a_duplicate(
 def test_results_follow_the_sent_order_and_a_repeated_op_in_one_push_is_a_duplicate(
     http: httpx.Client, device: httpx.Client
 ) -> None:
-    adjust = op(
-        "stock.adjusted",
-        2,
-        warehouse="DE-FRA",
-        location="A01-02-1",
-        sku="SKU-2001",
-        delta=4,
-        reason="found",
-    )
+    adjust = adjusted(2, 4)
     bogus = op("no.such.kind", 1)
     result = push(device, adjust, bogus, adjust)
     assert [(r["op_id"], r["status"]) for r in result["results"]] == [
