@@ -18,8 +18,9 @@ ROLES = ("admin", "device")
 ID_LENGTH = 12
 # A revoke names at least this many characters of an id.
 MIN_ID_PREFIX = 6
-# A server remembers a checked token this long (``ServerSettings.token_cache_seconds``):
-# a revoked token is refused by every server process within this time.
+# A server remembers a checked token this long (the default of
+# ``ServerSettings.token_cache_seconds``): a revoked token is refused by every server
+# process within it.
 CACHE_SECONDS = 10.0
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from central.auth import CACHE_SECONDS
 from domain.models import Carton
 
 
@@ -31,7 +32,7 @@ class ServerSettings:
     max_push_bytes: int = 2 * 1024 * 1024
     pull_limit_max: int = 5000
     # How long a server trusts a token it checked: a revoked token stops within this.
-    token_cache_seconds: float = 10.0
+    token_cache_seconds: float = CACHE_SECONDS
 
 
 class SettingsError(Exception):

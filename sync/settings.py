@@ -74,12 +74,16 @@ def reject_unknown(
     not ``known``: a misspelt setting is refused instead of silently left at its default."""
     for key in table:
         if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             where = (
                 f"[{key}]: unknown table" if section is None else f"[{section}] {key}: unknown key"
             )
-            raise error(f"{path}: {where}{hint}")
+            raise error(f"{path}: {where}{did_you_mean(key, known)}")
+
+
+def did_you_mean(key: str, known: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the known key closest to a misspelt one, or ''."""
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # The keys of the tables every device settings file has.

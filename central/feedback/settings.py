@@ -4,7 +4,6 @@ monitor interval and the inquiry limits."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from typing import Any
 
 from central.feedback import FeedbackError
 from domain.models import ExceptionKind, OrderStatus
+from sync.settings import did_you_mean
 
 ENV_PATH = "RUSHLINE_NOTIFICATIONS"
 # Timeline events written for carrier tracking events that may notify the customer.
@@ -190,9 +190,7 @@ class _Reader:
         """An error naming the first key no setting reads, here or in a nested table."""
         for key in self.table:
             if key not in self.read:
-                close = difflib.get_close_matches(key, sorted(self.read), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.fail(key, f"unknown key{hint}")
+                raise self.fail(key, f"unknown key{did_you_mean(key, self.read)}")
         for reader in self.children:
             reader.check_unknown()
 

@@ -14,6 +14,8 @@ from rushline.errors import UserError
 
 def register(subparsers: Any) -> None:
     """Add ``central`` and its sub-commands."""
+    from central.auth import CACHE_SECONDS
+
     parser: argparse.ArgumentParser = subparsers.add_parser("central", help="the central server")
     sub = parser.add_subparsers(dest="central_command", metavar="COMMAND")
 
@@ -62,7 +64,7 @@ def register(subparsers: Any) -> None:
     revoke = sub.add_parser(
         "revoke",
         help="revoke a token by its id (from `tokens`) or every token of a device; running "
-        "servers refuse it within 10 s",
+        f"servers refuse it within {CACHE_SECONDS:g} s",
     )
     revoke.add_argument("--db", help="database URL")
     which = revoke.add_mutually_exclusive_group(required=True)
