@@ -140,8 +140,10 @@ def test_unknown_and_cancelled_totes_go_to_the_exception_lane(agent_settings, si
         sim.induct("TOTE-0300")
         wait_until(lambda: done_frames(sim, "TOTE-0300"), what="DONE of the cancelled tote")
         assert done_frames(sim, "TOTE-0300")[0].lane == 4
-        wait_until(lambda: len(events.of("inducted")) == 2, what="inducted events")
-    assert [e["reason"] for e in events.of("inducted")] == ["unknown", "cancelled"]
+        wait_until(lambda: events.of("inducted", "TOTE-0300"), what="inducted events")
+    # By tote: a tote that missed its gate during a host stall is inducted again.
+    reasons = {(e["tote"], e["reason"]) for e in events.of("inducted")}
+    assert reasons == {("TOTE-9999", "unknown"), ("TOTE-0300", "cancelled")}
 
 
 def test_three_misses_send_the_tote_to_the_exception_lane(agent_settings) -> None:
