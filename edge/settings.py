@@ -38,7 +38,7 @@ from typing import Any
 from edge.errors import AgentSettingsError
 from sync.errors import SettingsError
 from sync.settings import (
-    DEVICE_KEYS,
+    AGENT_DEVICE_KEYS,
     DeviceSettings,
     parse_device_settings,
     read_settings_file,
@@ -48,7 +48,7 @@ from sync.settings import (
 
 ROLES = ("sorter", "pack", "dock", "dispatch", "handheld", "monitor")
 _KNOWN_TABLES = {"device", "central", "sync", "mqtt", "devices", *ROLES}
-_DEVICE_KEYS = ("conveyor", "scanner", "printer")
+_DEVICE_URLS = ("conveyor", "scanner", "printer")
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def parse_agent_settings(data: Mapping[str, Any], path: Path) -> AgentSettings:
     """Build settings from a parsed TOML document; errors name ``path`` and the key."""
     reject_unknown(path, data, None, _KNOWN_TABLES, AgentSettingsError)
     try:
-        device_settings = parse_device_settings(dict(data), path, (*DEVICE_KEYS, "role"))
+        device_settings = parse_device_settings(dict(data), path, AGENT_DEVICE_KEYS)
     except SettingsError as exc:
         raise AgentSettingsError(str(exc)) from exc
     device = _table(path, data, "device")
@@ -184,12 +184,12 @@ def parse_agent_settings(data: Mapping[str, Any], path: Path) -> AgentSettings:
             f"{path}: [device] role: must be one of {', '.join(ROLES)}, got {role!r}"
         )
     urls = _table(path, data, "devices")
-    unknown = sorted(set(urls) - set(_DEVICE_KEYS))
+    unknown = sorted(set(urls) - set(_DEVICE_URLS))
     if unknown:
         raise AgentSettingsError(
-            f"{path}: [devices] {unknown[0]}: unknown device (known: {', '.join(_DEVICE_KEYS)})"
+            f"{path}: [devices] {unknown[0]}: unknown device (known: {', '.join(_DEVICE_URLS)})"
         )
-    devices = DeviceUrls(**{k: _opt_text(path, urls, "devices", k) for k in _DEVICE_KEYS})
+    devices = DeviceUrls(**{k: _opt_text(path, urls, "devices", k) for k in _DEVICE_URLS})
     tables = {
         name: MappingProxyType(dict(_table(path, data, name))) for name in ROLES if name in data
     }

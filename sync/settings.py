@@ -88,6 +88,8 @@ def did_you_mean(key: str, known: Collection[str]) -> str:
 
 # The keys of the tables every device settings file has.
 DEVICE_KEYS = ("id", "site", "store")
+# An agent's ``[device]`` also names its role (pack, sorter, dock, ...).
+AGENT_DEVICE_KEYS = (*DEVICE_KEYS, "role")
 CENTRAL_KEYS = ("url", "token")
 SYNC_KEYS = ("interval", "batch_size", "timeout")
 
@@ -150,4 +152,4 @@ def load_device_settings(path: str | Path) -> DeviceSettings:
     also has a ``role``); ``SettingsError`` names the file and key. Tables other than
     these are left to the program the file is for."""
     path = Path(path)
-    return parse_device_settings(read_settings_file(path), path, (*DEVICE_KEYS, "role"))
+    return parse_device_settings(read_settings_file(path), path, AGENT_DEVICE_KEYS)

@@ -163,11 +163,7 @@ def test_count_is_booked_against_the_position_the_device_saw(
     assert seen["on_hand"] == 10
     # Someone else removes 2 after the counting device looked.
     with app.client(app.token("device", "HH-2", "DE-FRA")) as other:
-        push(
-            other,
-            adjusted(1, -2, "damaged"),
-            device="HH-2",
-        )
+        push(other, adjusted(1, -2, "damaged"), device="HH-2")
     push(
         device,
         op(
@@ -316,10 +312,7 @@ def test_pull_pages_compacts_and_filters_by_site(
 
 def test_a_pulled_bin_is_the_bin_as_of_the_pull(http: httpx.Client, device: httpx.Client) -> None:
     _, head = pull_all(device)
-    push(
-        device,
-        adjusted(1, -2, "damaged"),
-    )
+    push(device, adjusted(1, -2, "damaged"))
     http.post("/v1/orders", json=order_body("B-1", [("SKU-2001", 3)])).raise_for_status()
     changes, _ = pull_all(device, cursor=head)
     bins = [c["data"] for c in changes if c["id"] == "DE-FRA/A01-02-1/SKU-2001"]
