@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -227,38 +228,50 @@ class SyncClient:
                 )
         raise RoundError("protocol", "outbox did not drain")
 
+    def _fetch_page(self, cursor: int, epoch: str | None) -> httpx.Response:
+        headers = {} if epoch is None else {EPOCH_HEADER: epoch}
+        params = {"cursor": cursor, "limit": self.pull_limit}
+        return self._send("GET", "/v1/sync/pull", params=params, headers=headers)
+
     def _pull_all(self, tally: _Tally) -> None:
+        """Pull pages until the end of the feed, each written in its own transaction in
+        feed order. While a page is written, the next one is already being fetched (the
+        server builds it meanwhile), so a long pull takes about the larger of the two
+        times, not their sum. A page fetched ahead is used only after the page before it
+        was written; if that write fails, it is dropped."""
         resets = 0
-        for _ in range(100_000):
-            headers = {}
-            epoch = self.store.epoch
-            if epoch is not None:
-                headers[EPOCH_HEADER] = epoch
-            params = {"cursor": self.store.cursor, "limit": self.pull_limit}
-            response = self._send("GET", "/v1/sync/pull", params=params, headers=headers)
-            if response.status_code == 409:
-                if resets:
-                    raise RoundError("protocol", "central answered 409 again after a re-snapshot")
-                resets += 1
-                log.warning("central feed rebuilt (409): dropping the replica and re-pulling")
-                self.store.reset_replica()
-                continue
-            _require_ok(response, "pull")
-            try:
-                page = response.json()
-                changes = page["changes"]
-                cursor = int(page["cursor"])
-                more = bool(page.get("more"))
-                new_epoch = page.get("epoch")
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RoundError(
-                    "protocol", f"pull answer is not the contract's shape: {exc}"
-                ) from exc
-            tally.pulled += self.store.apply_changes(
-                changes, cursor, None if new_epoch is None else str(new_epoch), final=not more
-            )
-            if not more:
-                return
+        with ThreadPoolExecutor(1, thread_name_prefix=f"pull-{self.store.device_id}") as ahead:
+            fetched: Future[httpx.Response] | None = None
+            for _ in range(100_000):
+                if fetched is None:
+                    response = self._fetch_page(self.store.cursor, self.store.epoch)
+                else:
+                    response, fetched = fetched.result(), None
+                if response.status_code == 409:
+                    if resets:
+                        raise RoundError(
+                            "protocol", "central answered 409 again after a re-snapshot"
+                        )
+                    resets += 1
+                    log.warning("central feed rebuilt (409): dropping the replica and re-pulling")
+                    self.store.reset_replica()
+                    continue
+                _require_ok(response, "pull")
+                try:
+                    page = response.json()
+                    changes = page["changes"]
+                    cursor = int(page["cursor"])
+                    more = bool(page.get("more"))
+                    epoch = None if page.get("epoch") is None else str(page["epoch"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise RoundError(
+                        "protocol", f"pull answer is not the contract's shape: {exc}"
+                    ) from exc
+                if more:
+                    fetched = ahead.submit(self._fetch_page, cursor, epoch)
+                tally.pulled += self.store.apply_changes(changes, cursor, epoch, final=not more)
+                if not more:
+                    return
         raise RoundError("protocol", "change feed did not end")
 
     # --- background loop -----------------------------------------------------------

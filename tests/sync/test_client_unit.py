@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import threading
 
 import httpx
@@ -183,3 +184,98 @@ def test_background_loop_wakes_on_record(store):
         wait_until(lambda: len(fake.applied) == 1 and c.status.pending == 0, 5, what="push")
         c.stop()
     assert not any(t.name == "sync-hh-1" for t in threading.enumerate())
+
+
+def many_bins(fake: FakeCentral, count: int) -> None:
+    for i in range(count):
+        fake.put("stock", f"W/B{i:02d}/SKU-1", stock(f"B{i:02d}", i, 0))
+
+
+def test_next_page_is_fetched_while_a_page_is_written(store, monkeypatch):
+    fake = FakeCentral()
+    many_bins(fake, 5)  # 6 rows in pages of 2: cursors 2, 4, 6
+    asked: list[int] = []
+
+    def recording(request):
+        if request.url.path == "/v1/sync/pull":
+            asked.append(int(request.url.params["cursor"]))
+        return fake(request)
+
+    written: list[int] = []
+    write = store.apply_changes
+
+    def slow_write(changes, cursor, epoch, final=True):
+        if not final:
+            # The request for the page after this one goes out before this write ends.
+            wait_until(lambda: cursor in asked, 5, what=f"request for cursor {cursor}")
+        written.append(cursor)
+        return write(changes, cursor, epoch, final)
+
+    monkeypatch.setattr(store, "apply_changes", slow_write)
+    with client(store, recording, pull_limit=2) as c:
+        result = c.run_once()
+    assert result.ok and result.pulled == 6
+    assert asked == [0, 2, 4] and written == [2, 4, 6]
+    assert store.cursor == 6 and len(store.stock("SKU-1")) == 6
+
+
+def test_page_fetched_ahead_that_fails_keeps_the_pages_written(store):
+    fake = FakeCentral()
+    many_bins(fake, 5)
+    down = {"on": False}
+
+    def flaky(request):
+        pull = request.url.path == "/v1/sync/pull"
+        if down["on"] and pull and int(request.url.params["cursor"]) >= 4:
+            raise httpx.ConnectError("central went away")
+        return fake(request)
+
+    down["on"] = True
+    with client(store, flaky, pull_limit=2) as c:
+        first = c.run_once()
+        assert first.error_kind == "offline" and first.pulled == 4
+        assert store.cursor == 4 and len(store.stock("SKU-1")) == 4
+        down["on"] = False
+        second = c.run_once()
+    assert second.ok and second.pulled == 2 and store.cursor == 6
+    assert len(store.stock("SKU-1")) == 6
+
+
+def test_page_write_that_fails_drops_the_page_fetched_ahead(store, monkeypatch):
+    fake = FakeCentral()
+    many_bins(fake, 5)
+    write = store.apply_changes
+    calls = {"n": 0}
+
+    def failing_second(changes, cursor, epoch, final=True):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return write(changes, cursor, epoch, final)
+
+    monkeypatch.setattr(store, "apply_changes", failing_second)
+    with client(store, fake, pull_limit=2) as c:
+        with pytest.raises(sqlite3.OperationalError):
+            c.run_once()
+        assert store.cursor == 2  # the page after it was fetched but never written
+        assert c.run_once().ok
+    assert store.cursor == 6 and len(store.stock("SKU-1")) == 6
+    assert not any(t.name.startswith("pull-hh-1") for t in threading.enumerate())
+
+
+def test_409_on_a_page_fetched_ahead_resets_and_repulls(store, monkeypatch):
+    fake = FakeCentral()
+    many_bins(fake, 5)
+    write = store.apply_changes
+
+    def rebuild_after_first(changes, cursor, epoch, final=True):
+        done = write(changes, cursor, epoch, final)
+        if cursor == 2 and fake.epoch == "e1":
+            fake.epoch = "e2"  # the server's feed is rebuilt between two pages
+        return done
+
+    monkeypatch.setattr(store, "apply_changes", rebuild_after_first)
+    with client(store, fake, pull_limit=2) as c:
+        result = c.run_once()
+    assert result.ok and store.epoch == "e2" and store.cursor == 6
+    assert len(store.stock("SKU-1")) == 6
