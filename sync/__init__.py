@@ -11,12 +11,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from sync.client import SyncClient, SyncRound, SyncStatus
-    from sync.errors import InvalidOp, SettingsError, StoreClosed, SyncError
-    from sync.ids import new_op_id, uuid7
-    from sync.settings import DeviceSettings, load_device_settings
-    from sync.store import LocalStore, Op
+if TYPE_CHECKING:  # what type checkers see; at run time ``__getattr__`` loads them
+    from sync.client import SyncClient as SyncClient
+    from sync.client import SyncRound as SyncRound
+    from sync.client import SyncStatus as SyncStatus
+    from sync.errors import InvalidOp as InvalidOp
+    from sync.errors import SettingsError as SettingsError
+    from sync.errors import StoreClosed as StoreClosed
+    from sync.errors import SyncError as SyncError
+    from sync.ids import new_op_id as new_op_id
+    from sync.ids import uuid7 as uuid7
+    from sync.settings import DeviceSettings as DeviceSettings
+    from sync.settings import load_device_settings as load_device_settings
+    from sync.store import LocalStore as LocalStore
+    from sync.store import Op as Op
 
 _WHERE = {
     "SyncClient": "sync.client",
@@ -34,21 +42,7 @@ _WHERE = {
     "Op": "sync.store",
 }
 
-__all__ = [
-    "DeviceSettings",
-    "InvalidOp",
-    "LocalStore",
-    "Op",
-    "SettingsError",
-    "StoreClosed",
-    "SyncClient",
-    "SyncError",
-    "SyncRound",
-    "SyncStatus",
-    "load_device_settings",
-    "new_op_id",
-    "uuid7",
-]
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

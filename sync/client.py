@@ -74,6 +74,22 @@ def _require_ok(response: httpx.Response, what: str) -> None:
         )
 
 
+def _read_page(response: httpx.Response) -> tuple[list[Any], int, bool, str | None]:
+    """``(changes, cursor, more, epoch)`` of a pull answer; RoundError when it is not one."""
+    _require_ok(response, "pull")
+    try:
+        page = response.json()
+        epoch = page.get("epoch")
+        return (
+            page["changes"],
+            int(page["cursor"]),
+            bool(page.get("more")),
+            None if epoch is None else str(epoch),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RoundError("protocol", f"pull answer is not the contract's shape: {exc}") from exc
+
+
 @dataclass
 class _Tally:
     pushed: int = 0
@@ -256,17 +272,7 @@ class SyncClient:
                     log.warning("central feed rebuilt (409): dropping the replica and re-pulling")
                     self.store.reset_replica()
                     continue
-                _require_ok(response, "pull")
-                try:
-                    page = response.json()
-                    changes = page["changes"]
-                    cursor = int(page["cursor"])
-                    more = bool(page.get("more"))
-                    epoch = None if page.get("epoch") is None else str(page["epoch"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise RoundError(
-                        "protocol", f"pull answer is not the contract's shape: {exc}"
-                    ) from exc
+                changes, cursor, more, epoch = _read_page(response)
                 if more:
                     fetched = ahead.submit(self._fetch_page, cursor, epoch)
                 tally.pulled += self.store.apply_changes(changes, cursor, epoch, final=not more)
