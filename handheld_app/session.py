@@ -21,7 +21,8 @@ View = PickView | TaskListView | StockView
 
 
 class PickerSession:
-    """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``;
+    """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``
+    (on the stock screen: scan an item, then a bin, and ``enter_qty`` to count it);
     ``current_view()`` is what the screen shows. Each action returns ``Feedback`` and
     rings the feedback port (beep on ok, buzz on a refusal)."""
 
@@ -43,7 +44,7 @@ class PickerSession:
         self.prefixes = prefixes
         self.progress = TaskProgress(store.outbox_history())
         self.tasks = TaskListPresenter(store, self.progress, clock)
-        self.stock = StockPresenter(store, clock, last_sync)
+        self.stock = StockPresenter(store, clock, last_sync, self.operator)
         self.flow: PickFlow | None = None
         self.mode = "tasks"
         self.last = Feedback.good("")
@@ -120,7 +121,10 @@ class PickerSession:
         return self._ring(Feedback.refuse("no_task", "Choose a task first"))
 
     def enter_qty(self, qty: int) -> Feedback:
-        """Confirm the quantity of the scanned item."""
+        """Confirm the quantity of the scanned item (on the stock screen: the units
+        counted in the chosen bin)."""
+        if self.mode == "stock":
+            return self._ring(self.stock.count(qty))
         if self.mode != "pick" or self.flow is None:
             return self._ring(Feedback.refuse("no_task", "Choose a task first"))
         gone = self._task_gone()

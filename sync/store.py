@@ -310,6 +310,17 @@ class LocalStore(ViewReads):
         row = self._reader().execute("SELECT count(*) FROM outbox WHERE state = 'pending'")
         return int(row.fetchone()[0])
 
+    def unsettled(self, entity: str, id: str) -> int:
+        """How many of this device's ops touching row ``(entity, id)`` the replica does
+        not hold yet (pending, or acked and not yet pulled back)."""
+        row = self._reader().execute(
+            "SELECT count(*) FROM op_touch t JOIN outbox o ON o.seq = t.seq "
+            "WHERE t.entity = ? AND t.id = ? AND o.settled = 0 "
+            "AND o.state IN ('pending', 'acked')",
+            (entity, id),
+        )
+        return int(row.fetchone()[0])
+
     def outbox_history(self) -> list[Op]:
         """Every op this device ever recorded, acked or not, in seq order."""
         sql = f"SELECT {_OP_COLUMNS} FROM outbox ORDER BY seq"

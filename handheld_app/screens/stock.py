@@ -1,11 +1,12 @@
-"""Stock lookup screen: bins of the scanned item from the cache, and how old it is."""
+"""Stock screen: bins of the scanned item from the cache, how old it is, and a bin
+count (scan the bin, set the units, save)."""
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from handheld_app.presenters.stock import StockView
+from handheld_app.presenters.stock import MAX_COUNT, StockView
 
 
 class StockScreen(Screen):  # type: ignore[misc]
@@ -17,16 +18,29 @@ class StockScreen(Screen):  # type: ignore[misc]
     as_of = StringProperty("")
     message = StringProperty("")
     message_ok = BooleanProperty(True)
+    counting = StringProperty("")
+    qty = NumericProperty(0)
 
     def show(self, view: StockView) -> None:
-        """Update the labels."""
+        """Update the labels; a bin newly chosen for counting starts at its cached
+        on-hand."""
         self.sku = view.sku
         self.item_name = view.name
-        rows = [f"{'BIN':<10} {'HAVE':>5} {'FREE':>5}"]
+        rows = [f"  {'BIN':<10} {'HAVE':>5} {'FREE':>5}"]
         rows += [
-            f"{line.location:<10} {line.on_hand:>5} {line.available:>5}" for line in view.lines
+            f"{'>' if line.location == view.counting else ' '} "
+            f"{line.location:<10} {line.on_hand:>5} {line.available:>5}"
+            for line in view.lines
         ]
         self.lines = "\n".join(rows) if view.lines else ""
         self.as_of = f"cache as of last sync: {view.as_of}"
         self.message = view.message if view.sku or not view.ok else "Scan an item"
         self.message_ok = view.ok
+        if view.counting and view.counting != self.counting:
+            held = [line.on_hand for line in view.lines if line.location == view.counting]
+            self.qty = max(0, held[0]) if held else 0
+        self.counting = view.counting
+
+    def change_qty(self, delta: int) -> None:
+        """The -/+ buttons, kept within 0..MAX_COUNT."""
+        self.qty = int(min(max(0, self.qty + delta), MAX_COUNT))

@@ -161,12 +161,19 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert picked["message"] == "Task done: drop TOTE-0042 on the conveyor"
     assert picked["bar"].startswith("OFFLINE  |  3 to send")
     assert steps["stock"]["sku"] == "SKU-BAG" and "A01-01-1" in steps["stock"]["lines"]
+    assert steps["count_chosen"]["ok"], steps["count_chosen"]
+    assert "key the units in the bin" in steps["count_chosen"]["message"]
+    assert steps["count_button"]["ok"], steps["count_button"]
+    assert steps["counted"]["ok"] and steps["counted"]["message"].startswith("Counted ")
+    assert steps["recount_refused"]["ok"], steps["recount_refused"]
+    assert steps["typed_count"]["ok"], steps["typed_count"]
     assert steps["stock_refused"]["message"] == "Scan an item barcode to see its stock"
     assert steps["settings_refused"]["ok"], steps["settings_refused"]
     assert steps["settings_refused"]["message"].startswith("[central] url: must start with")
     assert steps["serial_badge"]["ok"] and steps["serial_badge"]["screen"] == "tasks"
     assert "serial://" in load_handheld_settings(config).scanner
-    for name in ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "13_settings"):
+    shots = ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "12b_stock_counted")
+    for name in (*shots, "13_settings"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000
 
 

@@ -180,7 +180,8 @@ def scenario_banner(d: Driver) -> Step:
 
 
 def scenario_stock(d: Driver) -> Step:
-    """Stock lookup: one tap from the list, scan an item, bins from the cache."""
+    """Stock lookup: one tap from the list, scan an item, bins from the cache; then a bin
+    count with the buttons and one typed."""
     d.app.go("stock")
     stock = _screen(d, "stock")
     yield until(lambda: d.app.sm.current == "stock", "the stock screen")
@@ -190,7 +191,46 @@ def scenario_stock(d: Driver) -> Step:
     yield 0.1
     d.record("stock", bool(stock.lines), sku=stock.sku, lines=stock.lines, as_of=stock.as_of)
     d.shot("12_stock")
-    d.type_code("LOC-A01-01-1")
+    # A bin count: an item, then a bin of it with no unsynced moves of this device.
+    store = d.app.store
+    free = [
+        r
+        for r in store.all("stock")
+        if not store.unsettled("stock", f"{r['warehouse']}/{r['location']}/{r['sku']}")
+    ]
+    row, second = free[0], free[1]
+
+    def choose(r: dict[str, Any]) -> Step:
+        d.type_code(str((store.sku(r["sku"]) or {})["gtin"]))
+        yield until(lambda: stock.sku == r["sku"], "the stock of the item to count")
+        d.type_code(f"LOC-{r['location']}")
+        yield until(lambda: stock.counting == r["location"], "the bin chosen for counting")
+
+    yield from choose(row)
+    yield 0.1
+    d.shot("12a_stock_count")
+    d.record("count_chosen", stock.qty == row["on_hand"], qty=stock.qty, message=stock.message)
+    _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "+"))
+    save = stock.ids.save_count
+    d.record("count_button", save.text == f"Count {row['on_hand'] + 1}", text=save.text)
+    _tap(save)
+    yield until(lambda: stock.message.startswith("Counted"), "the count saved")
+    yield 0.1
+    d.shot("12b_stock_counted")
+    d.record("counted", stock.message_ok, message=stock.message, lines=stock.lines)
+    # A recount of that bin waits for the sync that brings the first count back.
+    d.type_code(f"LOC-{row['location']}")
+    yield until(lambda: stock.counting == row["location"], "the bin chosen again")
+    d.type_code("3")
+    yield until(lambda: not stock.message_ok, "the recount refused")
+    d.record("recount_refused", "not synced yet" in stock.message, message=stock.message)
+    # Another bin, its units typed (a keypad or a wedge keyboard).
+    yield from choose(second)
+    d.type_code("3")
+    yield until(lambda: not stock.counting, "the typed count saved")
+    counts = [op.data["counted"] for op in store.pending() if op.kind == "stock.counted"]
+    d.record("typed_count", counts == [row["on_hand"] + 1, 3], counts=counts, msg=stock.message)
+    d.type_code("TOTE-12")
     yield until(lambda: not stock.message_ok, "the refusal of a non-item")
     d.record("stock_refused", True, message=stock.ids.message.text)
     _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "Back"))
