@@ -63,6 +63,10 @@ class Op:
 
 
 _OP_COLUMNS = "seq, op_id, kind, at, data, state, result, reason"
+# The ops touching each row, and which of them the replica does not hold yet (pending, or
+# acked and not yet brought back by a pull).
+_TOUCHES = "op_touch t JOIN outbox o ON o.seq = t.seq"
+_UNSETTLED = "o.settled = 0 AND o.state IN ('pending', 'acked')"
 
 
 def _op(row: Sequence[Any]) -> Op:
@@ -213,7 +217,7 @@ class LocalStore(ViewReads):
             row = conn.execute("SELECT data FROM base WHERE entity = ? AND id = ?", key).fetchone()
             data = json.loads(row[0]) if row else None
             ops = conn.execute(
-                "SELECT o.kind, o.data FROM op_touch t JOIN outbox o ON o.seq = t.seq "
+                f"SELECT o.kind, o.data FROM {_TOUCHES} "
                 f"WHERE t.entity = ? AND t.id = ? AND o.settled = 0 AND o.state IN {states} "
                 "ORDER BY o.seq",
                 key,
@@ -223,10 +227,7 @@ class LocalStore(ViewReads):
             self._put_view(conn, key, data)
 
     def _keys_of(self, conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> set[Key]:
-        sql = (
-            "SELECT DISTINCT t.entity, t.id FROM op_touch t JOIN outbox o ON o.seq = t.seq "
-            f"WHERE {where}"
-        )
+        sql = f"SELECT DISTINCT t.entity, t.id FROM {_TOUCHES} WHERE {where}"
         return {(e, i) for e, i in conn.execute(sql, list(params)).fetchall()}
 
     # --- ops -----------------------------------------------------------------------
@@ -314,9 +315,7 @@ class LocalStore(ViewReads):
         """How many of this device's ops touching row ``(entity, id)`` the replica does
         not hold yet (pending, or acked and not yet pulled back)."""
         row = self._reader().execute(
-            "SELECT count(*) FROM op_touch t JOIN outbox o ON o.seq = t.seq "
-            "WHERE t.entity = ? AND t.id = ? AND o.settled = 0 "
-            "AND o.state IN ('pending', 'acked')",
+            f"SELECT count(*) FROM {_TOUCHES} WHERE t.entity = ? AND t.id = ? AND {_UNSETTLED}",
             (entity, id),
         )
         return int(row.fetchone()[0])
@@ -438,7 +437,7 @@ class LocalStore(ViewReads):
             conn.execute("DELETE FROM view")
             self._set_meta(conn, "cursor", "0")
             self._set_meta(conn, "epoch", None)
-            keys = self._keys_of(conn, "o.settled = 0 AND o.state IN ('pending', 'acked')", ())
+            keys = self._keys_of(conn, _UNSETTLED, ())
             self._rebuild(conn, keys, with_acked=True)
         self._notify({"*": ["reset"]})
 

@@ -48,6 +48,10 @@ class StockView:
     ok: bool = True
     counting: str = ""  # the bin being counted, "" when none
 
+    def on_hand_in(self, location: str) -> int:
+        """The cached on-hand of the item in ``location`` (0 when the bin has none)."""
+        return next((line.on_hand for line in self.lines if line.location == location), 0)
+
 
 class StockPresenter:
     """Looks a scanned item up in the cache of this device's site and records bin
@@ -115,7 +119,6 @@ class StockPresenter:
                 f"{location} has moves not synced yet: count it after the next sync",
             )
         seen = self.store.base("stock", row_id) or {}
-        shown = self.store.get("stock", row_id) or {}
         data = {
             "warehouse": site,
             "location": location,
@@ -128,8 +131,8 @@ class StockPresenter:
             self.store.record("stock.counted", data, self.clock())
         except SyncError as exc:
             return self._refuse("not_recorded", f"Count not recorded: {exc}")
+        was = view.on_hand_in(location)
         self._show(sku, view.name, view.as_of)
-        was = int(shown.get("on_hand") or 0)
         message = f"Counted {qty} x {sku} in {location} (the cache had {was})"
         self.current = replace(self.current, message=message)
         return Feedback.good(message, "counted")

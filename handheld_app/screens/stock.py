@@ -37,8 +37,7 @@ class StockScreen(Screen):  # type: ignore[misc]
         self.message = view.message if view.sku or not view.ok else "Scan an item"
         self.message_ok = view.ok
         if view.counting and view.counting != self.counting:
-            held = [line.on_hand for line in view.lines if line.location == view.counting]
-            self.qty = max(0, held[0]) if held else 0
+            self.qty = max(0, view.on_hand_in(view.counting))
         self.counting = view.counting
 
     def change_qty(self, delta: int) -> None:
