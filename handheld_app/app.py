@@ -37,7 +37,6 @@ from handheld_app.presenters import (
     StockView,
     TaskListView,
 )
-from handheld_app.presenters.stock import MAX_COUNT
 from handheld_app.screens import (
     PickScreen,
     SettingsScreen,
@@ -260,24 +259,10 @@ class HandheldApp(App):  # type: ignore[misc]
         if self.session is None:
             return
         if isinstance(result, TypedText):
-            text = result.text.strip()
-            if text.isdigit() and (current == "pick" or self._counting(text)):
-                self.enter_qty(int(text))
-                return
-            self.session.scan(text)
+            self.session.typed(result.text)
         else:
             self.session.scan(result)
         self._after_action()
-
-    def _counting(self, text: str) -> bool:
-        """Digits typed on the stock screen while a bin is being counted are its units
-        (an item number typed there is longer than any count)."""
-        return (
-            self.sm.current == "stock"
-            and self.session is not None
-            and bool(self.session.stock.current.counting)
-            and len(text) <= len(str(MAX_COUNT))
-        )
 
     def sign_in_typed(self, text: str) -> None:
         """The operator id typed on the sign-in screen."""

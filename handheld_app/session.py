@@ -13,11 +13,15 @@ from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
 from handheld_app.presenters.feedback import Feedback, FeedbackPort, SilentFeedback
 from handheld_app.presenters.pick import PickFlow, PickView, ShortReason, Step
 from handheld_app.presenters.progress import TaskProgress
-from handheld_app.presenters.stock import StockPresenter, StockView
+from handheld_app.presenters.stock import MAX_COUNT, StockPresenter, StockView
 from handheld_app.presenters.tasks import TaskListPresenter, TaskListView
 from sync.store import LocalStore
 
 View = PickView | TaskListView | StockView
+
+# A typed number of up to this many digits is a quantity; a longer one is an item number
+# keyed by hand (a label that will not scan) and is read as a barcode.
+QTY_DIGITS = len(str(MAX_COUNT))
 
 
 class PickerSession:
@@ -119,6 +123,16 @@ class PickerSession:
             why = scan.data.get("error", "not readable")
             return self._ring(Feedback.refuse("unknown_barcode", f"Unknown barcode: {why}"))
         return self._ring(Feedback.refuse("no_task", "Choose a task first"))
+
+    def typed(self, text: str) -> Feedback:
+        """What a person keyed (keypad or keyboard) and ended with Enter: a number of up
+        to ``QTY_DIGITS`` digits is the quantity on the pick screen, or the units of the
+        bin being counted; anything else (a longer number, letters) is read as a code."""
+        text = text.strip()
+        counting = self.mode == "stock" and bool(self.stock.current.counting)
+        if text.isdecimal() and len(text) <= QTY_DIGITS and (self.mode == "pick" or counting):
+            return self.enter_qty(int(text))
+        return self.scan(text)
 
     def enter_qty(self, qty: int) -> Feedback:
         """Confirm the quantity of the scanned item (on the stock screen: the units

@@ -294,3 +294,20 @@ def test_batch_task_asks_a_tote_per_order(store: LocalStore, clock: Clock) -> No
     assert session.scan("TOTE-0012").code == "task_done"
     totes = {d["order_id"]: d["tote"] for k, d in _ops(store) if k == "tote.assigned"}
     assert totes == {"O-SLOW": "TOTE-0011", "O-SLOW2": "TOTE-0012"}
+
+
+def test_typed_entries_a_short_number_is_the_quantity_a_long_one_an_item(
+    store: LocalStore, clock: Clock
+) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    # An item number keyed from a label that will not scan is the item, not 4e12 units.
+    assert session.typed(f" {GTIN_BAG} ").code == "item_ok"
+    assert _pick_view(session).step is Step.QTY
+    assert session.typed("3").code == "too_many"  # up to five digits: the quantity
+    # A superscript two is a digit but no number: read as a code and refused, no crash.
+    assert session.typed("²").code == "unknown_barcode"
+    assert store.pending_count() == 0
+    assert session.typed("٢").code == "picked"  # decimal digits of any script are a number
+    assert [op.data["qty"] for op in store.pending()] == [2]

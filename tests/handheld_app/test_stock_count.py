@@ -161,3 +161,21 @@ def test_count_reaches_central_and_later_moves_are_kept(central_server, central_
                 "pick.confirmed",
                 "stock.counted",
             ]
+
+
+def test_typed_units_count_the_chosen_bin_and_an_item_number_is_looked_up(
+    store: LocalStore, clock: Clock
+) -> None:
+    session = PickerSession(store, "77", clock)
+    session.show_stock()
+    assert session.typed("4").code != "counted"  # no bin chosen: not a count
+    assert session.typed(GTIN_PEN).ok and session.stock.current.sku == "SKU-PEN"
+    assert session.scan(f"{LOC}C03-01-1").code == "count"
+    # An item number typed while counting is a new lookup, not 5,901,234,123,457 units.
+    other = session.typed("4006381333931")
+    assert session.stock.current.sku == "SKU-BAG" and other.code != "counted"
+    assert store.pending_count() == 0
+    assert session.typed(GTIN_PEN).ok
+    session.scan(f"{LOC}C03-01-1")
+    assert session.typed("00012").code == "counted"
+    assert [op.data["counted"] for op in store.pending()] == [12]
