@@ -13,6 +13,7 @@ from central.store import schema
 from central.store.analytics_sql import ANALYTICS_SCHEMA
 from central.store.base import MASTERS_VERSION, Dialect
 from central.store.feedback_sql import FEEDBACK_SCHEMA, start_cursor
+from central.store.sqlbase import loads
 
 # A statement is portable SQL (a str; ``{autoinc_pk}`` and ``{json}`` are filled from the
 # backend's dialect), written once for every backend. Only where backends truly differ,
@@ -86,6 +87,28 @@ LEAN_LEDGER: list[Statement] = [
     {"postgresql": "DROP INDEX ledger_bin"},
 ]
 
+
+def _transfer_sites(cursor: Any, dialect: Dialect) -> None:
+    """Fill the new site columns of transfers proposed before them (from their docs)."""
+    p = dialect.placeholder
+    cursor.execute("SELECT id, doc FROM transfers")
+    for ident, doc in cursor.fetchall():
+        data = loads(doc) or {}
+        cursor.execute(
+            f"UPDATE transfers SET from_warehouse = {p}, to_warehouse = {p} WHERE id = {p}",
+            (data.get("from_warehouse"), data.get("to_warehouse"), ident),
+        )
+
+
+# A device lists the transfers from or to its site: the two warehouses as indexed columns
+# (they never change once a transfer is proposed) instead of read out of every document.
+TRANSFER_SITES: list[Statement] = [
+    "ALTER TABLE transfers ADD COLUMN from_warehouse TEXT",
+    "ALTER TABLE transfers ADD COLUMN to_warehouse TEXT",
+    "CREATE INDEX transfers_from ON transfers (from_warehouse)",
+    "CREATE INDEX transfers_to ON transfers (to_warehouse)",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", schema.INITIAL, _seed_meta),
     Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
@@ -95,6 +118,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "masters_version", (), _seed_masters_version),
     # An order's feed row points at its row in ``orders`` instead of holding a copy.
     Migration(7, "feed_refs", ["ALTER TABLE feed ADD COLUMN ref TEXT"]),
+    Migration(8, "transfer_sites", TRANSFER_SITES, _transfer_sites),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

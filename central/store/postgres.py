@@ -208,8 +208,9 @@ class PgTx(SqlTx):
 
     def add_transfer(self, doc: dict[str, Any]) -> int:
         row = self._raw_all(
-            "INSERT INTO transfers (order_id, doc) VALUES (%s, %s) RETURNING id",
-            (doc["order_id"], _dumps(doc)),
+            "INSERT INTO transfers (order_id, from_warehouse, to_warehouse, doc) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
+            (doc["order_id"], doc.get("from_warehouse"), doc.get("to_warehouse"), _dumps(doc)),
         )
         return int(row[0][0])
 

@@ -294,7 +294,9 @@ class SqlTx(StockSql):
 
     def add_transfer(self, doc: JsonDoc) -> int:
         self._run(
-            "INSERT INTO transfers (order_id, doc) VALUES (?, ?)", (doc["order_id"], dumps(doc))
+            "INSERT INTO transfers (order_id, from_warehouse, to_warehouse, doc) "
+            "VALUES (?, ?, ?, ?)",
+            (doc["order_id"], doc.get("from_warehouse"), doc.get("to_warehouse"), dumps(doc)),
         )
         return int(self._one("SELECT MAX(id) FROM transfers")[0])
 
@@ -307,16 +309,13 @@ class SqlTx(StockSql):
     def transfers(self, limit: int = 200, warehouse: str | None = None) -> list[JsonDoc]:
         if warehouse is None:
             rows = self._all("SELECT id, doc FROM transfers ORDER BY id DESC LIMIT ?", (limit,))
-            return [{"id": int(r[0]), **loads(r[1])} for r in rows]
-        # The warehouses are inside the document (a short table, kept portable).
-        found: list[JsonDoc] = []
-        for r in self._all("SELECT id, doc FROM transfers ORDER BY id DESC"):
-            doc = loads(r[1])
-            if warehouse in (doc.get("from_warehouse"), doc.get("to_warehouse")):
-                found.append({"id": int(r[0]), **doc})
-                if len(found) >= limit:
-                    break
-        return found
+        else:
+            rows = self._all(
+                "SELECT id, doc FROM transfers WHERE from_warehouse = ? OR to_warehouse = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (warehouse, warehouse, limit),
+            )
+        return [{"id": int(r[0]), **loads(r[1])} for r in rows]
 
     def upsert_disruption(self, doc: JsonDoc) -> None:
         self._run(

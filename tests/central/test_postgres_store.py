@@ -68,7 +68,7 @@ def test_ledger_projection_ops_feed_and_transfers(store: Store) -> None:
         tx.feed_put([("sku", "A", None, {"v": 1}), ("sku", "B", None, {"v": 1})])
         tx.feed_put([("sku", "A", None, {"v": 2})])
         first = tx.add_transfer({"order_id": "ORD-1"})
-        second = tx.add_transfer({"order_id": "ORD-2"})
+        second = tx.add_transfer({"order_id": "ORD-2", "from_warehouse": "W", "to_warehouse": "X"})
     with store.reader() as tx:
         assert tx.on_hand("W", "L", "S1") == 3
         line = tx.stock_lines(sku="S1")[0]
@@ -79,6 +79,7 @@ def test_ledger_projection_ops_feed_and_transfers(store: Store) -> None:
         assert page[-1].seq == tx.feed_head()
         assert second == first + 1
         assert [t["order_id"] for t in tx.transfers()] == ["ORD-2", "ORD-1"]
+        assert [t["order_id"] for t in tx.transfers(warehouse="X")] == ["ORD-2"]
 
 
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -99,6 +100,56 @@ def test_feed_rows_written_before_feed_refs_are_still_served(
             (change,) = tx.feed_page(0, 10, "W")
         assert (change.entity, change.id) == ("order", "O-OLD")
         assert change.data == {"id": "O-OLD", "status": "picked"}
+    finally:
+        store.close()
+
+
+def test_transfers_from_before_their_site_columns_are_listed_per_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.store import migrations
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:7])
+    old = open_store(f"sqlite:///{path}")
+    with old.transaction() as tx:
+        for order_id, source, target in (("O-1", "DE", "FR"), ("O-2", "FR", "ES")):
+            tx._run(  # type: ignore[attr-defined]
+                "INSERT INTO transfers (order_id, doc) VALUES (?, ?)",
+                (
+                    order_id,
+                    json.dumps(
+                        {"order_id": order_id, "from_warehouse": source, "to_warehouse": target}
+                    ),
+                ),
+            )
+    old.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as tx:
+            tx.add_transfer({"order_id": "O-3", "from_warehouse": "ES", "to_warehouse": "DE"})
+        with store.reader() as tx:
+            listed = {
+                site: [t["order_id"] for t in tx.transfers(warehouse=site)]
+                for site in ("DE", "FR", "ES", "IT")
+            }
+            assert listed == {
+                "DE": ["O-3", "O-1"],
+                "FR": ["O-2", "O-1"],
+                "ES": ["O-3", "O-2"],
+                "IT": [],
+            }
+            assert [t["order_id"] for t in tx.transfers(limit=1, warehouse="FR")] == ["O-2"]
+            assert [t["order_id"] for t in tx.transfers()] == ["O-3", "O-2", "O-1"]
+            plan = " ".join(
+                str(r[-1])
+                for r in tx._all(  # type: ignore[attr-defined]
+                    "EXPLAIN QUERY PLAN SELECT id FROM transfers "
+                    "WHERE from_warehouse = 'DE' OR to_warehouse = 'DE'"
+                )
+            )
+        assert "transfers_from" in plan and "transfers_to" in plan, plan  # no scan of docs
     finally:
         store.close()
 
