@@ -317,6 +317,13 @@ class HandheldApp(App):  # type: ignore[misc]
             self.session.enter_qty(int(qty))
             self._after_action()
 
+    def start_move(self) -> None:
+        """The stock screen's Move button: the chosen bin's units go to the next bin
+        scanned."""
+        if self.session is not None:
+            self.session.start_move()
+            self._after_action()
+
     def short(self, reason: str) -> None:
         """A short-pick reason button."""
         if self.session is not None:

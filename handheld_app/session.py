@@ -26,7 +26,8 @@ QTY_DIGITS = len(str(MAX_COUNT))
 
 class PickerSession:
     """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``
-    (on the stock screen: scan an item, then a bin, and ``enter_qty`` to count it);
+    (on the stock screen: scan an item, then a bin, and ``enter_qty`` to count it, or
+    ``start_move``, scan the bin to put it in and ``enter_qty`` to move it);
     ``current_view()`` is what the screen shows. Each action returns ``Feedback`` and
     rings the feedback port (beep on ok, buzz on a refusal)."""
 
@@ -136,13 +137,20 @@ class PickerSession:
 
     def enter_qty(self, qty: int) -> Feedback:
         """Confirm the quantity of the scanned item (on the stock screen: the units
-        counted in the chosen bin)."""
+        counted in the chosen bin, or moved out of it)."""
         if self.mode == "stock":
-            return self._ring(self.stock.count(qty))
+            return self._ring(self.stock.enter_qty(qty))
         if self.mode != "pick" or self.flow is None:
             return self._ring(Feedback.refuse("no_task", "Choose a task first"))
         gone = self._task_gone()
         return gone or self._after_flow(self.flow.enter_qty(qty))
+
+    def start_move(self) -> Feedback:
+        """On the stock screen: move units out of the chosen bin (the next bin scanned
+        is where they go)."""
+        if self.mode != "stock":
+            return self._ring(Feedback.refuse("no_bin", "Open the stock screen first"))
+        return self._ring(self.stock.start_move())
 
     def short(self, reason: ShortReason | str) -> Feedback:
         """Report the current line short (bin_empty, damaged or not_found)."""

@@ -130,7 +130,7 @@ KINDS: dict[str, OpKind] = {
         OpKind(
             "stock.moved",
             {"warehouse": _S, "sku": _S, "from_location": _S, "to_location": _S, "qty": "pos"},
-            {},
+            {"lot": _S, "expiry": _S},
         ),
         OpKind("label.printed", {"order_id": _S, "printer": _S, "job_id": _S}, {}),
         OpKind("exception.raised", {"order_id": _S, "kind": "exception", "detail": "any"}, {}),
@@ -282,9 +282,17 @@ def _apply_stock(kind: str, data: Mapping[str, Any], row_id: str, row: Row | Non
     elif kind == "stock.counted":
         on_hand = int(data["counted"])
     elif kind == "stock.moved":
-        qty = int(data["qty"])
         is_target = row_id == stock_id(data["warehouse"], data["to_location"], data["sku"])
-        on_hand += qty if is_target else -qty
+        qty = int(data["qty"]) if is_target else -int(data["qty"])
+        on_hand += qty
+        lot = data.get("lot")
+        if lot:
+            lots = stock.setdefault("lots", [])
+            entry = next((e for e in lots if e.get("lot") == lot), None)
+            if entry is None:
+                lots.append({"lot": lot, "expiry": data.get("expiry"), "qty": qty})
+            else:
+                entry["qty"] = int(entry.get("qty") or 0) + qty
     stock["on_hand"] = on_hand
     stock["reserved"] = reserved
     stock["available"] = on_hand - reserved

@@ -400,8 +400,13 @@ class PushState:
             self.bin(warehouse, data, "to_location"),
         )
         qty = self.number(data, "qty")
-        self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at)
-        self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at)
+        # Units of a lot stay that lot (and keep its expiry) in the bin they go to.
+        lot, expiry = data.get("lot") or "", data.get("expiry") or None
+        for name, value in (("lot", lot), ("expiry", expiry or "")):
+            if type(value) is not str:
+                raise Rejected(f"invalid field {name!r}: must be text, got {value!r}")
+        self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at, lot, expiry)
+        self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at, lot, expiry)
 
     def label_printed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)

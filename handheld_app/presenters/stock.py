@@ -1,11 +1,17 @@
-"""Stock lookup and bin count: scan an item, see its stock per bin from the local cache
-and how old that cache is (the time of the last successful sync); then scan a bin and key
-the quantity on the shelf to record a count (``stock.counted``).
+"""Stock lookup, bin count and bin-to-bin move: scan an item, see its stock per bin from
+the local cache and how old that cache is (the time of the last successful sync); then
+scan a bin and key the quantity on the shelf to record a count (``stock.counted``), or
+move units from that bin to another scanned bin (``stock.moved``).
 
 A count is booked at central against the ledger position this device's replica of the
 bin reflects (DESIGN.md §3), so a bin with this device's own moves not yet pulled back
 (a pick still in the outbox, say) cannot be counted until the next sync: its replica
-position does not include them and they would be booked twice."""
+position does not include them and they would be booked twice.
+
+A move is two ledger movements and needs no such wait. It takes at most the bin's free
+units in the cache (on hand less what orders have reserved there: reserved units stay for
+their picks), and it carries the lot: the one on the scanned label, else the bin's only
+lot; a bin holding several lots is moved from a label that names one."""
 
 from __future__ import annotations
 
@@ -46,11 +52,19 @@ class StockView:
     as_of: str = "never"
     message: str = "Scan an item"
     ok: bool = True
-    counting: str = ""  # the bin being counted, "" when none
+    counting: str = ""  # the bin chosen (to count, or to move from), "" when none
+    moving: bool = False  # the chosen bin's units are being moved to another bin
+    target: str = ""  # the bin they go to, "" until scanned
+    lot: str = ""  # lot and expiry on the scanned item's label, if it carries them
+    expiry: str = ""
 
     def on_hand_in(self, location: str) -> int:
         """The cached on-hand of the item in ``location`` (0 when the bin has none)."""
         return next((line.on_hand for line in self.lines if line.location == location), 0)
+
+    def available_in(self, location: str) -> int:
+        """The cached free units of the item in ``location``: on hand less reserved."""
+        return next((line.available for line in self.lines if line.location == location), 0)
 
 
 class StockPresenter:
@@ -71,11 +85,13 @@ class StockPresenter:
         self.current = StockView()
 
     def lookup(self, scan: Scan) -> Feedback:
-        """Show the stock of a scanned item; a bin scanned while an item is shown
-        starts counting it there; other barcodes are refused."""
+        """Show the stock of a scanned item; a bin scanned while an item is shown is
+        chosen for a count there (or, while moving, is the bin the units go to); other
+        barcodes are refused."""
         as_of = age(self.last_sync(), self.clock())
         if scan.kind is ScanKind.LOCATION and self.current.sku:
-            return self.choose_bin(str(scan.data["code"]))
+            code = str(scan.data["code"])
+            return self.choose_target(code) if self.current.moving else self.choose_bin(code)
         if scan.kind is ScanKind.UNKNOWN:
             why = scan.data.get("error", "not readable")
             feedback = Feedback.refuse("unknown_barcode", f"Unknown barcode: {why}")
@@ -87,7 +103,10 @@ class StockPresenter:
                 gtin = scan.data["gtin"]
                 feedback = Feedback.refuse("unknown_item", f"Item {gtin} is not in the catalogue")
             else:
-                return self._show(str(sku["sku"]), str(sku.get("name") or ""), as_of)
+                label = StockView(
+                    lot=str(scan.data.get("lot") or ""), expiry=str(scan.data.get("expiry") or "")
+                )
+                return self._show(str(sku["sku"]), str(sku.get("name") or ""), as_of, label)
         self.current = StockView(as_of=as_of, message=feedback.message, ok=False)
         return feedback
 
@@ -99,7 +118,99 @@ class StockPresenter:
         site = self.store.site
         if self.store.location(location, site) is None:
             return self._refuse("unknown_location", f"Bin {location} is not a bin of {site}")
-        return self._show(view.sku, view.name, view.as_of, counting=location)
+        return self._show(view.sku, view.name, view.as_of, replace(view, counting=location))
+
+    def start_move(self) -> Feedback:
+        """Move units of the shown item out of the chosen bin: the next bin scanned is
+        where they go."""
+        view = self.current
+        source = view.counting
+        if not view.sku or not source:
+            return self._refuse("no_bin", "Scan an item, then the bin to move it from")
+        free = view.available_in(source)
+        if free <= 0:
+            return self._refuse(
+                "nothing_free",
+                f"No free {view.sku} in {source} to move "
+                f"({view.on_hand_in(source)} on hand, all reserved or none)",
+            )
+        message = f"Move {view.sku} from {source}: scan the bin to put it in"
+        self.current = replace(view, moving=True, target="", message=message, ok=True)
+        return Feedback.good(message, "move")
+
+    def choose_target(self, location: str) -> Feedback:
+        """The bin the moved units go to: a bin of this site other than the source."""
+        view = self.current
+        site = self.store.site
+        if self.store.location(location, site) is None:
+            return self._refuse("unknown_location", f"Bin {location} is not a bin of {site}")
+        if location == view.counting:
+            return self._refuse("same_bin", f"{location} is the bin they come from: scan another")
+        free = view.available_in(view.counting)
+        message = f"Move {view.sku} {view.counting} -> {location}: set the units (up to {free})"
+        self.current = replace(view, target=location, message=message, ok=True)
+        return Feedback.good(message, "move_to")
+
+    def enter_qty(self, qty: int) -> Feedback:
+        """The units keyed or set on the counter: a move when moving, else a count."""
+        return self.move(qty) if self.current.moving else self.count(qty)
+
+    def move(self, qty: int) -> Feedback:
+        """Record ``qty`` units of the shown item moved from the chosen bin to the
+        target bin."""
+        view = self.current
+        source, target, sku = view.counting, view.target, view.sku
+        if not sku or not source or not view.moving:
+            return self._refuse("no_bin", "Scan an item, then the bin to move it from")
+        if not target:
+            return self._refuse("no_target", f"Scan the bin to put {sku} in first")
+        free = view.available_in(source)
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+            return self._refuse("bad_qty", f"Key the units to move (1 to {free}), not {qty!r}")
+        if qty > free:
+            reserved = view.on_hand_in(source) - free
+            return self._refuse(
+                "too_many",
+                f"Only {free} {sku} free in {source} ({reserved} reserved for orders)",
+            )
+        lot = self._lot_of(source)
+        if lot is None:
+            return self._refuse(
+                "which_lot",
+                f"{source} holds several lots of {sku}: scan the label with the lot to move",
+            )
+        data = {
+            "warehouse": self.store.site,
+            "sku": sku,
+            "from_location": source,
+            "to_location": target,
+            "qty": qty,
+            "operator": self.operator,
+        }
+        data.update({name: value for name, value in lot.items() if value})
+        try:
+            self.store.record("stock.moved", data, self.clock())
+        except SyncError as exc:
+            return self._refuse("not_recorded", f"Move not recorded: {exc}")
+        self._show(sku, view.name, view.as_of, replace(view, counting=""))
+        message = f"Moved {qty} x {sku} from {source} to {target}"
+        self.current = replace(self.current, message=message)
+        return Feedback.good(message, "moved")
+
+    def _lot_of(self, location: str) -> dict[str, str] | None:
+        """The lot (and expiry) a move out of ``location`` carries: the scanned label's,
+        else the bin's only lot in the cache; {} for a bin without lots; None when the
+        bin holds several and the label named none."""
+        view = self.current
+        if view.lot:
+            return {"lot": view.lot, "expiry": view.expiry}
+        row = self.store.get("stock", stock_id(self.store.site, location, view.sku)) or {}
+        lots = [lot for lot in row.get("lots") or [] if lot.get("lot")]
+        if not lots:
+            return {}
+        if len(lots) > 1:
+            return None
+        return {"lot": str(lots[0]["lot"]), "expiry": str(lots[0].get("expiry") or "")}
 
     def count(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item counted in the chosen bin."""
@@ -132,7 +243,7 @@ class StockPresenter:
         except SyncError as exc:
             return self._refuse("not_recorded", f"Count not recorded: {exc}")
         was = view.on_hand_in(location)
-        self._show(sku, view.name, view.as_of)
+        self._show(sku, view.name, view.as_of, replace(view, counting=""))
         message = f"Counted {qty} x {sku} in {location} (the cache had {was})"
         self.current = replace(self.current, message=message)
         return Feedback.good(message, "counted")
@@ -142,7 +253,11 @@ class StockPresenter:
         self.current = replace(self.current, message=message, ok=False)
         return Feedback.refuse(code, message)
 
-    def _show(self, sku: str, name: str, as_of: str, counting: str = "") -> Feedback:
+    def _show(self, sku: str, name: str, as_of: str, chosen: StockView | None = None) -> Feedback:
+        """Show the item's bins from the cache; ``chosen`` carries the label's lot and
+        the bin chosen for a count (a fresh choice: no move under way)."""
+        chosen = chosen or StockView()
+        counting = chosen.counting
         lines = []
         for row in self.store.stock(sku, self.store.site):
             lots = ", ".join(
@@ -160,14 +275,25 @@ class StockPresenter:
             )
         total = sum(line.available for line in lines)
         if counting:
-            message = f"Count {sku} in {counting}: key the units in the bin"
+            message = f"Count {sku} in {counting}: key the units in the bin, or Move"
             code = "count"
         else:
             bins = "bin" if len(lines) == 1 else "bins"
             message = (
                 f"{sku}: {total} available in {len(lines)} {bins} (synced {as_of}); "
-                "scan a bin to count it"
+                "scan a bin to count or move it"
             )
             code = "stock"
-        self.current = StockView(sku, name, tuple(lines), total, as_of, message, True, counting)
+        self.current = StockView(
+            sku,
+            name,
+            tuple(lines),
+            total,
+            as_of,
+            message,
+            True,
+            counting,
+            lot=chosen.lot,
+            expiry=chosen.expiry,
+        )
         return Feedback.good(message, code)

@@ -1,5 +1,6 @@
-"""Stock screen: bins of the scanned item from the cache, how old it is, and a bin
-count (scan the bin, set the units, save)."""
+"""Stock screen: bins of the scanned item from the cache, how old it is, a bin count
+(scan the bin, set the units, save) and a move to another bin (scan the bin, Move, scan
+the bin to put it in, set the units, save)."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ class StockScreen(Screen):  # type: ignore[misc]
     message = StringProperty("")
     message_ok = BooleanProperty(True)
     counting = StringProperty("")
+    moving = BooleanProperty(False)
+    target = StringProperty("")
     qty = NumericProperty(0)
 
     def show(self, view: StockView) -> None:
         """Update the labels; a bin newly chosen for counting starts at its cached
-        on-hand."""
+        on-hand, a move at all the bin's free units."""
         self.sku = view.sku
         self.item_name = view.name
         rows = [f"  {'BIN':<10} {'HAVE':>5} {'FREE':>5}"]
+        marks = {view.counting: ">", view.target: "<"}
         rows += [
-            f"{'>' if line.location == view.counting else ' '} "
+            f"{marks.get(line.location, ' ')} "
             f"{line.location:<10} {line.on_hand:>5} {line.available:>5}"
             for line in view.lines
         ]
@@ -36,9 +40,10 @@ class StockScreen(Screen):  # type: ignore[misc]
         self.as_of = f"cache as of last sync: {view.as_of}"
         self.message = view.message if view.sku or not view.ok else "Scan an item"
         self.message_ok = view.ok
-        if view.counting and view.counting != self.counting:
-            self.qty = max(0, view.on_hand_in(view.counting))
-        self.counting = view.counting
+        if view.counting and (view.counting, view.moving) != (self.counting, self.moving):
+            start = view.available_in if view.moving else view.on_hand_in
+            self.qty = max(0, start(view.counting))
+        self.counting, self.moving, self.target = view.counting, view.moving, view.target
 
     def change_qty(self, delta: int) -> None:
         """The -/+ buttons, kept within 0..MAX_COUNT."""

@@ -215,6 +215,27 @@ def test_stock_moved_and_short_pick_reallocates(http: httpx.Client, device: http
     assert [(a["location"], a["qty"]) for a in doc["allocations"]] == [("A02-05-1", 2)]
 
 
+def test_a_move_with_a_lot_that_is_not_text_is_rejected(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    before = stock_of(http, "SKU-1001", "A01-01-1")["on_hand"]
+    move = {
+        "warehouse": "DE-FRA",
+        "sku": "SKU-1001",
+        "from_location": "A01-01-1",
+        "to_location": "A02-05-1",
+        "qty": 1,
+    }
+    result = push(
+        device, op("stock.moved", 1, **move, lot=7), op("stock.moved", 2, **move, expiry=[1])
+    )
+    assert [(r["status"], r.get("reason")) for r in result["results"]] == [
+        ("rejected", "invalid field 'lot': must be text, got 7"),
+        ("rejected", "invalid field 'expiry': must be text, got [1]"),
+    ]
+    assert stock_of(http, "SKU-1001", "A01-01-1")["on_hand"] == before
+
+
 def test_status_never_moves_backwards(http: httpx.Client, device: httpx.Client) -> None:
     http.post("/v1/orders", json=order_body("SH-1", [("SKU-2001", 1)])).raise_for_status()
     shipped = op(

@@ -181,7 +181,7 @@ def scenario_banner(d: Driver) -> Step:
 
 def scenario_stock(d: Driver) -> Step:
     """Stock lookup: one tap from the list, scan an item, bins from the cache; then a bin
-    count with the buttons and one typed."""
+    count with the buttons and one typed, and a move to another bin."""
     d.app.go("stock")
     stock = _screen(d, "stock")
     yield until(lambda: d.app.sm.current == "stock", "the stock screen")
@@ -230,6 +230,44 @@ def scenario_stock(d: Driver) -> Step:
     yield until(lambda: not stock.counting, "the typed count saved")
     counts = [op.data["counted"] for op in store.pending() if op.kind == "stock.counted"]
     d.record("typed_count", counts == [row["on_hand"] + 1, 3], counts=counts, msg=stock.message)
+    # A move: all but one of a bin's free units to another bin of the site.
+    source = next(
+        r
+        for r in store.all("stock")
+        if r not in (row, second)
+        and int(r.get("available") or 0) >= 2
+        and len([lot for lot in r.get("lots") or [] if lot.get("lot")]) <= 1
+    )
+    target = next(
+        str(loc["code"])
+        for loc in store.all("location")
+        if loc.get("warehouse") == store.site and loc["code"] != source["location"]
+    )
+    yield from choose(source)
+    _tap(stock.ids.move)
+    yield until(lambda: stock.moving, "the move started")
+    free = d.app.session.stock.current.available_in(source["location"])
+    d.record("move_started", stock.qty == free >= 2, qty=stock.qty, free=free)
+    d.type_code(f"LOC-{target}")
+    yield until(lambda: stock.target == target, "the bin to put it in")
+    _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "-"))
+    yield 0.1
+    d.shot("12c_stock_move")
+    d.record(
+        "move_button",
+        stock.ids.save_count.text == f"Move {free - 1}",
+        text=stock.ids.save_count.text,
+    )
+    _tap(stock.ids.save_count)
+    yield until(lambda: stock.message.startswith("Moved"), "the move saved")
+    moved = [op.data for op in store.pending() if op.kind == "stock.moved"]
+    d.record(
+        "moved",
+        [(m["from_location"], m["to_location"], m["qty"]) for m in moved]
+        == [(source["location"], target, free - 1)],
+        moved=moved,
+        message=stock.message,
+    )
     d.type_code("TOTE-12")
     yield until(lambda: not stock.message_ok, "the refusal of a non-item")
     d.record("stock_refused", True, message=stock.ids.message.text)

@@ -1,0 +1,137 @@
+"""Bin-to-bin moves on the stock screen: scan an item, its bin, Move, the bin to put it
+in, the units; recorded as ``stock.moved`` with the lot the units carry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handheld_app.session import PickerSession
+from sync.client import SyncClient
+from sync.store import LocalStore
+from tests.handheld_app.floor import GTIN_BAG, GTIN_CUP, GTIN_PEN, Clock, gs1
+from tests.sync.central_data import SITE, admin, masterdata, stock_rows
+
+LOC = "LOC-"
+
+
+def _stock(store: LocalStore, location: str, sku: str) -> tuple[int, list[tuple[str, int]]]:
+    row = store.get("stock", f"{SITE}/{location}/{sku}") or {}
+    lots = [(lot["lot"], lot["qty"]) for lot in row.get("lots") or [] if lot.get("lot")]
+    return int(row.get("on_hand") or 0), lots
+
+
+def test_move_records_stock_moved_with_the_bins_lot(store: LocalStore, clock: Clock) -> None:
+    session = PickerSession(store, "77", clock)
+    session.show_stock()
+    assert session.scan(GTIN_PEN).code == "stock"  # a plain GTIN: no lot on the label
+    assert session.scan(f"{LOC}C03-01-1").code == "count"
+    started = session.start_move()
+    assert (started.code, session.stock.current.moving) == ("move", True)
+    # Refusals keep the move under way and record nothing.
+    assert session.enter_qty(2).code == "no_target"
+    assert session.scan(f"{LOC}C03-01-1").code == "same_bin"
+    assert session.scan(f"{LOC}Z99-99-9").code == "unknown_location"
+    assert session.scan(f"{LOC}A01-02-1").code == "move_to"
+    for bad, code in ((8, "too_many"), (0, "bad_qty"), (True, "bad_qty")):
+        assert session.enter_qty(bad).code == code, bad
+    assert store.pending_count() == 0
+    view = session.stock.current
+    assert (view.counting, view.target, view.moving) == ("C03-01-1", "A01-02-1", True)
+
+    done = session.enter_qty(5)
+    assert (done.ok, done.code) == (True, "moved"), done.message
+    assert done.message == "Moved 5 x SKU-PEN from C03-01-1 to A01-02-1"
+    (op,) = store.pending()
+    assert (op.kind, op.data) == (
+        "stock.moved",
+        {
+            "warehouse": SITE,
+            "sku": "SKU-PEN",
+            "from_location": "C03-01-1",
+            "to_location": "A01-02-1",
+            "qty": 5,
+            "operator": "77",
+            "lot": "L1",  # the bin's only lot in the cache
+            "expiry": "2027-03-31",
+        },
+    )
+    # Both bins show the move at once, lots included; the screen leaves the move.
+    assert _stock(store, "C03-01-1", "SKU-PEN") == (2, [("L1", 2)])
+    assert _stock(store, "A01-02-1", "SKU-PEN") == (5, [("L1", 5)])
+    view = session.stock.current
+    assert (view.counting, view.moving, view.target) == ("", False, "")
+    assert view.on_hand_in("A01-02-1") == 5
+
+
+def test_reserved_units_stay_and_a_bin_of_several_lots_needs_the_label(
+    store: LocalStore, clock: Clock
+) -> None:
+    session = PickerSession(store, "77", clock)
+    session.show_stock()
+    # B02-05-2 holds 3 pen needles, 1 of them reserved for the hot order.
+    assert session.scan(gs1(GTIN_PEN, lot="L2", expiry="270630")).ok
+    session.scan(f"{LOC}B02-05-2")
+    assert session.start_move().ok
+    session.scan(f"{LOC}C03-01-1")
+    too_many = session.enter_qty(3)
+    assert too_many.code == "too_many"
+    assert too_many.message == "Only 2 SKU-PEN free in B02-05-2 (1 reserved for orders)"
+    # The units keyed in: the lot is the label's.
+    assert session.typed("1").code == "moved"
+    assert store.pending()[-1].data["lot"] == "L2"
+    assert store.pending()[-1].data["expiry"] == "2027-06-30"
+    assert _stock(store, "C03-01-1", "SKU-PEN") == (8, [("L1", 7), ("L2", 1)])
+    # Now C03-01-1 holds two lots: a plain GTIN does not say which one is moved.
+    assert session.scan(GTIN_PEN).ok
+    session.scan(f"{LOC}C03-01-1")
+    session.start_move()
+    session.scan(f"{LOC}A01-01-1")
+    assert session.enter_qty(1).code == "which_lot"
+    assert store.pending_count() == 1
+    # A bin without free units of the item has nothing to move.
+    assert session.scan(GTIN_BAG).ok
+    session.scan(f"{LOC}A01-02-1")  # no cooler bags there
+    assert session.start_move().code == "nothing_free"
+    assert not session.stock.current.moving
+    assert store.pending_count() == 1
+
+
+def test_a_move_reaches_central_with_its_lot(central_server, tmp_path: Path) -> None:
+    md = masterdata()
+    md["skus"].append({**md["skus"][0], "sku": "SKU-LOT", "gtin": GTIN_CUP, "name": "Lot item"})
+    md["stock"] = [
+        {
+            "warehouse": SITE,
+            "location": "A02",
+            "sku": "SKU-LOT",
+            "qty": 20,
+            "lot": "L7",
+            "expiry": "2027-05-31",
+        }
+    ]
+    central_server.import_masterdata(md)
+    with (
+        admin(central_server) as http,
+        LocalStore(tmp_path / "hh-1.db", "hh-1", SITE) as store,
+        SyncClient(store, central_server.url, central_server.device_token("hh-1", SITE)) as sync,
+    ):
+        assert sync.run_once().ok
+        now = datetime.now(UTC)
+        session = PickerSession(store, "op1", lambda: now)
+        assert session.scan(GTIN_CUP).code == "stock"
+        session.scan(f"{LOC}A02")
+        session.start_move()
+        session.scan(f"{LOC}A03")
+        assert session.enter_qty(4).code == "moved"
+        result = sync.run_once()
+        assert result.ok and result.acked == 1 and result.rejected == 0, result.error
+        bins = {
+            row["location"]: (row["on_hand"], [(lot["lot"], lot["qty"]) for lot in row["lots"]])
+            for row in stock_rows(http, "SKU-LOT")
+        }
+        assert bins == {"A02": (16, [("L7", 16)]), "A03": (4, [("L7", 4)])}
+        # The device's cache, pulled back, agrees with central.
+        assert _stock(store, "A02", "SKU-LOT") == (16, [("L7", 16)])
+        assert _stock(store, "A03", "SKU-LOT") == (4, [("L7", 4)])
+        assert store.pending_count() == 0
