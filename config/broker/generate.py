@@ -10,6 +10,7 @@ The ACL follows the device's role (DESIGN.md §4.3, prefix ``rushline/v1/{site}`
 | dispatch | ``task/#``, ``order/+/event`` | ``task/#`` |
 | handheld | (only its own ``dev/``) | ``task/{id}`` |
 | monitor | (only its own ``dev/``) | everything of the site |
+| supervisor | ``dev/+/command`` (operators' tools: the dock's ``close_pickup``) | everything of the site |
 | conveyor | ``conveyor/{conveyor}/#`` (an MQTT conveyor bridge) | |
 
 Every device reads ``dev/+/state``, ``order/+/event`` and ``central/state``.
@@ -32,7 +33,16 @@ from typing import Any
 
 from config.errors import ConfigError
 
-ROLES = ("sorter", "pack", "dock", "dispatch", "handheld", "monitor", "conveyor")
+ROLES = (
+    "sorter",
+    "pack",
+    "dock",
+    "dispatch",
+    "handheld",
+    "monitor",
+    "supervisor",
+    "conveyor",
+)
 PBKDF2_ITERATIONS = 10_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -151,6 +161,8 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
         rules.append(f"topic read {p}/task/{device.id}")
     elif device.role == "monitor":
         rules.append(f"topic read {p}/#")
+    elif device.role == "supervisor":
+        rules += [f"topic read {p}/#", f"topic write {p}/dev/+/command"]
     return rules
 
 

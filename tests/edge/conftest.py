@@ -79,10 +79,13 @@ class FloorBroker(Broker):
     passwords: dict[str, str] = field(default_factory=dict)
 
     def config_text(self) -> str:
+        text = super().config_text()
+        head = text[: len(text) - len(self.extra)]
         return (
-            super().config_text().replace("allow_anonymous true\n", "")
+            head.replace("allow_anonymous true\n", "")
             + "allow_anonymous false\n"
             + f"password_file {self.workdir}/passwd\n"
+            + self.extra
         )
 
     def start(self) -> FloorBroker:

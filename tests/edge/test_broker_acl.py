@@ -47,6 +47,46 @@ def test_roles_own_only_their_station_topics() -> None:
     ]
 
 
+def test_a_supervisor_reads_the_site_and_writes_only_station_commands() -> None:
+    supervisor = acl_rules(BrokerDevice("supervisor-1", "supervisor"), SITE)
+    assert [r for r in supervisor if r.split()[1] in ("write", "readwrite")] == [
+        "topic readwrite rushline/v1/DE-FRA/dev/supervisor-1/#",
+        "topic readwrite rushline/v1/DE-FRA/central/state",
+        "topic write rushline/v1/DE-FRA/dev/+/command",
+    ]
+    assert "topic read rushline/v1/DE-FRA/#" in supervisor
+
+
+def test_a_station_command_from_a_supervisor_arrives_one_from_a_handheld_does_not(
+    agent_settings,
+) -> None:
+    lock = threading.Lock()
+    seen: list[BusMessage] = []
+
+    def collect(message: BusMessage) -> None:
+        with lock:
+            seen.append(message)
+
+    command = topics.dev_command(SITE, "dock-1")
+    with (
+        Bus(agent_settings("dock-1")) as dock,
+        Bus(agent_settings("supervisor-1", role="monitor")) as supervisor,
+        Bus(agent_settings("handheld-1")) as handheld,
+    ):
+        dock.subscribe(command, collect)
+        for bus in (dock, supervisor, handheld):
+            bus.wait_connected(5)
+        handheld.publish(command, {"cmd": "close_pickup", "carrier": "dhl"})
+        sent = supervisor.publish(command, {"cmd": "close_pickup", "carrier": "dpd"})
+        wait_until(lambda: handheld.counters.refused == 1, what="the handheld's refusal")
+        wait_until(
+            lambda: any(m.sender == "supervisor-1" and m.seq == sent for m in seen),
+            what="the supervisor's command at the dock",
+        )
+    with lock:
+        assert [m.payload["carrier"] for m in seen] == ["dpd"]
+
+
 def test_cli_writes_private_files_and_mosquitto_accepts_them(
     tmp_path, monkeypatch, capsys, agent_settings
 ) -> None:

@@ -111,9 +111,9 @@ def test_dock_ships_packed_refuses_unpacked_and_prints_manifest(
 
     pty.scan(T3)
     wait_until(lambda: len(ops_of(agent.store, "order.shipped")) == 3, what="D3 shipped")  # type: ignore[arg-type]
-    # Close the DPD pickup by MQTT command (as the dock's operator screen would).
+    # Close the DPD pickup by MQTT command from a supervisor's console.
     sender = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dock-cmd", protocol=mqtt.MQTTv5)
-    sender.username_pw_set("dock-1", floor_broker.passwords["dock-1"])
+    sender.username_pw_set("supervisor-1", floor_broker.passwords["supervisor-1"])
     sender.connect("127.0.0.1", floor_broker.port)
     sender.loop_start()
     try:

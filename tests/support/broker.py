@@ -17,12 +17,14 @@ MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passw
 @dataclass
 class Broker:
     """Mosquitto on 127.0.0.1:``port`` under ``workdir``. ``users`` maps user -> password;
-    with users the broker refuses anonymous clients; ``acl`` is the ACL file's text."""
+    with users the broker refuses anonymous clients; ``acl`` is the ACL file's text;
+    ``extra`` is appended to the configuration."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
     users: dict[str, str] = field(default_factory=dict)
     acl: str | None = None
+    extra: str = ""  # more configuration lines (e.g. a bridge)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,7 +51,7 @@ class Broker:
             lines.append("allow_anonymous true")
         if self.acl is not None:
             lines.append(f"acl_file {self.workdir}/acl")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.extra
 
     def start(self) -> Broker:
         self.workdir.mkdir(parents=True, exist_ok=True)
