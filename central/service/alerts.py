@@ -1,6 +1,6 @@
 """Alerts, computed from the current state when asked: low stock (with a replenishment
-suggestion), oversold bins, orders at risk of missing their deadline, open order
-exceptions and rejected device operations."""
+suggestion), oversold bins, bins holding less than is reserved there, orders at risk of
+missing their deadline, open order exceptions and rejected device operations."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, li
         ctx = Ctx(tx, clock.now(), settings)
         lines = tx.stock_lines()
         held: dict[tuple[str, str, str], int] = defaultdict(int)
+        holders: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         for r in tx.reservations():
             held[(r.warehouse, r.location, r.sku)] += r.qty
+            holders[(r.warehouse, r.location, r.sku)].add(r.order_id)
         bins: dict[tuple[str, str, str], int] = defaultdict(int)
         for line in lines:
             bins[(line.warehouse, line.location, line.sku)] += line.on_hand
@@ -67,6 +69,23 @@ def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, li
             }
             for (wh, loc, sku), qty in sorted(bins.items())
             if qty < 0
+        ]
+        # Reserved beyond what the bin holds (a count found fewer, say): some of these
+        # orders will be short-picked there unless they are allocated elsewhere.
+        short_bins = [
+            {
+                "kind": "short_bin",
+                "warehouse": wh,
+                "location": loc,
+                "sku": sku,
+                "on_hand": bins.get((wh, loc, sku), 0),
+                "reserved": reserved,
+                "orders": sorted(holders[(wh, loc, sku)]),
+                "message": f"{wh}/{loc} {sku}: {bins.get((wh, loc, sku), 0)} on hand, "
+                f"{reserved} reserved for {', '.join(sorted(holders[(wh, loc, sku)]))}",
+            }
+            for (wh, loc, sku), reserved in sorted(held.items())
+            if 0 <= bins.get((wh, loc, sku), 0) < reserved
         ]
         at_risk, exceptions = [], []
         for doc in tx.open_orders():
@@ -118,6 +137,7 @@ def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, li
     return {
         "low_stock": low,
         "oversold": oversold,
+        "short_bins": short_bins,
         "at_risk": at_risk,
         "exceptions": exceptions,
         "rejected_ops": rejected,

@@ -32,6 +32,9 @@ _PICKING_OR_LATER = frozenset(
 )
 
 
+# Orders whose reservations may be moved to other bins (not yet picking).
+_REALLOCATABLE = frozenset((OrderStatus.RECEIVED.value, OrderStatus.ALLOCATED.value))
+
 __all__ = ["LATE", "PushState", "Rejected"]
 
 
@@ -54,6 +57,8 @@ class PushState:
     pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
+    # Bins a count, adjustment or move took units out of (see ``follow_stock``).
+    shrunk: set[tuple[str, str, str]] = field(default_factory=set)
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
         """Read the push's orders, their reservations and the on-hand of the bins it
@@ -379,6 +384,8 @@ class PushState:
         if type(reason) is not str or not reason:
             reason = self.text(data, "reason")
         self.move(op_id, key, delta, reason, at)
+        if delta < 0:
+            self.shrunk.add(key)
 
     def stock_counted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         key = self.stock_target(data)
@@ -388,6 +395,8 @@ class PushState:
         # between the count and what the device was looking at is booked.
         then = self.ctx.tx.on_hand(*key, upto_seq=seen)
         self.move(op_id, key, counted - then, "count", at)
+        if counted < then:
+            self.shrunk.add(key)
 
     def stock_moved(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         warehouse = self.text(data, "warehouse")
@@ -407,6 +416,7 @@ class PushState:
                 raise Rejected(f"invalid field {name!r}: must be text, got {value!r}")
         self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at, lot, expiry)
         self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at, lot, expiry)
+        self.shrunk.add((warehouse, source, sku))
 
     def label_printed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -440,6 +450,8 @@ class PushState:
         tx.append_movements(self.movements)
         for order_id in list(self.left):
             self.settle(order_id)
+        if self.shrunk:
+            self.follow_stock()
         tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
         for order_id in self.dirty_holds:
             for r in [*self.holds_before[order_id], *self.holds[order_id]]:
@@ -452,3 +464,54 @@ class PushState:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
                 doc["allocations"] = allocations_from(self.holds[order_id], doc["allocations"])
+
+    def follow_stock(self) -> None:
+        """Reservations follow the stock: where a count, adjustment or move left a bin
+        holding less than is reserved there, orders not yet being picked and without an
+        open pick task give up their share there, least urgent first, and are allocated
+        again (elsewhere, or from what the bin still has). Orders being picked, or in a
+        task a picker may be walking, keep theirs: a short pick moves them."""
+        tx = self.ctx.tx
+        skus = {sku for _, _, sku in self.shrunk}
+        by_bin: dict[tuple[str, str, str], list[ReservationRow]] = {}
+        for r in tx.reservations(skus=skus):
+            if r.order_id not in self.holds:  # this push's orders: their rows as changed
+                by_bin.setdefault((r.warehouse, r.location, r.sku), []).append(r)
+        for rows in self.holds.values():
+            for r in rows:
+                if r.sku in skus:
+                    by_bin.setdefault((r.warehouse, r.location, r.sku), []).append(r)
+        for key in sorted(self.shrunk):
+            rows = by_bin.get(key, [])
+            on_hand = self.on_hand.get(key, 0)
+            reserved = sum(r.qty for r in rows)
+            excess = reserved - max(on_hand, 0)
+            held: dict[str, int] = {}
+            level: dict[str, str] = {}
+            for r in rows:
+                if not r.picking:
+                    held[r.order_id] = held.get(r.order_id, 0) + r.qty
+                    level[r.order_id] = r.level
+            for order_id in sorted(held, key=lambda o: (level[o], o), reverse=True):
+                if excess <= 0:
+                    break
+                if order_id in self.reallocate or any(
+                    t["status"] == "open" for t in tx.tasks_of(order_id)
+                ):
+                    continue
+                doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
+                if doc is None:
+                    row = tx.get_order(order_id)
+                    doc = row.doc if row is not None else None
+                if doc is None or doc["status"] not in _REALLOCATABLE:
+                    continue
+                _, location, sku = key
+                self.release(order_id, sku, location)
+                self.reallocate.add(order_id)
+                self.ctx.change(doc)
+                self.ctx.note(
+                    order_id,
+                    "reallocated",
+                    f"{location} {sku}: {on_hand} on hand for {reserved} reserved",
+                )
+                excess -= held[order_id]

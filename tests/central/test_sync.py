@@ -215,6 +215,75 @@ def test_stock_moved_and_short_pick_reallocates(http: httpx.Client, device: http
     assert [(a["location"], a["qty"]) for a in doc["allocations"]] == [("A02-05-1", 2)]
 
 
+def _held(http: httpx.Client, order_id: str) -> list[tuple[str, int]]:
+    doc = http.get(f"/v1/orders/{order_id}").json()
+    return sorted((a["location"], a["qty"]) for a in doc["allocations"])
+
+
+def _events(http: httpx.Client, order_id: str) -> list[str]:
+    return [e["event"] for e in http.get(f"/v1/orders/{order_id}").json()["timeline"]]
+
+
+def counted(seq: int, location: str, sku: str, qty: int, http: httpx.Client) -> dict[str, Any]:
+    """A ``stock.counted`` op against the bin's current ledger position."""
+    seen = stock_of(http, sku, location)["ledger_seq"]
+    return op(
+        "stock.counted",
+        seq,
+        warehouse="DE-FRA",
+        location=location,
+        sku=sku,
+        counted=qty,
+        seen_cursor=seen,
+    )
+
+
+def test_a_bin_counted_short_sends_waiting_orders_elsewhere(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    for order_id, qty in (("S-1", 8), ("S-2", 6)):
+        http.post("/v1/orders", json=order_body(order_id, [("SKU-1001", qty)])).raise_for_status()
+    assert _held(http, "S-1") == [("A01-01-1", 8)] and _held(http, "S-2") == [("A01-01-1", 6)]
+    # 10 of the 24 go to another pick bin: 14 left for the 14 reserved, nothing moves.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=10))
+    assert _held(http, "S-2") == [("A01-01-1", 6)]
+    # A count finds 9: S-2 (the later of two equally urgent orders) gives up its 6 there
+    # and takes the 1 still free there and 5 from the other bin; S-1 keeps its 8.
+    result = push(device, counted(2, "A01-01-1", "SKU-1001", 9, http))
+    assert result["results"][0]["status"] == "applied"
+    assert _held(http, "S-1") == [("A01-01-1", 8)]
+    assert _held(http, "S-2") == [("A01-01-1", 1), ("A02-05-1", 5)]
+    assert "reallocated" in _events(http, "S-2") and "reallocated" not in _events(http, "S-1")
+    bin_now = stock_of(http, "SKU-1001", "A01-01-1")
+    assert (bin_now["on_hand"], bin_now["reserved"], bin_now["available"]) == (9, 9, 0)
+    assert http.get("/v1/alerts").json()["short_bins"] == []
+
+
+def test_an_order_in_a_pick_task_keeps_its_bin_and_the_shortfall_is_alerted(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("U-1", [("SKU-1001", 2)], urgent=True))
+    http.post("/v1/orders", json=order_body("S-3", [("SKU-1001", 5)])).raise_for_status()
+    assert _held(http, "U-1") == [("A01-01-1", 2)] and _held(http, "S-3") == [("A01-01-1", 5)]
+    # U-1 is urgent: it has a hot pick task, a picker may be on the way to the bin.
+    push(device, counted(1, "A01-01-1", "SKU-1001", 1, http))
+    assert _held(http, "U-1") == [("A01-01-1", 2)]
+    assert "reallocated" not in _events(http, "U-1")
+    # S-3 had no task yet: it no longer counts on the bin (none free elsewhere in
+    # DE-FRA's pick bins, so it is short there and a transfer is proposed).
+    assert ("A01-01-1", 5) not in _held(http, "S-3")
+    assert "reallocated" in _events(http, "S-3")
+    (short,) = http.get("/v1/alerts").json()["short_bins"]
+    assert (short["location"], short["on_hand"], short["reserved"], short["orders"]) == (
+        "A01-01-1",
+        1,
+        2,
+        ["U-1"],
+    )
+    assert short["message"] == "DE-FRA/A01-01-1 SKU-1001: 1 on hand, 2 reserved for U-1"
+
+
 def test_a_move_with_a_lot_that_is_not_text_is_rejected(
     http: httpx.Client, device: httpx.Client
 ) -> None:
