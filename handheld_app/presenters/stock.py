@@ -10,8 +10,9 @@ position does not include them and they would be booked twice.
 
 A move is two ledger movements and needs no such wait. It takes at most the bin's free
 units in the cache (on hand less what orders have reserved there: reserved units stay for
-their picks), and it carries the lot: the one on the scanned label, else the bin's only
-lot; a bin holding several lots is moved from a label that names one."""
+their picks). Units of a bin holding lots keep their lot: the one on the scanned label
+(which the bin must hold), else the bin's only lot; a bin holding several lots is moved
+from a label that names one."""
 
 from __future__ import annotations
 
@@ -173,12 +174,9 @@ class StockPresenter:
                 "too_many",
                 f"Only {free} {sku} free in {source} ({reserved} reserved for orders)",
             )
-        lot = self._lot_of(source)
-        if lot is None:
-            return self._refuse(
-                "which_lot",
-                f"{source} holds several lots of {sku}: scan the label with the lot to move",
-            )
+        lot = self._lot_of(source, qty)
+        if isinstance(lot, Feedback):
+            return lot
         data = {
             "warehouse": self.store.site,
             "sku": sku,
@@ -197,20 +195,36 @@ class StockPresenter:
         self.current = replace(self.current, message=message)
         return Feedback.good(message, "moved")
 
-    def _lot_of(self, location: str) -> dict[str, str] | None:
-        """The lot (and expiry) a move out of ``location`` carries: the scanned label's,
-        else the bin's only lot in the cache; {} for a bin without lots; None when the
-        bin holds several and the label named none."""
+    def _lot_of(self, location: str, qty: int) -> dict[str, str] | Feedback:
+        """The lot (and expiry) ``qty`` units moved out of ``location`` carry: {} for a
+        bin whose cached stock has no lots; else the scanned label's lot, or the bin's
+        only lot when the label named none. A refusal when the bin does not hold that lot
+        or that many of it, or holds several and the label named none."""
         view = self.current
-        if view.lot:
-            return {"lot": view.lot, "expiry": view.expiry}
         row = self.store.get("stock", stock_id(self.store.site, location, view.sku)) or {}
         lots = [lot for lot in row.get("lots") or [] if lot.get("lot")]
         if not lots:
             return {}
-        if len(lots) > 1:
-            return None
-        return {"lot": str(lots[0]["lot"]), "expiry": str(lots[0].get("expiry") or "")}
+        if view.lot:
+            chosen = next((lot for lot in lots if lot["lot"] == view.lot), None)
+            if chosen is None:
+                held = ", ".join(str(lot["lot"]) for lot in lots)
+                return self._refuse(
+                    "wrong_lot", f"{location} holds no lot {view.lot} of {view.sku} ({held})"
+                )
+        elif len(lots) > 1:
+            return self._refuse(
+                "which_lot",
+                f"{location} holds several lots of {view.sku}: scan the label with the lot",
+            )
+        else:
+            chosen = lots[0]
+        if qty > int(chosen.get("qty") or 0):
+            return self._refuse(
+                "too_many",
+                f"Only {chosen.get('qty') or 0} of lot {chosen['lot']} in {location}",
+            )
+        return {"lot": str(chosen["lot"]), "expiry": str(chosen.get("expiry") or view.expiry)}
 
     def count(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item counted in the chosen bin."""

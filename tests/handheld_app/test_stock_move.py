@@ -64,37 +64,67 @@ def test_move_records_stock_moved_with_the_bins_lot(store: LocalStore, clock: Cl
     assert view.on_hand_in("A01-02-1") == 5
 
 
-def test_reserved_units_stay_and_a_bin_of_several_lots_needs_the_label(
+def test_reserved_units_stay_and_the_lot_moved_is_one_the_bin_holds(
     store: LocalStore, clock: Clock
 ) -> None:
     session = PickerSession(store, "77", clock)
     session.show_stock()
-    # B02-05-2 holds 3 pen needles, 1 of them reserved for the hot order.
-    assert session.scan(gs1(GTIN_PEN, lot="L2", expiry="270630")).ok
+    # B02-05-2 holds 3 pen needles of lot L1, 1 of them reserved for the hot order.
+    assert session.scan(gs1(GTIN_PEN, lot="L1")).ok
     session.scan(f"{LOC}B02-05-2")
     assert session.start_move().ok
     session.scan(f"{LOC}C03-01-1")
     too_many = session.enter_qty(3)
     assert too_many.code == "too_many"
     assert too_many.message == "Only 2 SKU-PEN free in B02-05-2 (1 reserved for orders)"
-    # The units keyed in: the lot is the label's.
-    assert session.typed("1").code == "moved"
-    assert store.pending()[-1].data["lot"] == "L2"
-    assert store.pending()[-1].data["expiry"] == "2027-06-30"
-    assert _stock(store, "C03-01-1", "SKU-PEN") == (8, [("L1", 7), ("L2", 1)])
-    # Now C03-01-1 holds two lots: a plain GTIN does not say which one is moved.
-    assert session.scan(GTIN_PEN).ok
+    assert session.typed("1").code == "moved"  # the units keyed in
+    assert store.pending()[-1].data["lot"] == "L1"
+    # A label naming a lot the bin does not hold is refused: the ledger's lots stay true.
+    assert session.scan(gs1(GTIN_PEN, lot="L2", expiry="270630")).ok
+    session.scan(f"{LOC}B02-05-2")
+    session.start_move()
     session.scan(f"{LOC}C03-01-1")
+    wrong = session.enter_qty(1)
+    assert (wrong.code, wrong.message) == ("wrong_lot", "B02-05-2 holds no lot L2 of SKU-PEN (L1)")
+    assert store.pending_count() == 1
+    # A bin holding two lots (as pulled from central): the label says which one moves,
+    # at most what the bin holds of it; a plain GTIN does not say.
+    two_lots = {
+        "warehouse": SITE,
+        "location": "A01-02-1",
+        "sku": "SKU-PEN",
+        "on_hand": 6,
+        "reserved": 0,
+        "available": 6,
+        "lots": [
+            {"lot": "L1", "expiry": "2027-03-31", "qty": 4},
+            {"lot": "L2", "expiry": "2027-06-30", "qty": 2},
+        ],
+        "ledger_seq": 9,
+    }
+    change = {"entity": "stock", "id": f"{SITE}/A01-02-1/SKU-PEN", "data": two_lots}
+    store.apply_changes([change], cursor=store.cursor + 1, epoch=store.epoch)
+    assert session.scan(gs1(GTIN_PEN, lot="L2", expiry="270630")).ok
+    session.scan(f"{LOC}A01-02-1")
+    session.start_move()
+    session.scan(f"{LOC}C03-01-1")
+    assert session.enter_qty(3).message == "Only 2 of lot L2 in A01-02-1"
+    assert session.enter_qty(2).code == "moved"
+    moved = store.pending()[-1].data
+    assert (moved["lot"], moved["expiry"], moved["qty"]) == ("L2", "2027-06-30", 2)
+    assert _stock(store, "A01-02-1", "SKU-PEN") == (4, [("L1", 4), ("L2", 0)])
+    assert session.scan(GTIN_PEN).ok
+    session.scan(f"{LOC}A01-02-1")
     session.start_move()
     session.scan(f"{LOC}A01-01-1")
     assert session.enter_qty(1).code == "which_lot"
-    assert store.pending_count() == 1
+    assert store.pending_count() == 2
     # A bin without free units of the item has nothing to move.
     assert session.scan(GTIN_BAG).ok
     session.scan(f"{LOC}A01-02-1")  # no cooler bags there
     assert session.start_move().code == "nothing_free"
     assert not session.stock.current.moving
-    assert store.pending_count() == 1
+    assert store.pending_count() == 2
 
 
 def test_a_move_reaches_central_with_its_lot(central_server, tmp_path: Path) -> None:
