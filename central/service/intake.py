@@ -11,7 +11,7 @@ from central.service import rules
 from central.service.context import Conflict, Ctx, InputError, NotFound
 from central.service.docs import new_order_doc, set_state, state_of
 from central.service.feed import flush
-from central.service.stock import allocate_orders, load_book, save_reservations
+from central.service.stock import allocate_orders, allocate_waiting, load_book, save_reservations
 from central.service.tasks import batch_waiting, close_tasks_of, hot_task
 from central.settings import ServerSettings
 from central.store.base import Store
@@ -116,6 +116,10 @@ def cancel_order(
                 doc["allocations"] = []
                 close_tasks_of(ctx, order_id, "cancelled")
                 ctx.note(order_id, "cancelled", "reservations released")
+                ctx.change(doc)
+                # What it held may be what another order is waiting for.
+                skus = {li["sku"] for li in doc["lines"]}
+                allocate_waiting(ctx, doc["warehouse"], skus, {order_id})
             else:
                 ctx.note(order_id, "exception", "cancel_after_ship: cancel arrived after shipping")
             ctx.change(doc)

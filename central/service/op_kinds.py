@@ -18,10 +18,10 @@ from central.service.op_fields import (
     number_field,
     text_field,
 )
-from central.service.stock import allocate_orders
+from central.service.stock import allocate_orders, allocate_waiting
 from central.service.tasks import close_tasks_of
 from central.store.base import MovementRow, ReservationRow
-from domain.models import ExceptionKind, OrderStatus, parse_time
+from domain.models import ExceptionKind, LocationKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
 
 # A pick changes nothing of these statuses (the merge would keep them).
@@ -57,8 +57,10 @@ class PushState:
     pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
-    # Bins a count, adjustment or move took units out of (see ``follow_stock``).
+    # Bins a count, adjustment or move took units out of (see ``follow_stock``) or put
+    # units into (see ``stock_arrived``).
     shrunk: set[tuple[str, str, str]] = field(default_factory=set)
+    grown: set[tuple[str, str, str]] = field(default_factory=set)
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
         """Read the push's orders, their reservations and the on-hand of the bins it
@@ -386,6 +388,8 @@ class PushState:
         self.move(op_id, key, delta, reason, at)
         if delta < 0:
             self.shrunk.add(key)
+        elif delta > 0:
+            self.grown.add(key)
 
     def stock_counted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         key = self.stock_target(data)
@@ -397,6 +401,8 @@ class PushState:
         self.move(op_id, key, counted - then, "count", at)
         if counted < then:
             self.shrunk.add(key)
+        elif counted > then:
+            self.grown.add(key)
 
     def stock_moved(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         warehouse = self.text(data, "warehouse")
@@ -417,6 +423,7 @@ class PushState:
         self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at, lot, expiry)
         self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at, lot, expiry)
         self.shrunk.add((warehouse, source, sku))
+        self.grown.add((warehouse, target, sku))
 
     def label_printed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -460,6 +467,8 @@ class PushState:
             close_tasks_of(self.ctx, order_id, "done")
         docs = [self.ctx.changed[o] for o in sorted(self.reallocate) if o in self.ctx.changed]
         allocate_orders(self.ctx, docs, self.excluded)
+        if self.grown:
+            self.stock_arrived()
         for order_id in self.dirty_holds - self.reallocate:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
@@ -515,3 +524,16 @@ class PushState:
                     f"{location} {sku}: {on_hand} on hand for {reserved} reserved",
                 )
                 excess -= held[order_id]
+
+    def stock_arrived(self) -> None:
+        """Units came into pick bins (a count found more, a receipt, a move from a
+        reserve bin): orders of that warehouse waiting for them are allocated again.
+        Orders this push already decides on are left to it."""
+        skus_of: dict[str, set[str]] = {}
+        for wh, code, sku in self.grown:
+            location = self.locations.get((wh, code))
+            if location is None or location.kind is LocationKind.PICK:
+                skus_of.setdefault(wh, set()).add(sku)
+        skip = set(self.holds) | self.reallocate
+        for wh, skus in sorted(skus_of.items()):
+            allocate_waiting(self.ctx, wh, skus, skip)

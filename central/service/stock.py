@@ -9,6 +9,7 @@ from typing import Any
 from central.service import rules
 from central.service.context import Ctx, parse_day
 from central.service.docs import order_of, set_state, state_of
+from central.service.tasks import hot_task
 from central.store.base import ReservationRow
 from domain.ledger import Movement, Reservation, StockBook
 from domain.models import ExceptionKind, Level, LocationKind, OrderLine, OrderStatus, parse_time
@@ -98,6 +99,39 @@ def save_reservations(ctx: Ctx, book: StockBook, order_id: str) -> None:
         ctx.touched.add((row.warehouse, row.location, row.sku))
     for res in held:
         ctx.touched.add((res.warehouse, res.location, res.sku))
+
+
+# Orders looked at per step when stock arrives (the most urgent first).
+WAITING_LIMIT = 500
+
+
+def allocate_waiting(
+    ctx: Ctx, warehouse: str, skus: set[str], skip: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Stock of ``skus`` arrived in ``warehouse`` (a receipt, a count, a move into a pick
+    bin, a cancelled order's release): orders there still waiting for some of it (status
+    received, a line short) are allocated again, most urgent first, and an urgent one
+    that now holds all its lines gets its hot pick task. Orders in ``skip`` are left (a
+    step already deciding their reservations). Returns the orders allocated again."""
+    if not skus:
+        return []
+    docs = []
+    for doc in ctx.tx.list_orders(OrderStatus.RECEIVED.value, None, WAITING_LIMIT, warehouse):
+        doc = ctx.changed.get(doc["id"], doc)
+        if doc["id"] in skip or doc["status"] != OrderStatus.RECEIVED.value:
+            continue
+        if any(li.get("short") and li["sku"] in skus for li in doc["lines"]):
+            docs.append(doc)
+    if not docs:
+        return []
+    allocate_orders(ctx, docs)
+    for doc in docs:
+        if (
+            doc["status"] == OrderStatus.ALLOCATED.value
+            and Level(doc["priority"]["level"]).is_urgent
+        ):
+            hot_task(ctx, doc)
+    return docs
 
 
 def allocate_orders(

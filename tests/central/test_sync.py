@@ -284,6 +284,43 @@ def test_an_order_in_a_pick_task_keeps_its_bin_and_the_shortfall_is_alerted(
     assert short["message"] == "DE-FRA/A01-01-1 SKU-1001: 1 on hand, 2 reserved for U-1"
 
 
+def test_stock_arriving_in_a_pick_bin_allocates_the_orders_waiting_for_it(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    # DE-FRA's pick bins hold 10 of SKU-2001 (its 50 in reserve bin R01-01-1 are not
+    # picked from): the urgent order takes them, the standard one waits, short.
+    http.post("/v1/orders", json=order_body("U-2", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("W-2", [("SKU-2001", 12)])).raise_for_status()
+    waiting = http.get("/v1/orders/W-2").json()
+    assert (waiting["status"], waiting["allocations"]) == ("received", [])
+    # 5 moved from the reserve bin into a pick bin: W-2 takes them, 7 still short.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-2001", "from_location": "R01-01-1", "qty": 5}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1"))
+    assert _held(http, "W-2") == [("A02-05-1", 5)]
+    assert http.get("/v1/orders/W-2").json()["status"] == "received"
+    # A receipt of 8 into the other pick bin covers the rest: allocated, ready to batch.
+    push(device, adjusted(2, 8, reason="received"))
+    doc = http.get("/v1/orders/W-2").json()
+    assert doc["status"] == "allocated"
+    assert _held(http, "W-2") == [("A01-02-1", 7), ("A02-05-1", 5)]
+    assert _events(http, "W-2").count("allocated") == 1
+    assert _held(http, "U-2") == [("A01-02-1", 10)]  # the urgent order kept its units
+
+
+def test_a_cancelled_order_frees_stock_for_an_urgent_one_which_gets_its_task(
+    http: httpx.Client,
+) -> None:
+    # Two equally urgent orders: the second cannot take the first one's units.
+    http.post("/v1/orders", json=order_body("U-3", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("U-4", [("SKU-2001", 4)], urgent=True))
+    assert http.get("/v1/orders/U-4").json()["status"] == "received"
+    assert "task" not in _events(http, "U-4")
+    http.post("/v1/orders/U-3/cancel").raise_for_status()
+    assert _held(http, "U-4") == [("A01-02-1", 4)]
+    assert http.get("/v1/orders/U-4").json()["status"] == "allocated"
+    assert "task" in _events(http, "U-4")  # its hot pick task, at once
+
+
 def test_a_move_with_a_lot_that_is_not_text_is_rejected(
     http: httpx.Client, device: httpx.Client
 ) -> None:
