@@ -30,6 +30,7 @@ from rushline.demo.pickers import SimPicker, TaskBoard, ToteRack
 from rushline.demo.processes import ProcessError, Supervisor
 from rushline.demo.progress import Progress
 from rushline.demo.readers import cursor_in
+from rushline.demo.replenisher import SimReplenisher, start_some_pick_faces_low
 from rushline.demo.services import BrokerInfo, CentralServer, start_broker
 from rushline.demo.stations import Stations
 from rushline.demo.stream import OrderPoster
@@ -67,6 +68,7 @@ class FloorRun:
     outage: dict[str, Any] = field(default_factory=dict)
     disruption: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    low_at_start: list[str] = field(default_factory=list)  # SKUs whose pick bins start low
 
 
 def stage_counts(db_path: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -168,7 +170,9 @@ class Floor:
         site = self.site.site_id
         self.central.admin_token = self.central.token("admin")
         self.central.start()
-        self.central.import_masterdata(end_report.masterdata_document(self.site))
+        masterdata = end_report.masterdata_document(self.site)
+        self.run_info.low_at_start = start_some_pick_faces_low(masterdata, site)
+        self.central.import_masterdata(masterdata)
         self.run_info.phases["central_up_s"] = round(self.elapsed(), 2)
         self.stations = Stations(self)
         try:
@@ -198,6 +202,22 @@ class Floor:
                 else None,
             )
             self.pickers.append(picker)
+        # One worker keeps the pick bins stocked from the reserve bins (stock screen moves).
+        device = "replenisher-1"
+        self.pickers.append(
+            SimReplenisher(
+                device,
+                site,
+                self.out / "devices" / f"{device}.db",
+                self.central.url,
+                self.central.token("device", device, site),
+                self.clock,
+                board,
+                rack,
+                self._on_drop,
+                seed=self.options.seed * 100 + 99,
+            )
+        )
         for picker in self.pickers:
             picker.start()
         self._wait_first_pull()

@@ -82,6 +82,7 @@ class PickerStats:
     refusals: int = 0
     pushed: int = 0
     pushed_taken: int = 0
+    moves: int = 0  # bin-to-bin moves (a replenisher's work)
     errors: list[str] = field(default_factory=list)
 
 

@@ -328,6 +328,14 @@ def build(floor: Floor) -> dict[str, Any]:
         "carriers": carriers_used(orders, times, floor.site),
         "labels": {"printed": len(labels), "mismatched": [m.__dict__ for m in mismatched]},
         "pickers": {p.device_id: p.stats.__dict__ for p in floor.pickers},
+        "replenishment": {
+            "low_at_start": floor.run_info.low_at_start,
+            "moves": sum(p.stats.moves for p in floor.pickers),
+            "units": sum(p.stats.units for p in floor.pickers if p.stats.moves),
+            "applied_at_central": sum(
+                1 for o in ops.values() if o["kind"] == "stock.moved" and o["status"] == "applied"
+            ),
+        },
         "stations": floor.stations.summary() if floor.stations is not None else {},
         "outage": floor.run_info.outage,
         "disruption": floor.run_info.disruption,

@@ -34,6 +34,12 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     t.add_row("duplicates absorbed", str(ops["duplicates_absorbed"]))
     t.add_row("ops lost", str(ops["lost"]))
     t.add_row("labels printed", str(report["labels"]["printed"]))
+    refill = report.get("replenishment") or {}
+    if refill.get("low_at_start"):
+        t.add_row(
+            f"replenishment moves ({len(refill['low_at_start'])} SKUs started low in pick bins)",
+            f"{refill['moves']} ({refill['units']} units)",
+        )
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(

@@ -140,6 +140,25 @@ def test_urgent_packed_before_standard_orders_that_arrived_with_it(run: dict[str
     assert report["urgent_first"]["pairs"] == pairs == report["urgent_first"]["urgent_first"]
 
 
+def test_pick_bins_that_started_low_were_refilled_from_reserve(run: dict[str, Any]) -> None:
+    refill = run["report"]["replenishment"]
+    low = refill["low_at_start"]
+    assert low and refill["moves"] >= len(low) and refill["applied_at_central"] == refill["moves"]
+    conn = _central(run["out"])
+    try:
+        moves = conn.execute(
+            "SELECT json_extract(data, '$.sku'), json_extract(data, '$.from_location'), "
+            "json_extract(data, '$.qty') FROM ops WHERE kind = 'stock.moved' "
+            "AND status = 'applied'"
+        ).fetchall()
+        legs = conn.execute("SELECT count(*) FROM ledger WHERE reason = 'move'").fetchone()[0]
+    finally:
+        conn.close()
+    assert {sku for sku, _, _ in moves} >= set(low)
+    assert all(source.startswith("R") and qty > 0 for _, source, qty in moves)
+    assert legs == 2 * len(moves)  # out of the reserve bin, into the pick bin
+
+
 def test_every_label_matches_its_order(run: dict[str, Any]) -> None:
     labels = read_labels(run["out"] / "labels")
     orders = _orders(run["out"])
