@@ -2,7 +2,8 @@
 
 Reservations come from pick bins: FEFO where expiry is known (expired lots never), else
 FIFO, preferring the fewest bins. Urgent orders may take reservations from less urgent
-orders that are not yet being picked.
+orders that are not yet being picked (``Reservation.picking``: central sets it when an
+order is first picked, or put in a pick task).
 """
 
 from __future__ import annotations

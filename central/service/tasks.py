@@ -32,6 +32,9 @@ def _save(ctx: Ctx, warehouse: str, tasks: list[dict[str, Any]]) -> list[dict[st
             ctx.note(order_id, "task", f"{task['kind']} pick task {task['id']}")
         ctx.feed.append(("task", task["id"], warehouse, task))
     ctx.tx.upsert_tasks(tasks)
+    # A task on the floor commits its orders' units: a picker may be walking to them, so
+    # a more urgent order no longer takes them, nor does a recount move them elsewhere.
+    ctx.tx.lock_reservations(o for task in tasks for o in task["order_ids"])
     return tasks
 
 

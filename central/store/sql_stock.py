@@ -172,6 +172,14 @@ class StockSql(SqlBase):
             ReservationRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], bool(r[7])) for r in rows
         ]
 
+    def lock_reservations(self, order_ids: Iterable[str]) -> None:
+        for part in chunks(list(dict.fromkeys(order_ids)), 500):
+            marks = ",".join("?" * len(part))
+            self._run(
+                f"UPDATE reservations SET picking = 1 WHERE order_id IN ({marks}) AND picking = 0",
+                part,
+            )
+
     def replace_reservations(self, order_id: str, rows: Sequence[ReservationRow]) -> None:
         self.replace_reservations_of({order_id: rows})
 

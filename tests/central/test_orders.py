@@ -77,6 +77,27 @@ def test_unknown_ids_and_tokens(app: CentralApp, http: httpx.Client) -> None:
     assert httpx.get(f"{app.url}/healthz").json()["ok"] is True
 
 
+def test_orders_in_a_pick_task_keep_their_units_from_an_urgent_order(
+    http: httpx.Client,
+) -> None:
+    # Eight standard orders make a full batch: a pick task goes to the floor at once.
+    batch = [f"B-{i}" for i in range(8)]
+    for order_id in batch:
+        http.post("/v1/orders", json=order_body(order_id, [("SKU-2001", 1)])).raise_for_status()
+    docs = [http.get(f"/v1/orders/{o}").json() for o in batch]
+    assert all("task" in [e["event"] for e in d["timeline"]] for d in docs)
+    # The urgent order gets the 2 units nobody holds and is short of the rest: a picker
+    # may be on the way to the batch's 8.
+    urgent = http.post("/v1/orders", json=order_body("URG-2", [("SKU-2001", 10)], urgent=True))
+    doc = urgent.json()
+    assert sum(a["qty"] for a in doc["allocations"]) == 2
+    assert "stock_shortage" in doc["exceptions"]
+    for order_id in batch:
+        after = http.get(f"/v1/orders/{order_id}").json()
+        assert [(a["location"], a["qty"]) for a in after["allocations"]] == [("A01-02-1", 1)]
+        assert "preempted" not in [e["event"] for e in after["timeline"]]
+
+
 def test_list_is_most_urgent_first_and_filters(http: httpx.Client) -> None:
     http.post("/v1/orders", json=order_body("L-std")).raise_for_status()
     http.post(
