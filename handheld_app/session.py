@@ -47,7 +47,7 @@ class PickerSession:
         self.clock = clock
         self.feedback_port: FeedbackPort = feedback or SilentFeedback()
         self.prefixes = prefixes
-        self.progress = TaskProgress(store.outbox_history())
+        self.progress = TaskProgress(store.outbox_history(), orders=store.order)
         self.tasks = TaskListPresenter(store, self.progress, clock)
         self.stock = StockPresenter(store, clock, last_sync, self.operator)
         self.flow: PickFlow | None = None

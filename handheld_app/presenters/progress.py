@@ -4,11 +4,16 @@ Central keeps a task ``open`` until its order ships, so the handheld cannot read
 off the task row. Every op the handheld records for a task carries ``task_id``; the
 outbox keeps them (history is never deleted), so progress survives a restart and is
 the same whether or not the ops reached central yet.
+
+A line reported short is allocated again by central from other bins when it can. Once
+that comes back in the order (a sync later), the task gets a follow-up line at the new
+bin for the units still to pick, as long as the order is not in its tote yet: the
+picker takes them on the same walk, into the same tote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,9 +46,13 @@ class LineState:
 class TaskProgress:
     """Units picked/shorted per task line and orders dropped in a tote, per task."""
 
-    def __init__(self, ops: Iterable[OpRecord] = ()) -> None:
+    def __init__(
+        self, ops: Iterable[OpRecord] = (), orders: Callable[[str], Row | None] | None = None
+    ) -> None:
         self._done: dict[str, dict[LineKey, int]] = {}
+        self._shorted: dict[str, set[tuple[str, str]]] = {}  # task -> (order, sku)
         self._dropped: dict[str, dict[str, str]] = {}
+        self._orders = orders  # the replica's order documents (for follow-up lines)
         for op in ops:
             self.note(op.kind, op.data)
 
@@ -57,6 +66,8 @@ class TaskProgress:
             key = (str(data["order_id"]), str(data["sku"]), str(data["location"]))
             per_task = self._done.setdefault(str(task_id), {})
             per_task[key] = per_task.get(key, 0) + qty
+            if kind == "pick.short":
+                self._shorted.setdefault(str(task_id), set()).add(key[:2])
         elif kind == "tote.assigned":
             self._dropped.setdefault(str(task_id), {})[str(data["order_id"])] = str(data["tote"])
 
@@ -71,7 +82,38 @@ class TaskProgress:
             take = min(qty, budget.get(key, 0))
             budget[key] = budget.get(key, 0) - take
             out.append(LineState(index, *key, qty, qty - take))
-        return out
+        return out + self._follow_ups(task, out)
+
+    def _follow_ups(self, task: Row, lines: list[LineState]) -> list[LineState]:
+        """Lines at the bins central moved shorted units to (see the module docstring):
+        the order line's units not picked, short or left on other lines of this task."""
+        task_id = str(task.get("id"))
+        shorted = self._shorted.get(task_id)
+        if not shorted or self._orders is None:
+            return []
+        dropped = self._dropped.get(task_id, {})
+        extra: list[LineState] = []
+        for order_id, sku in sorted(shorted):
+            order = self._orders(order_id) if order_id not in dropped else None
+            if order is None:
+                continue
+            line = next((li for li in order.get("lines") or [] if li.get("sku") == sku), None)
+            if line is None:
+                continue
+            todo = int(line.get("qty") or 0) - int(line.get("picked") or 0)
+            todo -= int(line.get("short") or 0)
+            known = {ls.location for ls in lines if (ls.order_id, ls.sku) == (order_id, sku)}
+            todo -= sum(ls.left for ls in lines if (ls.order_id, ls.sku) == (order_id, sku))
+            for alloc in order.get("allocations") or []:
+                where = str(alloc.get("location") or "")
+                if todo <= 0 or alloc.get("sku") != sku or not where or where in known:
+                    continue
+                qty = min(todo, int(alloc.get("qty") or 0))
+                if qty > 0:
+                    index = len(lines) + len(extra)
+                    extra.append(LineState(index, order_id, sku, where, qty, qty))
+                    todo -= qty
+        return extra
 
     def totes(self, task_id: str) -> dict[str, str]:
         """order_id -> tote bound by this task's tote scans."""

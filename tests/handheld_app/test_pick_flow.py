@@ -311,3 +311,68 @@ def test_typed_entries_a_short_number_is_the_quantity_a_long_one_an_item(
     assert store.pending_count() == 0
     assert session.typed("٢").code == "picked"  # decimal digits of any script are a number
     assert [op.data["qty"] for op in store.pending()] == [2]
+
+
+def _central_moves_the_bag_line(store: LocalStore, to: str, short: int = 0) -> None:
+    """What the next sync brings: the short acknowledged and O-HOT's bags allocated at
+    ``to`` (or, with ``short``, still short: nowhere else had them)."""
+    ops = store.pending()
+    store.mark_acked([{"op_id": op.op_id, "status": "applied"} for op in ops], ops[-1].seq)
+    order = dict(store.order("O-HOT") or {})
+    order["lines"] = [
+        {**line, "short": short if line["sku"] == "SKU-BAG" else 0} for line in order["lines"]
+    ]
+    order["allocations"] = [
+        {"sku": "SKU-PEN", "location": "B02-05-2", "qty": 1},
+        *([] if short else [{"sku": "SKU-BAG", "location": to, "qty": 2}]),
+    ]
+    change = {"entity": "order", "id": "O-HOT", "data": order}
+    store.apply_changes([change], cursor=store.cursor + 1, epoch=store.epoch)
+
+
+def test_a_short_line_moved_by_central_becomes_a_follow_up_line(
+    store: LocalStore, clock: Clock
+) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    assert session.short("bin_empty").ok
+    assert _pick_view(session).location == "B02-05-2"  # on with the route meanwhile
+    _central_moves_the_bag_line(store, "C03-01-1")
+    session.scan("LOC-B02-05-2")
+    assert session.scan(GTIN_PEN).code == "picked"
+    view = _pick_view(session)
+    assert (view.step, view.location, view.sku, view.left) == (
+        Step.LOCATION,
+        "C03-01-1",
+        "SKU-BAG",
+        2,
+    )
+    session.scan("LOC-C03-01-1")
+    session.scan(GTIN_BAG)
+    assert session.enter_qty(2).code == "picked"
+    assert session.scan("TOTE-0042").code == "task_done"
+    picks = [
+        (op.data["location"], op.data["qty"])
+        for op in store.pending()
+        if op.kind == "pick.confirmed"
+    ]
+    assert picks == [("B02-05-2", 1), ("C03-01-1", 2)]
+
+
+def test_no_follow_up_while_still_short_nor_once_the_order_is_in_its_tote(
+    store: LocalStore, clock: Clock
+) -> None:
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    session.short("bin_empty")
+    _central_moves_the_bag_line(store, "", short=2)  # no other bin had bags
+    session.scan("LOC-B02-05-2")
+    session.scan(GTIN_PEN)
+    assert _pick_view(session).step is Step.TOTE
+    assert session.scan("TOTE-0042").code == "task_done"
+    # Bags turn up elsewhere later: the order left in its tote, the task stays done.
+    _central_moves_the_bag_line(store, "C03-01-1")
+    assert session.progress.finished(store.get("task", "HOT-O-HOT"))
+    assert "HOT-O-HOT" not in [r.task_id for r in session.tasks.view().rows]
