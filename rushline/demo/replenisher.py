@@ -102,7 +102,7 @@ def refills(store_rows: dict[str, list[dict[str, Any]]], site: str) -> list[Refi
             str(target["location"]),
             qty,
             str(lot["lot"]) if lot else None,
-            str(lot.get("expiry") or "") or None if lot else None,
+            (str(lot["expiry"]) if lot.get("expiry") else None) if lot else None,
         )
         found.append((free - point, refill))
     return [refill for _, refill in sorted(found, key=lambda item: item[0])]
