@@ -1,6 +1,7 @@
 """Master data in: warehouses, bins, SKUs and carriers upserted; stock rows become
 ledger movements (reason "import") whose op_id is derived from the row, so importing
-the same document twice does not double the stock."""
+the same document twice does not double the stock. Stock imported into pick bins goes
+to the orders waiting for it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 from central.clock import Clock
 from central.service.context import Ctx, InputError
 from central.service.feed import flush
+from central.service.stock import allocate_waiting
 from central.settings import ServerSettings
 from central.store.base import MovementRow, Store
+from domain.models import LocationKind
 
 SECTIONS = ("warehouses", "locations", "skus", "carriers", "stock")
 
@@ -83,6 +86,18 @@ def import_masterdata(
             ctx.touched.add((row["warehouse"], row["location"], row["sku"]))
         added = tx.append_movements(rows)
         flush(ctx)
+        if added:
+            # Stock arrived: orders waiting for it are allocated, read through a new step
+            # that sees the master data just written (bins and SKUs of this document).
+            after = Ctx(tx, ctx.now, settings)
+            arrived: dict[str, set[str]] = {}
+            for row in rows:
+                location = after.locations.get((row.warehouse, row.location))
+                if location is not None and location.kind is LocationKind.PICK:
+                    arrived.setdefault(row.warehouse, set()).add(row.sku)
+            for warehouse, skus in sorted(arrived.items()):
+                allocate_waiting(after, warehouse, skus)
+            flush(after)
         counts = {name: len(body.get(name, [])) for name in SECTIONS}
         counts["stock"] = added
         return counts

@@ -307,6 +307,31 @@ def test_stock_arriving_in_a_pick_bin_allocates_the_orders_waiting_for_it(
     assert _held(http, "U-2") == [("A01-02-1", 10)]  # the urgent order kept its units
 
 
+def test_stock_imported_into_a_pick_bin_goes_to_the_orders_waiting_for_it(
+    http: httpx.Client,
+) -> None:
+    http.post("/v1/orders", json=order_body("U-6", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("W-6", [("SKU-2001", 12)])).raise_for_status()
+    assert http.get("/v1/orders/W-6").json()["status"] == "received"
+    # A new pick bin and its stock in one document: the bin is known to the allocation.
+    bin_ = {
+        "warehouse": "DE-FRA",
+        "code": "A03-01-1",
+        "zone": "A",
+        "aisle": 3,
+        "bay": 1,
+        "level": 1,
+        "kind": "pick",
+    }
+    stock = {"warehouse": "DE-FRA", "location": "A03-01-1", "sku": "SKU-2001", "qty": 20}
+    http.post("/v1/masterdata", json={"locations": [bin_], "stock": [stock]}).raise_for_status()
+    assert _held(http, "W-6") == [("A03-01-1", 12)]
+    assert http.get("/v1/orders/W-6").json()["status"] == "allocated"
+    # The same document again adds nothing and changes nothing.
+    http.post("/v1/masterdata", json={"locations": [bin_], "stock": [stock]}).raise_for_status()
+    assert stock_of(http, "SKU-2001", "A03-01-1")["on_hand"] == 20
+
+
 def test_a_cancelled_order_frees_stock_for_an_urgent_one_which_gets_its_task(
     http: httpx.Client,
 ) -> None:
