@@ -102,13 +102,18 @@ class TaskProgress:
                 continue
             todo = int(line.get("qty") or 0) - int(line.get("picked") or 0)
             todo -= int(line.get("short") or 0)
-            known = {ls.location for ls in lines if (ls.order_id, ls.sku) == (order_id, sku)}
-            todo -= sum(ls.left for ls in lines if (ls.order_id, ls.sku) == (order_id, sku))
+            # Units the task's own lines of this order and SKU still send the picker for,
+            # per bin: a bin the task visits may hold more for it now (a split line).
+            pending: dict[str, int] = {}
+            for ls in lines:
+                if (ls.order_id, ls.sku) == (order_id, sku):
+                    pending[ls.location] = pending.get(ls.location, 0) + ls.left
+            todo -= sum(pending.values())
             for alloc in order.get("allocations") or []:
                 where = str(alloc.get("location") or "")
-                if todo <= 0 or alloc.get("sku") != sku or not where or where in known:
+                if todo <= 0 or alloc.get("sku") != sku or not where:
                     continue
-                qty = min(todo, int(alloc.get("qty") or 0))
+                qty = min(todo, int(alloc.get("qty") or 0) - pending.get(where, 0))
                 if qty > 0:
                     index = len(lines) + len(extra)
                     extra.append(LineState(index, order_id, sku, where, qty, qty))

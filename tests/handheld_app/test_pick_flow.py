@@ -376,3 +376,35 @@ def test_no_follow_up_while_still_short_nor_once_the_order_is_in_its_tote(
     _central_moves_the_bag_line(store, "C03-01-1")
     assert session.progress.finished(store.get("task", "HOT-O-HOT"))
     assert "HOT-O-HOT" not in [r.task_id for r in session.tasks.view().rows]
+
+
+def test_a_follow_up_at_a_bin_the_task_already_visits_adds_what_it_now_holds(
+    store: LocalStore, clock: Clock
+) -> None:
+    # The bags are split over two bins of the task: 1 at A01-01-1, 1 at C03-01-1.
+    task = dict(store.get("task", "HOT-O-HOT") or {})
+    task["lines"] = [
+        {"order_id": "O-HOT", "sku": "SKU-BAG", "location": "A01-01-1", "qty": 1},
+        {"order_id": "O-HOT", "sku": "SKU-PEN", "location": "B02-05-2", "qty": 1},
+        {"order_id": "O-HOT", "sku": "SKU-BAG", "location": "C03-01-1", "qty": 1},
+    ]
+    change = {"entity": "task", "id": "HOT-O-HOT", "data": task}
+    store.apply_changes([change], cursor=store.cursor + 1, epoch=store.epoch)
+    session, _ = _session(store, clock)
+    session.start("HOT-O-HOT")
+    session.scan("LOC-A01-01-1")
+    session.short("bin_empty")
+    _central_moves_the_bag_line(store, "C03-01-1")  # both bags now reserved there
+    lines = [(ls.location, ls.sku, ls.left) for ls in session.progress.lines(task) if ls.left]
+    assert lines == [
+        ("B02-05-2", "SKU-PEN", 1),
+        ("C03-01-1", "SKU-BAG", 1),
+        ("C03-01-1", "SKU-BAG", 1),
+    ]
+    for code, gtin in (("B02-05-2", GTIN_PEN), ("C03-01-1", GTIN_BAG), ("C03-01-1", GTIN_BAG)):
+        if _pick_view(session).step is Step.LOCATION:
+            session.scan(f"LOC-{code}")
+        assert session.scan(gtin).code == "picked", code
+    assert session.scan("TOTE-0042").code == "task_done"
+    bags = [op.data["location"] for op in store.pending() if op.data.get("sku") == "SKU-BAG"]
+    assert bags == ["C03-01-1", "C03-01-1"]
