@@ -324,6 +324,13 @@ class HandheldApp(App):  # type: ignore[misc]
             self.session.start_move()
             self._after_action()
 
+    def start_receive(self) -> None:
+        """The stock screen's Receive button: the next quantity is put into the chosen
+        bin."""
+        if self.session is not None:
+            self.session.start_receive()
+            self._after_action()
+
     def short(self, reason: str) -> None:
         """A short-pick reason button."""
         if self.session is not None:

@@ -27,7 +27,8 @@ QTY_DIGITS = len(str(MAX_COUNT))
 class PickerSession:
     """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``
     (on the stock screen: scan an item, then a bin, and ``enter_qty`` to count it, or
-    ``start_move``, scan the bin to put it in and ``enter_qty`` to move it);
+    ``start_move``, scan the bin to put it in and ``enter_qty`` to move it, or
+    ``start_receive`` and ``enter_qty`` to book units put into it);
     ``current_view()`` is what the screen shows. Each action returns ``Feedback`` and
     rings the feedback port (beep on ok, buzz on a refusal)."""
 
@@ -137,7 +138,7 @@ class PickerSession:
 
     def enter_qty(self, qty: int) -> Feedback:
         """Confirm the quantity of the scanned item (on the stock screen: the units
-        counted in the chosen bin, or moved out of it)."""
+        counted in the chosen bin, moved out of it or received into it)."""
         if self.mode == "stock":
             return self._ring(self.stock.enter_qty(qty))
         if self.mode != "pick" or self.flow is None:
@@ -151,6 +152,12 @@ class PickerSession:
         if self.mode != "stock":
             return self._ring(Feedback.refuse("no_bin", "Open the stock screen first"))
         return self._ring(self.stock.start_move())
+
+    def start_receive(self) -> Feedback:
+        """On the stock screen: book units put into the chosen bin (the next quantity)."""
+        if self.mode != "stock":
+            return self._ring(Feedback.refuse("no_bin", "Open the stock screen first"))
+        return self._ring(self.stock.start_receive())
 
     def short(self, reason: ShortReason | str) -> Feedback:
         """Report the current line short (bin_empty, damaged or not_found)."""

@@ -114,7 +114,7 @@ KINDS: dict[str, OpKind] = {
         OpKind(
             "stock.adjusted",
             {"warehouse": _S, "location": _S, "sku": _S, "delta": "int", "reason": _S},
-            {},
+            {"lot": _S, "expiry": _S},
         ),
         OpKind(
             "stock.counted",
@@ -264,6 +264,19 @@ def empty_stock(row_id: str) -> Row:
     }
 
 
+def _add_to_lot(stock: Row, data: Mapping[str, Any], qty: int) -> None:
+    """Book ``qty`` on the op's ``lot`` (if it names one) in the row's per-lot list."""
+    lot = data.get("lot")
+    if not lot:
+        return
+    lots = stock.setdefault("lots", [])
+    entry = next((e for e in lots if e.get("lot") == lot), None)
+    if entry is None:
+        lots.append({"lot": lot, "expiry": data.get("expiry"), "qty": qty})
+    else:
+        entry["qty"] = int(entry.get("qty") or 0) + qty
+
+
 def _apply_stock(kind: str, data: Mapping[str, Any], row_id: str, row: Row | None) -> Row:
     stock = copy.deepcopy(row) if row is not None else empty_stock(row_id)
     on_hand = int(stock.get("on_hand") or 0)
@@ -279,20 +292,14 @@ def _apply_stock(kind: str, data: Mapping[str, Any], row_id: str, row: Row | Non
                 break
     elif kind == "stock.adjusted":
         on_hand += int(data["delta"])
+        _add_to_lot(stock, data, int(data["delta"]))
     elif kind == "stock.counted":
         on_hand = int(data["counted"])
     elif kind == "stock.moved":
         is_target = row_id == stock_id(data["warehouse"], data["to_location"], data["sku"])
         qty = int(data["qty"]) if is_target else -int(data["qty"])
         on_hand += qty
-        lot = data.get("lot")
-        if lot:
-            lots = stock.setdefault("lots", [])
-            entry = next((e for e in lots if e.get("lot") == lot), None)
-            if entry is None:
-                lots.append({"lot": lot, "expiry": data.get("expiry"), "qty": qty})
-            else:
-                entry["qty"] = int(entry.get("qty") or 0) + qty
+        _add_to_lot(stock, data, qty)
     stock["on_hand"] = on_hand
     stock["reserved"] = reserved
     stock["available"] = on_hand - reserved

@@ -148,6 +148,17 @@ class PushState:
             raise Rejected(f"unknown sku {sku!r}")
         return sku
 
+    @staticmethod
+    def lot(data: dict[str, Any]) -> tuple[str, str | None]:
+        """The optional ``lot`` and ``expiry`` of a stock op ("" and None when absent)."""
+        if "lot" not in data and "expiry" not in data:
+            return "", None
+        lot, expiry = data.get("lot") or "", data.get("expiry") or None
+        for name, value in (("lot", lot), ("expiry", expiry or "")):
+            if type(value) is not str:
+                raise Rejected(f"invalid field {name!r}: must be text, got {value!r}")
+        return lot, expiry
+
     @cached_property
     def locations(self) -> dict[tuple[str, str], Any]:
         return self.ctx.locations
@@ -385,7 +396,7 @@ class PushState:
         reason = data.get("reason")
         if type(reason) is not str or not reason:
             reason = self.text(data, "reason")
-        self.move(op_id, key, delta, reason, at)
+        self.move(op_id, key, delta, reason, at, *self.lot(data))
         if delta < 0:
             self.shrunk.add(key)
         elif delta > 0:
@@ -416,10 +427,7 @@ class PushState:
         )
         qty = self.number(data, "qty")
         # Units of a lot stay that lot (and keep its expiry) in the bin they go to.
-        lot, expiry = data.get("lot") or "", data.get("expiry") or None
-        for name, value in (("lot", lot), ("expiry", expiry or "")):
-            if type(value) is not str:
-                raise Rejected(f"invalid field {name!r}: must be text, got {value!r}")
+        lot, expiry = self.lot(data)
         self.move(f"{op_id}/from", (warehouse, source, sku), -qty, "move", at, lot, expiry)
         self.move(f"{op_id}/to", (warehouse, target, sku), qty, "move", at, lot, expiry)
         self.shrunk.add((warehouse, source, sku))

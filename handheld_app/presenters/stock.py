@@ -1,7 +1,8 @@
-"""Stock lookup, bin count and bin-to-bin move: scan an item, see its stock per bin from
-the local cache and how old that cache is (the time of the last successful sync); then
-scan a bin and key the quantity on the shelf to record a count (``stock.counted``), or
-move units from that bin to another scanned bin (``stock.moved``).
+"""Stock lookup, bin count, bin-to-bin move and receipt: scan an item, see its stock per
+bin from the local cache and how old that cache is (the time of the last successful
+sync); then scan a bin and key the quantity on the shelf to record a count
+(``stock.counted``), move units from that bin to another scanned bin (``stock.moved``),
+or book units put into it (``stock.adjusted``, reason ``received``, with the label's lot).
 
 A count is booked at central against the ledger position this device's replica of the
 bin reflects (DESIGN.md §3), so a bin with this device's own moves not yet pulled back
@@ -55,6 +56,7 @@ class StockView:
     ok: bool = True
     counting: str = ""  # the bin chosen (to count, or to move from), "" when none
     moving: bool = False  # the chosen bin's units are being moved to another bin
+    receiving: bool = False  # units arriving into the chosen bin are being booked
     target: str = ""  # the bin they go to, "" until scanned
     lot: str = ""  # lot and expiry on the scanned item's label, if it carries them
     expiry: str = ""
@@ -152,9 +154,54 @@ class StockPresenter:
         self.current = replace(view, target=location, message=message, ok=True)
         return Feedback.good(message, "move_to")
 
+    def start_receive(self) -> Feedback:
+        """Book units arriving into the chosen bin (a delivery, or a transfer from
+        another warehouse): the next quantity is what was put there."""
+        view = self.current
+        if not view.sku or not view.counting:
+            return self._refuse("no_bin", "Scan an item, then the bin to put it in")
+        lot = f" lot {view.lot}" if view.lot else ""
+        message = f"Receive {view.sku}{lot} into {view.counting}: set the units"
+        self.current = replace(view, receiving=True, moving=False, message=message, ok=True)
+        return Feedback.good(message, "receive")
+
     def enter_qty(self, qty: int) -> Feedback:
-        """The units keyed or set on the counter: a move when moving, else a count."""
-        return self.move(qty) if self.current.moving else self.count(qty)
+        """The units keyed or set on the counter: a move when moving, a receipt when
+        receiving, else a count."""
+        if self.current.moving:
+            return self.move(qty)
+        return self.receive(qty) if self.current.receiving else self.count(qty)
+
+    def receive(self, qty: int) -> Feedback:
+        """Record ``qty`` units of the shown item put into the chosen bin, as a
+        ``stock.adjusted`` (reason ``received``) carrying the label's lot and expiry."""
+        view = self.current
+        location, sku = view.counting, view.sku
+        if not sku or not location or not view.receiving:
+            return self._refuse("no_bin", "Scan an item, then the bin to put it in")
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+            return self._refuse(
+                "bad_qty", f"Key the units received (1 to {MAX_COUNT}), not {qty!r}"
+            )
+        data: dict[str, object] = {
+            "warehouse": self.store.site,
+            "location": location,
+            "sku": sku,
+            "delta": qty,
+            "reason": "received",
+            "operator": self.operator,
+        }
+        data.update(
+            {name: value for name, value in (("lot", view.lot), ("expiry", view.expiry)) if value}
+        )
+        try:
+            self.store.record("stock.adjusted", data, self.clock())
+        except SyncError as exc:
+            return self._refuse("not_recorded", f"Receipt not recorded: {exc}")
+        self._show(sku, view.name, view.as_of, replace(view, counting=""))
+        message = f"Received {qty} x {sku} into {location}"
+        self.current = replace(self.current, message=message)
+        return Feedback.good(message, "received")
 
     def move(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item moved from the chosen bin to the
@@ -289,7 +336,7 @@ class StockPresenter:
             )
         total = sum(line.available for line in lines)
         if counting:
-            message = f"Count {sku} in {counting}: key the units in the bin, or Move"
+            message = f"Count {sku} in {counting}: key the units in the bin, or Move or Receive"
             code = "count"
         else:
             bins = "bin" if len(lines) == 1 else "bins"

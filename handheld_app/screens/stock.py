@@ -21,12 +21,13 @@ class StockScreen(Screen):  # type: ignore[misc]
     message_ok = BooleanProperty(True)
     counting = StringProperty("")
     moving = BooleanProperty(False)
+    receiving = BooleanProperty(False)
     target = StringProperty("")
     qty = NumericProperty(0)
 
     def show(self, view: StockView) -> None:
         """Update the labels; a bin newly chosen for counting starts at its cached
-        on-hand, a move at all the bin's free units."""
+        on-hand, a move at all the bin's free units, a receipt at one."""
         self.sku = view.sku
         self.item_name = view.name
         rows = [f"  {'BIN':<10} {'HAVE':>5} {'FREE':>5}"]
@@ -40,10 +41,15 @@ class StockScreen(Screen):  # type: ignore[misc]
         self.as_of = f"cache as of last sync: {view.as_of}"
         self.message = view.message if view.sku or not view.ok else "Scan an item"
         self.message_ok = view.ok
-        if view.counting and (view.counting, view.moving) != (self.counting, self.moving):
-            start = view.available_in if view.moving else view.on_hand_in
-            self.qty = max(0, start(view.counting))
-        self.counting, self.moving, self.target = view.counting, view.moving, view.target
+        chosen = (view.counting, view.moving, view.receiving)
+        if view.counting and chosen != (self.counting, self.moving, self.receiving):
+            if view.receiving:
+                self.qty = 1
+            else:
+                start = view.available_in if view.moving else view.on_hand_in
+                self.qty = max(0, start(view.counting))
+        self.counting, self.moving, self.receiving = chosen
+        self.target = view.target
 
     def change_qty(self, delta: int) -> None:
         """The -/+ buttons, kept within 0..MAX_COUNT."""

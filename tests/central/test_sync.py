@@ -346,10 +346,13 @@ def test_a_cancelled_order_frees_stock_for_an_urgent_one_which_gets_its_task(
     assert "task" in _events(http, "U-4")  # its hot pick task, at once
 
 
-def test_a_move_with_a_lot_that_is_not_text_is_rejected(
+def test_a_move_or_receipt_with_a_lot_that_is_not_text_is_rejected(
     http: httpx.Client, device: httpx.Client
 ) -> None:
     before = stock_of(http, "SKU-1001", "A01-01-1")["on_hand"]
+    receipt = {"warehouse": "DE-FRA", "location": "A01-01-1", "sku": "SKU-1001"}
+    refused = push(device, op("stock.adjusted", 1, **receipt, delta=5, reason="received", lot=3))
+    assert refused["results"][0]["reason"] == "invalid field 'lot': must be text, got 3"
     move = {
         "warehouse": "DE-FRA",
         "sku": "SKU-1001",
@@ -358,7 +361,7 @@ def test_a_move_with_a_lot_that_is_not_text_is_rejected(
         "qty": 1,
     }
     result = push(
-        device, op("stock.moved", 1, **move, lot=7), op("stock.moved", 2, **move, expiry=[1])
+        device, op("stock.moved", 2, **move, lot=7), op("stock.moved", 3, **move, expiry=[1])
     )
     assert [(r["status"], r.get("reason")) for r in result["results"]] == [
         ("rejected", "invalid field 'lot': must be text, got 7"),

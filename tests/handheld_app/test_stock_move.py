@@ -1,5 +1,6 @@
-"""Bin-to-bin moves on the stock screen: scan an item, its bin, Move, the bin to put it
-in, the units; recorded as ``stock.moved`` with the lot the units carry."""
+"""Bin-to-bin moves and receipts on the stock screen: scan an item, its bin, then Move,
+the bin to put it in and the units (``stock.moved``, with the lot the units carry), or
+Receive and the units put in (``stock.adjusted``, reason ``received``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from handheld_app.session import PickerSession
 from sync.client import SyncClient
 from sync.store import LocalStore
 from tests.handheld_app.floor import GTIN_BAG, GTIN_CUP, GTIN_PEN, Clock, gs1
-from tests.sync.central_data import SITE, admin, masterdata, stock_rows
+from tests.sync.central_data import SITE, admin, masterdata, order_body, stock_rows
 
 LOC = "LOC-"
 
@@ -127,6 +128,42 @@ def test_reserved_units_stay_and_the_lot_moved_is_one_the_bin_holds(
     assert store.pending_count() == 2
 
 
+def test_receive_books_the_units_put_into_the_chosen_bin_with_the_labels_lot(
+    store: LocalStore, clock: Clock
+) -> None:
+    session = PickerSession(store, "77", clock)
+    session.show_stock()
+    assert session.start_receive().code == "no_bin"
+    assert session.scan(gs1(GTIN_PEN, lot="L9", expiry="280131")).ok
+    session.scan(f"{LOC}C03-01-1")
+    started = session.start_receive()
+    assert (started.code, started.message) == (
+        "receive",
+        "Receive SKU-PEN lot L9 into C03-01-1: set the units",
+    )
+    for bad in (0, -3, True):
+        assert session.enter_qty(bad).code == "bad_qty", bad
+    assert store.pending_count() == 0
+    done = session.typed("12")
+    assert (done.code, done.message) == ("received", "Received 12 x SKU-PEN into C03-01-1")
+    (op,) = store.pending()
+    assert (op.kind, op.data) == (
+        "stock.adjusted",
+        {
+            "warehouse": SITE,
+            "location": "C03-01-1",
+            "sku": "SKU-PEN",
+            "delta": 12,
+            "reason": "received",
+            "operator": "77",
+            "lot": "L9",
+            "expiry": "2028-01-31",
+        },
+    )
+    assert _stock(store, "C03-01-1", "SKU-PEN") == (19, [("L1", 7), ("L9", 12)])
+    assert not session.stock.current.receiving and session.stock.current.counting == ""
+
+
 def test_a_move_reaches_central_with_its_lot(central_server, tmp_path: Path) -> None:
     md = masterdata()
     md["skus"].append({**md["skus"][0], "sku": "SKU-LOT", "gtin": GTIN_CUP, "name": "Lot item"})
@@ -165,3 +202,39 @@ def test_a_move_reaches_central_with_its_lot(central_server, tmp_path: Path) -> 
         assert _stock(store, "A02", "SKU-LOT") == (16, [("L7", 16)])
         assert _stock(store, "A03", "SKU-LOT") == (4, [("L7", 4)])
         assert store.pending_count() == 0
+
+
+def test_a_receipt_reaches_central_in_its_lot_and_serves_a_waiting_order(
+    central_server, tmp_path: Path
+) -> None:
+    md = masterdata()
+    md["skus"].append({**md["skus"][0], "sku": "SKU-NEW", "gtin": GTIN_CUP, "name": "New item"})
+    central_server.import_masterdata(md)
+    with (
+        admin(central_server) as http,
+        LocalStore(tmp_path / "hh-1.db", "hh-1", SITE) as store,
+        SyncClient(store, central_server.url, central_server.device_token("hh-1", SITE)) as sync,
+    ):
+        body = order_body("O-NEW", qty=3, sku="SKU-NEW")
+        http.post("/v1/orders", json=body).raise_for_status()
+        assert http.get("/v1/orders/O-NEW").json()["status"] == "received"  # none in stock
+        assert sync.run_once().ok
+        now = datetime.now(UTC)
+        session = PickerSession(store, "op1", lambda: now)
+        assert session.scan(gs1(GTIN_CUP, lot="L3", expiry="270930")).code == "stock"
+        session.scan(f"{LOC}A02")
+        session.start_receive()
+        assert session.enter_qty(10).code == "received"
+        result = sync.run_once()
+        assert result.ok and result.acked == 1 and result.rejected == 0, result.error
+        (row,) = stock_rows(http, "SKU-NEW")
+        assert (row["location"], row["on_hand"], row["lots"]) == (
+            "A02",
+            10,
+            [{"lot": "L3", "expiry": "2027-09-30", "qty": 10}],
+        )
+        order = http.get("/v1/orders/O-NEW").json()
+        assert order["status"] == "allocated"
+        assert [(a["location"], a["qty"], a["lot"]) for a in order["allocations"]] == [
+            ("A02", 3, "L3")
+        ]

@@ -181,7 +181,7 @@ def scenario_banner(d: Driver) -> Step:
 
 def scenario_stock(d: Driver) -> Step:
     """Stock lookup: one tap from the list, scan an item, bins from the cache; then a bin
-    count with the buttons and one typed, and a move to another bin."""
+    count with the buttons and one typed, a move to another bin and a receipt."""
     d.app.go("stock")
     stock = _screen(d, "stock")
     yield until(lambda: d.app.sm.current == "stock", "the stock screen")
@@ -266,6 +266,27 @@ def scenario_stock(d: Driver) -> Step:
         [(m["from_location"], m["to_location"], m["qty"]) for m in moved]
         == [(source["location"], target, free - 1)],
         moved=moved,
+        message=stock.message,
+    )
+    # A receipt: units put into a bin, the counter set with the buttons.
+    yield from choose(source)
+    _tap(stock.ids.receive)
+    yield until(lambda: stock.receiving, "the receipt started")
+    for _ in range(2):
+        _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "+"))
+    yield 0.1
+    d.shot("12d_stock_receive")
+    d.record(
+        "receive_button", stock.ids.save_count.text == "Receive 3", text=stock.ids.save_count.text
+    )
+    _tap(stock.ids.save_count)
+    yield until(lambda: stock.message.startswith("Received"), "the receipt saved")
+    got = [op.data for op in store.pending() if op.kind == "stock.adjusted"]
+    d.record(
+        "received",
+        [(g["location"], g["delta"], g["reason"]) for g in got]
+        == [(source["location"], 3, "received")],
+        received=got,
         message=stock.message,
     )
     d.type_code("TOTE-12")
