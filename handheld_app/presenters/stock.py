@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from devices.barcodes import Scan, ScanKind
 from handheld_app.presenters.feedback import Feedback
@@ -183,7 +184,7 @@ class StockPresenter:
             return self._refuse(
                 "bad_qty", f"Key the units received (1 to {MAX_COUNT}), not {qty!r}"
             )
-        data: dict[str, object] = {
+        data: dict[str, Any] = {
             "warehouse": self.store.site,
             "location": location,
             "sku": sku,
@@ -194,14 +195,8 @@ class StockPresenter:
         data.update(
             {name: value for name, value in (("lot", view.lot), ("expiry", view.expiry)) if value}
         )
-        try:
-            self.store.record("stock.adjusted", data, self.clock())
-        except SyncError as exc:
-            return self._refuse("not_recorded", f"Receipt not recorded: {exc}")
-        self._show(sku, view.name, view.as_of, replace(view, counting=""))
         message = f"Received {qty} x {sku} into {location}"
-        self.current = replace(self.current, message=message)
-        return Feedback.good(message, "received")
+        return self._book("stock.adjusted", data, "Receipt", message, "received")
 
     def move(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item moved from the chosen bin to the
@@ -233,14 +228,8 @@ class StockPresenter:
             "operator": self.operator,
         }
         data.update({name: value for name, value in lot.items() if value})
-        try:
-            self.store.record("stock.moved", data, self.clock())
-        except SyncError as exc:
-            return self._refuse("not_recorded", f"Move not recorded: {exc}")
-        self._show(sku, view.name, view.as_of, replace(view, counting=""))
         message = f"Moved {qty} x {sku} from {source} to {target}"
-        self.current = replace(self.current, message=message)
-        return Feedback.good(message, "moved")
+        return self._book("stock.moved", data, "Move", message, "moved")
 
     def _lot_of(self, location: str, qty: int) -> dict[str, str] | Feedback:
         """The lot (and expiry) ``qty`` units moved out of ``location`` carry: {} for a
@@ -299,15 +288,23 @@ class StockPresenter:
             "seen_cursor": int(seen.get("ledger_seq") or 0),
             "operator": self.operator,
         }
-        try:
-            self.store.record("stock.counted", data, self.clock())
-        except SyncError as exc:
-            return self._refuse("not_recorded", f"Count not recorded: {exc}")
         was = view.on_hand_in(location)
-        self._show(sku, view.name, view.as_of, replace(view, counting=""))
         message = f"Counted {qty} x {sku} in {location} (the cache had {was})"
+        return self._book("stock.counted", data, "Count", message, "counted")
+
+    def _book(
+        self, kind: str, data: dict[str, Any], what: str, message: str, code: str
+    ) -> Feedback:
+        """Record a count, move or receipt of the shown item; on success show the item
+        again (no bin chosen, the label's lot kept) with ``message``."""
+        view = self.current
+        try:
+            self.store.record(kind, data, self.clock())
+        except SyncError as exc:
+            return self._refuse("not_recorded", f"{what} not recorded: {exc}")
+        self._show(view.sku, view.name, view.as_of, replace(view, counting=""))
         self.current = replace(self.current, message=message)
-        return Feedback.good(message, "counted")
+        return Feedback.good(message, code)
 
     def _refuse(self, code: str, message: str) -> Feedback:
         """A refusal that keeps the item (and the bin being counted) on screen."""

@@ -184,9 +184,10 @@ class Floor:
             self.run_info.notes.append(f"stations not running: {exc}".splitlines()[0])
         self.run_info.phases["stations_up_s"] = round(self.elapsed(), 2)
         board, rack, broker = TaskBoard(), ToteRack(), self.broker
-        for i in range(self.options.pickers):
-            device = f"handheld-{i + 1}"
-            picker = SimPicker(
+
+        def worker(kind: type[SimPicker], device: str, seed: int) -> SimPicker:
+            """A floor worker with a handheld: its store, token and (if any) bus."""
+            return kind(
                 device,
                 site,
                 self.out / "devices" / f"{device}.db",
@@ -196,28 +197,16 @@ class Floor:
                 board,
                 rack,
                 self._on_drop,
-                seed=self.options.seed * 100 + i,
+                seed=self.options.seed * 100 + seed,
                 bus=(broker.host, broker.port, broker.users[device])
                 if broker is not None and device in broker.users
                 else None,
             )
-            self.pickers.append(picker)
+
+        for i in range(self.options.pickers):
+            self.pickers.append(worker(SimPicker, f"handheld-{i + 1}", i))
         # One worker keeps the pick bins stocked from the reserve bins (stock screen moves).
-        device = "replenisher-1"
-        self.pickers.append(
-            SimReplenisher(
-                device,
-                site,
-                self.out / "devices" / f"{device}.db",
-                self.central.url,
-                self.central.token("device", device, site),
-                self.clock,
-                board,
-                rack,
-                self._on_drop,
-                seed=self.options.seed * 100 + 99,
-            )
-        )
+        self.pickers.append(worker(SimReplenisher, "replenisher-1", 99))
         for picker in self.pickers:
             picker.start()
         self._wait_first_pull()
