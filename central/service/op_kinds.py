@@ -19,7 +19,7 @@ from central.service.op_fields import (
     text_field,
 )
 from central.service.stock import allocate_orders, allocate_waiting
-from central.service.tasks import close_tasks_of
+from central.service.tasks import close_tasks_of, top_up
 from central.store.base import MovementRow, ReservationRow
 from domain.models import ExceptionKind, LocationKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
@@ -61,6 +61,8 @@ class PushState:
     # units into (see ``stock_arrived``).
     shrunk: set[tuple[str, str, str]] = field(default_factory=set)
     grown: set[tuple[str, str, str]] = field(default_factory=set)
+    # Orders whose tote left the picker in this push (see ``tasks.top_up``).
+    handed: set[str] = field(default_factory=set)
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
         """Read the push's orders, their reservations and the on-hand of the bins it
@@ -351,6 +353,15 @@ class PushState:
             self.note(
                 doc, at, "diverted", f"tote {tote} to lane {lane} on {data.get('conveyor', '?')}"
             )
+            self.hand_over(doc, tote)
+
+    def hand_over(self, doc: dict[str, Any], tote: str) -> None:
+        """The order's tote is out of the picker's hands (on the conveyor, at packing):
+        units still reserved for it now need a top-up task."""
+        if doc.get("handed_over") != tote:
+            doc["handed_over"] = tote
+            self.ctx.change(doc)
+        self.handed.add(doc["id"])
 
     def pack_verified(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -360,6 +371,7 @@ class PushState:
             raise Rejected(f"sku {sku!r} is not on order {doc['id']}")
         line["packed"] = min(line["qty"], line.get("packed", 0) + qty)
         self.ctx.change(doc)
+        self.hand_over(doc, doc.get("tote") or "packing")
 
     def order_packed(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         doc = self.order(data)
@@ -481,6 +493,10 @@ class PushState:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
                 doc["allocations"] = allocations_from(self.holds[order_id], doc["allocations"])
+        for order_id in sorted(self.handed | self.reallocate):
+            doc = self.ctx.changed.get(order_id)
+            if doc is not None and doc.get("handed_over"):
+                top_up(self.ctx, doc)
 
     def follow_stock(self) -> None:
         """Reservations follow the stock: where a count, adjustment or move left a bin

@@ -9,7 +9,7 @@ from typing import Any
 from central.service import rules
 from central.service.context import Ctx, parse_day
 from central.service.docs import order_of, set_state, state_of
-from central.service.tasks import hot_task
+from central.service.tasks import hot_task, top_up
 from central.store.base import ReservationRow
 from domain.ledger import Movement, Reservation, StockBook
 from domain.models import ExceptionKind, Level, LocationKind, OrderLine, OrderStatus, parse_time
@@ -103,22 +103,26 @@ def save_reservations(ctx: Ctx, book: StockBook, order_id: str) -> None:
 
 # Orders looked at per step when stock arrives (the most urgent first).
 WAITING_LIMIT = 500
+# Statuses of orders that may wait for stock: not allocated in full yet, or short-picked.
+_WAITING = (OrderStatus.RECEIVED.value, OrderStatus.PICKING.value, OrderStatus.PICKED.value)
 
 
 def allocate_waiting(
     ctx: Ctx, warehouse: str, skus: set[str], skip: set[str] | frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
     """Stock of ``skus`` arrived in ``warehouse`` (a receipt, a count, a move into a pick
-    bin, a cancelled order's release): orders there still waiting for some of it (status
-    received, a line short) are allocated again, most urgent first, and an urgent one
-    that now holds all its lines gets its hot pick task. Orders in ``skip`` are left (a
-    step already deciding their reservations). Returns the orders allocated again."""
+    bin, a cancelled order's release): orders there still waiting for some of it (a line
+    short: never allocated in full, or short-picked with no other bin to take the rest
+    from) are allocated again, most urgent first. An urgent one that now holds all its
+    lines gets its hot pick task; a partly picked one whose tote has left the picker gets
+    a top-up task. Orders in ``skip`` are left (a step already deciding their
+    reservations). Returns the orders allocated again."""
     if not skus:
         return []
     docs = []
-    for doc in ctx.tx.list_orders(OrderStatus.RECEIVED.value, None, WAITING_LIMIT, warehouse):
+    for doc in ctx.tx.orders_waiting_stock(warehouse, _WAITING, WAITING_LIMIT):
         doc = ctx.changed.get(doc["id"], doc)
-        if doc["id"] in skip or doc["status"] != OrderStatus.RECEIVED.value:
+        if doc["id"] in skip or doc["status"] not in _WAITING:
             continue
         if any(li.get("short") and li["sku"] in skus for li in doc["lines"]):
             docs.append(doc)
@@ -126,10 +130,9 @@ def allocate_waiting(
         return []
     allocate_orders(ctx, docs)
     for doc in docs:
-        if (
-            doc["status"] == OrderStatus.ALLOCATED.value
-            and Level(doc["priority"]["level"]).is_urgent
-        ):
+        if doc["status"] != OrderStatus.ALLOCATED.value:
+            top_up(ctx, doc)
+        elif Level(doc["priority"]["level"]).is_urgent:
             hot_task(ctx, doc)
     return docs
 

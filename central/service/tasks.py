@@ -1,5 +1,7 @@
 """Pick tasks: P1/P2 orders become a hot task at once; the others are batched when
-enough are waiting (or on the periodic tick)."""
+enough are waiting (or on the periodic tick). An order whose tote has left the picker
+while units are still reserved for it to pick (a short pick moved them to another bin,
+or stock for a short line arrived later) gets a top-up task for them."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def _save(ctx: Ctx, warehouse: str, tasks: list[dict[str, Any]]) -> list[dict[st
     for task in tasks:
         task["warehouse"] = warehouse
         task["status"] = "open"
-        if task["kind"] != "hot" or not task["id"]:
+        if task["kind"] not in ("hot", "topup") or not task["id"]:
             # Ids from one call may repeat across calls; an order belongs to one task.
             task["id"] = f"BATCH-{warehouse}-{min(task['order_ids'])}"
         for order_id in task["order_ids"]:
@@ -49,6 +51,34 @@ def hot_task(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
         [(order_of(doc), level, _pick_lines(ctx, doc))], ctx.settings.batch_size
     )
     return _save(ctx, doc["warehouse"], tasks)[0] if tasks else None
+
+
+# An order in these statuses may still have units to pick after its tote left.
+_TOP_UP_STATUSES = frozenset((OrderStatus.PICKING.value, OrderStatus.PICKED.value))
+
+
+def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """A top-up task for the units still reserved for an order whose tote has left the
+    picker (``handed_over``: the tote went down the conveyor or reached packing), unless
+    one was already made after that tote. Until then the picker's own task takes them
+    (the handheld adds a follow-up line). The task names the tote it completes
+    (``after_tote``) so the packer knows to bring the two together."""
+    tote = doc.get("handed_over")
+    if not tote or doc["status"] not in _TOP_UP_STATUSES:
+        return None
+    lines = [line for line in _pick_lines(ctx, doc) if line[2] > 0]
+    if not lines:
+        return None
+    earlier = [t for t in ctx.tx.tasks_of(doc["id"]) if t["kind"] == "topup"]
+    if any(t.get("after_tote") == tote and t["status"] != "cancelled" for t in earlier):
+        return None
+    level = Level(doc["priority"]["level"])
+    tasks = rules.build_tasks([(order_of(doc), level, lines)], ctx.settings.batch_size)
+    if not tasks:
+        return None
+    task = tasks[0]
+    task.update(id=f"TOP-{doc['id']}-{len(earlier) + 1}", kind="topup", after_tote=tote)
+    return _save(ctx, doc["warehouse"], [task])[0]
 
 
 def batch_waiting(

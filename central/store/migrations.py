@@ -13,7 +13,7 @@ from central.store import schema
 from central.store.analytics_sql import ANALYTICS_SCHEMA
 from central.store.base import MASTERS_VERSION, Dialect
 from central.store.feedback_sql import FEEDBACK_SCHEMA, start_cursor
-from central.store.sqlbase import loads
+from central.store.sqlbase import line_short, loads
 
 # A statement is portable SQL (a str; ``{autoinc_pk}`` and ``{json}`` are filled from the
 # backend's dialect), written once for every backend. Only where backends truly differ,
@@ -109,6 +109,23 @@ TRANSFER_SITES: list[Statement] = [
     "CREATE INDEX transfers_to ON transfers (to_warehouse)",
 ]
 
+
+def _orders_waiting_stock(cursor: Any, dialect: Dialect) -> None:
+    """Mark the orders taken before the column that have a line short."""
+    p = dialect.placeholder
+    cursor.execute("SELECT id, doc FROM orders")
+    for ident, doc in cursor.fetchall():
+        if line_short(loads(doc) or {}):
+            cursor.execute(f"UPDATE orders SET waiting_stock = 1 WHERE id = {p}", (ident,))
+
+
+# When stock arrives, the orders waiting for it (a line short) are found by an index on
+# a flag kept with every order write, not by reading every open order's document.
+ORDERS_WAITING_STOCK: list[Statement] = [
+    "ALTER TABLE orders ADD COLUMN waiting_stock INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX orders_waiting_stock ON orders (warehouse) WHERE waiting_stock = 1",
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", schema.INITIAL, _seed_meta),
     Migration(2, "carrier_analytics", ANALYTICS_SCHEMA),
@@ -119,6 +136,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # An order's feed row points at its row in ``orders`` instead of holding a copy.
     Migration(7, "feed_refs", ["ALTER TABLE feed ADD COLUMN ref TEXT"]),
     Migration(8, "transfer_sites", TRANSFER_SITES, _transfer_sites),
+    Migration(9, "orders_waiting_stock", ORDERS_WAITING_STOCK, _orders_waiting_stock),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

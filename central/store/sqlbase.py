@@ -41,6 +41,12 @@ def feed_columns(data: Any) -> tuple[str | None, str | None]:
     return dumps(data), None
 
 
+def line_short(doc: Any) -> int:
+    """1 when a line of the order document is short (waiting for stock), else 0: the
+    order row's ``waiting_stock`` column."""
+    return 1 if any(line.get("short") for line in doc.get("lines") or ()) else 0
+
+
 def loads(text: Any) -> Any:
     """A document from a JSON column (text, or already decoded by the driver)."""
     if text is None:

@@ -23,7 +23,7 @@ from central.store.base import (
     TokenRecord,
 )
 from central.store.sql_stock import StockSql
-from central.store.sqlbase import LEVEL_ORDER, dumps, feed_columns, loads
+from central.store.sqlbase import LEVEL_ORDER, dumps, feed_columns, line_short, loads
 
 # Backends built on SqlTx import these names from here.
 _dumps = dumps
@@ -103,7 +103,8 @@ class SqlTx(StockSql):
         priority = doc["priority"]
         self._run(
             "INSERT INTO orders (id, warehouse, status, level, score, deadline, tote, "
-            "tracking_token, body_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tracking_token, body_hash, waiting_stock, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc["id"],
                 doc["warehouse"],
@@ -114,14 +115,15 @@ class SqlTx(StockSql):
                 doc.get("tote"),
                 doc["tracking_token"],
                 body_hash,
+                line_short(doc),
                 dumps(doc),
             ),
         )
 
     def update_orders(self, docs: Sequence[JsonDoc]) -> None:
         self._many(
-            "UPDATE orders SET warehouse = ?, status = ?, level = ?, score = ?, tote = ?, doc = ? "
-            "WHERE id = ?",
+            "UPDATE orders SET warehouse = ?, status = ?, level = ?, score = ?, tote = ?, "
+            "waiting_stock = ?, doc = ? WHERE id = ?",
             [
                 (
                     d["warehouse"],
@@ -129,6 +131,7 @@ class SqlTx(StockSql):
                     d["priority"]["level"],
                     d["priority"]["score"],
                     d.get("tote"),
+                    line_short(d),
                     dumps(d),
                     d["id"],
                 )
@@ -159,6 +162,17 @@ class SqlTx(StockSql):
             f"SELECT doc FROM orders{clause} ORDER BY {LEVEL_ORDER}, score DESC, deadline, id "
             "LIMIT ?",
             (*params, limit),
+        )
+        return [loads(r[0]) for r in rows]
+
+    def orders_waiting_stock(
+        self, warehouse: str, statuses: Sequence[str], limit: int
+    ) -> list[JsonDoc]:
+        marks = ",".join("?" * len(statuses))
+        rows = self._all(
+            f"SELECT doc FROM orders WHERE warehouse = ? AND waiting_stock = 1 "
+            f"AND status IN ({marks}) ORDER BY {LEVEL_ORDER}, score DESC, deadline, id LIMIT ?",
+            (warehouse, *statuses, limit),
         )
         return [loads(r[0]) for r in rows]
 

@@ -6,6 +6,11 @@ plans the parcel, prints and calls :meth:`PackSession.packed`). Scanning another
 order at any point opens that one instead; verified counts live in the order's lines
 (``packed``), so an order left half-done resumes where it stopped.
 
+An order can reach packing before all its units: a short pick sent the rest to another
+bin after the tote had left, and central made a top-up pick task for them. The session
+says how many units are still to be picked, tells the packer to set the tote aside once
+what is here is scanned, and, when the top-up tote comes, to bring the first one back.
+
 The session is pure: it reads the rows the agent passes in and returns :class:`Step`
 objects (a display message plus the ops to record). It never touches a store or a device.
 """
@@ -55,6 +60,17 @@ def _status(order: Row) -> OrderStatus:
         return OrderStatus.RECEIVED
 
 
+def to_be_picked(order: Row) -> dict[str, int]:
+    """Units not picked yet per SKU (of the lines that say what was picked)."""
+    waiting: dict[str, int] = {}
+    for line in order.get("lines") or []:
+        if line.get("picked") is not None:
+            sku = str(line.get("sku"))
+            left = max(0, int(line.get("qty") or 0) - int(line["picked"]))
+            waiting[sku] = waiting.get(sku, 0) + left
+    return waiting
+
+
 def _items(order: Row, skus: Mapping[str, Row]) -> list[_Item]:
     """One entry per SKU (lines of the same SKU are verified together)."""
     items: dict[str, _Item] = {}
@@ -98,6 +114,11 @@ class PackSession:
     def verified(self) -> dict[str, int]:
         """Units verified so far per SKU."""
         return {i.sku: i.verified for i in self._items}
+
+    def _coming(self) -> int:
+        """Units still to scan that are not picked yet (they come in a top-up tote)."""
+        waiting = to_be_picked(self.order or {})
+        return sum(min(i.left, waiting.get(i.sku, 0)) for i in self._items)
 
     def _feedback(self, level: FeedbackLevel, text: str) -> Feedback:
         return Feedback(level, text, self.order_id, self.remaining())
@@ -154,12 +175,15 @@ class PackSession:
             self.state = PackState.COMPLETE
             return Step(self._feedback(FeedbackLevel.OK, f"order {order_id}: all items verified"))
         self.state = PackState.ORDER
-        units = sum(i.left for i in self._items)
-        return Step(
-            self._feedback(
-                FeedbackLevel.INFO, f"order {order_id}: scan {units} items{switched}".strip()
-            )
-        )
+        coming = self._coming()
+        units = sum(i.left for i in self._items) - coming
+        before = sum(i.verified for i in self._items)
+        text = f"order {order_id}: scan {units} item{'' if units == 1 else 's'}{switched}"
+        if before:
+            text += f"; {before} verified earlier: bring the tote set aside for this order"
+        if coming:
+            text += f"; {coming} more still to be picked: set this tote aside when done"
+        return Step(self._feedback(FeedbackLevel.INFO, text))
 
     def scan_item(self, sku: Row | None, raw: str) -> Step:
         """A product was scanned: ``sku`` is its master row found by GTIN (None when no
@@ -199,10 +223,14 @@ class PackSession:
                 self._feedback(FeedbackLevel.OK, f"order {order_id}: all items verified"), (op,)
             )
         self.state = PackState.VERIFYING
-        return Step(
-            self._feedback(FeedbackLevel.OK, f"{sku_id} {name}: {item.verified} of {item.qty}"),
-            (op,),
-        )
+        text = f"{sku_id} {name}: {item.verified} of {item.qty}"
+        coming = self._coming()
+        if coming and sum(i.left for i in self._items) == coming:
+            text += (
+                f". Every unit here is verified; {coming} still to be picked: "
+                "set the tote aside for the top-up"
+            )
+        return Step(self._feedback(FeedbackLevel.OK, text), (op,))
 
     def packed(
         self, carton: str, weight_g: int, carrier_service: str, tracking: str, summary: str

@@ -78,6 +78,8 @@ class TaskListPresenter:
         left = [line for line in self.progress.lines(task) if line.left]
         order_ids = [str(o) for o in task.get("order_ids") or []]
         title = order_ids[0] if len(order_ids) == 1 else f"Batch of {len(order_ids)} orders"
+        if task.get("kind") == "topup":  # the rest of an order whose tote went ahead
+            title = f"{title} top-up for tote {task.get('after_tote') or '?'}"
         return TaskRow(
             task_id=str(task["id"]),
             level=str(task.get("level") or "P4"),

@@ -154,6 +154,67 @@ def test_transfers_from_before_their_site_columns_are_listed_per_site(
         store.close()
 
 
+def test_orders_short_before_the_waiting_flag_are_found_when_stock_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from central.store import migrations
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:8])
+    old = open_store(f"sqlite:///{path}")
+    with old.transaction() as tx:
+        for order_id, short in (("O-1", 2), ("O-2", 0)):
+            doc = {
+                "id": order_id,
+                "warehouse": "DE",
+                "status": "received",
+                "deadline": NOW.isoformat(),
+                "tracking_token": f"t-{order_id}",
+                "priority": {"level": "P3", "score": 1.0},
+                "lines": [{"sku": "S", "qty": 3, "short": short}],
+            }
+            tx._run(  # type: ignore[attr-defined]
+                "INSERT INTO orders (id, warehouse, status, level, score, deadline, "
+                "tracking_token, body_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_id,
+                    "DE",
+                    "received",
+                    "P3",
+                    1.0,
+                    NOW.isoformat(),
+                    f"t-{order_id}",
+                    "h",
+                    json.dumps(doc),
+                ),
+            )
+    old.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as tx:
+            assert [d["id"] for d in tx.orders_waiting_stock("DE", ["received"], 10)] == ["O-1"]
+            # The flag follows the order's lines on every write.
+            (one, two) = (tx.get_order("O-1"), tx.get_order("O-2"))
+            assert one is not None and two is not None
+            one.doc["lines"][0]["short"] = 0
+            two.doc["lines"][0]["short"] = 1
+            tx.update_orders([one.doc, two.doc])
+            assert [d["id"] for d in tx.orders_waiting_stock("DE", ["received"], 10)] == ["O-2"]
+            assert tx.orders_waiting_stock("DE", ["picking"], 10) == []
+            assert tx.orders_waiting_stock("FR", ["received"], 10) == []
+            plan = " ".join(
+                str(r[-1])
+                for r in tx._all(  # type: ignore[attr-defined]
+                    "EXPLAIN QUERY PLAN SELECT id FROM orders "
+                    "WHERE warehouse = 'DE' AND waiting_stock = 1"
+                )
+            )
+        assert "orders_waiting_stock" in plan, plan  # not a scan of every order
+    finally:
+        store.close()
+
+
 def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     record = OpRecord(

@@ -346,6 +346,108 @@ def test_a_cancelled_order_frees_stock_for_an_urgent_one_which_gets_its_task(
     assert "task" in _events(http, "U-4")  # its hot pick task, at once
 
 
+def _tasks_of(client: httpx.Client, order_id: str) -> list[dict[str, Any]]:
+    """The order's pick tasks as a device sees them in the feed."""
+    changes, _ = pull_all(client)
+    return [
+        c["data"] for c in changes if c["entity"] == "task" and order_id in c["data"]["order_ids"]
+    ]
+
+
+def _pick(seq: int, order_id: str, location: str, qty: int, **extra: Any) -> dict[str, Any]:
+    return op(
+        "pick.confirmed",
+        seq,
+        order_id=order_id,
+        sku="SKU-1001",
+        location=location,
+        qty=qty,
+        **extra,
+    )
+
+
+def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
+    http.post("/v1/orders", json=order_body("TU-1", [("SKU-1001", 6)])).raise_for_status()
+    # The picker binds tote T-1, picks 2 and finds the bin short of the other 4: central
+    # moves them to A02-05-1. The picker may still take them (a follow-up line on the
+    # handheld), so no task is made yet.
+    short = {"order_id": "TU-1", "sku": "SKU-1001", "location": "A01-01-1", "qty_short": 4}
+    push(
+        device,
+        op("tote.assigned", 2, tote="T-1", order_id="TU-1"),
+        _pick(3, "TU-1", "A01-01-1", 2, tote="T-1"),
+        op("pick.short", 4, **short, reason="empty"),
+    )
+    assert _held(http, "TU-1") == [("A02-05-1", 4)]
+    assert [t["kind"] for t in _tasks_of(device, "TU-1")] == []
+    # The tote goes down the conveyor without them: a top-up task sends someone there.
+    push(device, op("tote.diverted", 5, tote="T-1", lane=2, conveyor="CV-1"))
+    (task,) = _tasks_of(device, "TU-1")
+    assert (task["id"], task["kind"], task["status"], task["after_tote"]) == (
+        "TOP-TU-1-1",
+        "topup",
+        "open",
+        "T-1",
+    )
+    assert task["level"] == http.get("/v1/orders/TU-1").json()["priority"]["level"]
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A02-05-1", 4)]
+    assert "task" in _events(http, "TU-1")
+    # The tote seen again (recirculated) and its first scan at packing make no second task.
+    push(
+        device,
+        op("tote.diverted", 6, tote="T-1", lane=2, conveyor="CV-1"),
+        op("pack.verified", 7, order_id="TU-1", sku="SKU-1001", qty=1),
+    )
+    assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
+    # The top-up is picked into tote T-2 and leaves: nothing is left to top up.
+    push(
+        device,
+        op("tote.assigned", 8, tote="T-2", order_id="TU-1", task_id="TOP-TU-1-1"),
+        _pick(9, "TU-1", "A02-05-1", 4, tote="T-2", task_id="TOP-TU-1-1"),
+        op("tote.diverted", 10, tote="T-2", lane=2, conveyor="CV-1"),
+    )
+    assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
+    doc = http.get("/v1/orders/TU-1").json()
+    assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 6)
+    assert sum(a["qty"] for a in doc["allocations"]) == 0
+    assert doc["handed_over"] == "T-2"
+
+
+def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    # DE-FRA's pick bins hold 10 of SKU-2001 (50 more in reserve bin R01-01-1).
+    http.post("/v1/orders", json=order_body("TU-2", [("SKU-2001", 10)])).raise_for_status()
+    pick = {"order_id": "TU-2", "sku": "SKU-2001", "location": "A01-02-1"}
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-3", order_id="TU-2"),
+        op("pick.confirmed", 2, **pick, qty=6, tote="T-3"),
+        op("pick.short", 3, **pick, qty_short=4, reason="empty"),
+        counted(4, "A01-02-1", "SKU-2001", 0, http),
+        op("tote.diverted", 5, tote="T-3", lane=1),
+    )
+    doc = http.get("/v1/orders/TU-2").json()
+    assert (doc["lines"][0]["short"], doc["allocations"]) == (4, [])
+    assert _tasks_of(device, "TU-2") == []  # nothing to send anyone for
+    # A replenisher moves 5 from the reserve bin into a pick bin: the 4 missing units
+    # are allocated to TU-2 and a top-up task brings them to packing.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-2001", "from_location": "R01-01-1", "qty": 5}
+    push(device, op("stock.moved", 6, **move, to_location="A02-05-1"))
+    assert _held(http, "TU-2") == [("A02-05-1", 4)]
+    (task,) = _tasks_of(device, "TU-2")
+    assert (task["kind"], task["after_tote"]) == ("topup", "T-3")
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A02-05-1", 4)]
+    # Its units are locked for the task: an urgent order now takes the one free unit only.
+    http.post("/v1/orders", json=order_body("U-9", [("SKU-2001", 3)], urgent=True))
+    assert _held(http, "TU-2") == [("A02-05-1", 4)]
+    assert _held(http, "U-9") == [("A02-05-1", 1)]
+
+
 def test_a_move_or_receipt_with_a_lot_that_is_not_text_is_rejected(
     http: httpx.Client, device: httpx.Client
 ) -> None:

@@ -301,3 +301,35 @@ def test_pack_session_invariants(scans: list[str | None]) -> None:
         assert counts["SKU-1"] <= 2 and counts["SKU-2"] <= 1
         assert verified_ops == sum(counts.values())
         assert (session.state is PackState.COMPLETE) == (counts == {"SKU-1": 2, "SKU-2": 1})
+
+
+def test_an_order_short_of_a_top_up_says_to_set_the_tote_aside_then_bring_it_back() -> None:
+    # 1 of the 2 bottles was short-picked; central sends the other in a top-up task.
+    lines = [
+        {"sku": "SKU-1", "qty": 2, "picked": 1, "packed": 0},
+        {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 0},
+    ]
+    session = PackSession("pack-1")
+    first = session.open(order("picking", lines=lines), "TOTE-1", SKUS)
+    assert first.feedback.text == (
+        "order A1: scan 2 items; 1 more still to be picked: set this tote aside when done"
+    )
+    step = session.scan_item(SKUS["SKU-1"], "x")
+    assert "set the tote aside" not in step.feedback.text
+    step = session.scan_item(SKUS["SKU-2"], "x")
+    assert step.feedback.text.endswith(
+        "Every unit here is verified; 1 still to be picked: set the tote aside for the top-up"
+    )
+    assert session.state is PackState.VERIFYING  # not complete: nothing to pack yet
+    assert not session.packed("S1", 700, "dhl-express", "T", "x").accepted
+    # The top-up tote arrives: the order's lines now say 2 picked and 2 verified.
+    lines = [
+        {"sku": "SKU-1", "qty": 2, "picked": 2, "packed": 1},
+        {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 1},
+    ]
+    again = session.open(order("picked", lines=lines), "TOTE-2", SKUS)
+    assert again.feedback.text == (
+        "order A1: scan 1 item; 2 verified earlier: bring the tote set aside for this order"
+    )
+    done = session.scan_item(SKUS["SKU-1"], "x")
+    assert session.state is PackState.COMPLETE and "all items verified" in done.feedback.text

@@ -67,6 +67,27 @@ def test_task_list_most_urgent_first_with_countdown(store: LocalStore, clock: Cl
     assert (late.countdown, late.late) == ("LATE 1m00s", True)
 
 
+def test_a_top_up_task_names_the_tote_it_completes(store: LocalStore, clock: Clock) -> None:
+    top_up = {
+        "id": "TOP-O-SLOW-1",
+        "kind": "topup",
+        "level": "P3",
+        "warehouse": store.site,
+        "status": "open",
+        "after_tote": "TOTE-7",
+        "order_ids": ["O-SLOW"],
+        "lines": [{"order_id": "O-SLOW", "sku": "SKU-CUP", "location": "A01-02-1", "qty": 1}],
+        "deadline": (NOW + timedelta(hours=5)).isoformat(),
+        "length_m": 4.0,
+    }
+    store.apply_changes(
+        [{"entity": "task", "id": top_up["id"], "data": top_up}], cursor=99, epoch="e1"
+    )
+    rows = {r.task_id: r for r in TaskListPresenter(store, TaskProgress(), clock).view().rows}
+    assert rows["TOP-O-SLOW-1"].title == "O-SLOW top-up for tote TOTE-7"
+    assert rows["BATCH-1"].title == "O-SLOW"
+
+
 def test_pushed_urgent_task_raises_banner_once(store: LocalStore, clock: Clock) -> None:
     tasks = TaskListPresenter(store, TaskProgress(), clock)
     assert tasks.pushed({"id": "T9", "level": "P4", "order_ids": ["O9"]}) is False
