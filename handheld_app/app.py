@@ -331,6 +331,13 @@ class HandheldApp(App):  # type: ignore[misc]
             self.session.start_receive()
             self._after_action()
 
+    def start_damaged(self) -> None:
+        """The stock screen's Damaged button: the next quantity is written off from the
+        chosen bin."""
+        if self.session is not None:
+            self.session.start_damaged()
+            self._after_action()
+
     def short(self, reason: str) -> None:
         """A short-pick reason button."""
         if self.session is not None:

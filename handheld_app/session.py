@@ -28,7 +28,8 @@ class PickerSession:
     """A picker at work: ``start`` a task, ``scan`` codes, ``enter_qty``, ``short``
     (on the stock screen: scan an item, then a bin, and ``enter_qty`` to count it, or
     ``start_move``, scan the bin to put it in and ``enter_qty`` to move it, or
-    ``start_receive`` and ``enter_qty`` to book units put into it);
+    ``start_receive`` and ``enter_qty`` to book units put into it, or ``start_damaged``
+    and ``enter_qty`` to write damaged units off);
     ``current_view()`` is what the screen shows. Each action returns ``Feedback`` and
     rings the feedback port (beep on ok, buzz on a refusal)."""
 
@@ -158,6 +159,13 @@ class PickerSession:
         if self.mode != "stock":
             return self._ring(Feedback.refuse("no_bin", "Open the stock screen first"))
         return self._ring(self.stock.start_receive())
+
+    def start_damaged(self) -> Feedback:
+        """On the stock screen: write off damaged units of the chosen bin (the next
+        quantity)."""
+        if self.mode != "stock":
+            return self._ring(Feedback.refuse("no_bin", "Open the stock screen first"))
+        return self._ring(self.stock.start_damaged())
 
     def short(self, reason: ShortReason | str) -> Feedback:
         """Report the current line short (bin_empty, damaged or not_found)."""

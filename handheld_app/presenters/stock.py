@@ -1,8 +1,9 @@
-"""Stock lookup, bin count, bin-to-bin move and receipt: scan an item, see its stock per
-bin from the local cache and how old that cache is (the time of the last successful
-sync); then scan a bin and key the quantity on the shelf to record a count
+"""Stock lookup, bin count, bin-to-bin move, receipt and write-off: scan an item, see its
+stock per bin from the local cache and how old that cache is (the time of the last
+successful sync); then scan a bin and key the quantity on the shelf to record a count
 (``stock.counted``), move units from that bin to another scanned bin (``stock.moved``),
-or book units put into it (``stock.adjusted``, reason ``received``, with the label's lot).
+book units put into it (``stock.adjusted``, reason ``received``, with the label's lot), or
+write off damaged units found there (``stock.adjusted``, reason ``damaged``).
 
 A count is booked at central against the ledger position this device's replica of the
 bin reflects (DESIGN.md §3), so a bin with this device's own moves not yet pulled back
@@ -13,13 +14,16 @@ A move is two ledger movements and needs no such wait. It takes at most the bin'
 units in the cache (on hand less what orders have reserved there: reserved units stay for
 their picks). Units of a bin holding lots keep their lot: the one on the scanned label
 (which the bin must hold), else the bin's only lot; a bin holding several lots is moved
-from a label that names one."""
+from a label that names one. A write-off takes at most the bin's units on hand, reserved
+ones included (central allocates the orders counting on them again), in their lot chosen
+the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from devices.barcodes import Scan, ScanKind
@@ -44,6 +48,15 @@ class StockLine:
     lots: str
 
 
+class StockMode(StrEnum):
+    """What the next quantity on the stock screen records for the chosen bin."""
+
+    COUNT = "count"
+    MOVE = "move"
+    RECEIVE = "receive"
+    DAMAGED = "damaged"
+
+
 @dataclass(frozen=True)
 class StockView:
     """The stock screen."""
@@ -56,11 +69,20 @@ class StockView:
     message: str = "Scan an item"
     ok: bool = True
     counting: str = ""  # the bin chosen (to count, or to move from), "" when none
-    moving: bool = False  # the chosen bin's units are being moved to another bin
-    receiving: bool = False  # units arriving into the chosen bin are being booked
-    target: str = ""  # the bin they go to, "" until scanned
+    mode: StockMode = StockMode.COUNT  # what the next quantity records for that bin
+    target: str = ""  # the bin a move goes to, "" until scanned
     lot: str = ""  # lot and expiry on the scanned item's label, if it carries them
     expiry: str = ""
+
+    @property
+    def moving(self) -> bool:
+        """The chosen bin's units are being moved to another bin."""
+        return self.mode is StockMode.MOVE
+
+    @property
+    def receiving(self) -> bool:
+        """Units arriving into the chosen bin are being booked."""
+        return self.mode is StockMode.RECEIVE
 
     def on_hand_in(self, location: str) -> int:
         """The cached on-hand of the item in ``location`` (0 when the bin has none)."""
@@ -139,7 +161,7 @@ class StockPresenter:
                 f"({view.on_hand_in(source)} on hand, all reserved or none)",
             )
         message = f"Move {view.sku} from {source}: scan the bin to put it in"
-        self.current = replace(view, moving=True, target="", message=message, ok=True)
+        self.current = replace(view, mode=StockMode.MOVE, target="", message=message, ok=True)
         return Feedback.good(message, "move")
 
     def choose_target(self, location: str) -> Feedback:
@@ -163,22 +185,67 @@ class StockPresenter:
             return self._refuse("no_bin", "Scan an item, then the bin to put it in")
         lot = f" lot {view.lot}" if view.lot else ""
         message = f"Receive {view.sku}{lot} into {view.counting}: set the units"
-        self.current = replace(view, receiving=True, moving=False, message=message, ok=True)
+        self.current = replace(view, mode=StockMode.RECEIVE, message=message, ok=True)
         return Feedback.good(message, "receive")
 
+    def start_damaged(self) -> Feedback:
+        """Write off damaged units found in the chosen bin: the next quantity is what
+        was taken out of stock."""
+        view = self.current
+        source = view.counting
+        if not view.sku or not source:
+            return self._refuse("no_bin", "Scan an item, then the bin the damaged units are in")
+        have = view.on_hand_in(source)
+        if have <= 0:
+            return self._refuse("nothing_there", f"No {view.sku} in {source} to write off")
+        message = f"Damaged {view.sku} in {source}: set the units to write off (up to {have})"
+        self.current = replace(view, mode=StockMode.DAMAGED, message=message, ok=True)
+        return Feedback.good(message, "damaged")
+
     def enter_qty(self, qty: int) -> Feedback:
-        """The units keyed or set on the counter: a move when moving, a receipt when
-        receiving, else a count."""
-        if self.current.moving:
-            return self.move(qty)
-        return self.receive(qty) if self.current.receiving else self.count(qty)
+        """The units keyed or set on the counter, recorded as the chosen mode says."""
+        record = {
+            StockMode.MOVE: self.move,
+            StockMode.RECEIVE: self.receive,
+            StockMode.DAMAGED: self.write_off,
+        }.get(self.current.mode, self.count)
+        return record(qty)
+
+    def write_off(self, qty: int) -> Feedback:
+        """Record ``qty`` damaged units of the shown item taken out of the chosen bin, as
+        a ``stock.adjusted`` (reason ``damaged``) of their lot."""
+        view = self.current
+        location, sku = view.counting, view.sku
+        if not sku or not location or view.mode is not StockMode.DAMAGED:
+            return self._refuse("no_bin", "Scan an item, then the bin the damaged units are in")
+        have = view.on_hand_in(location)
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+            return self._refuse(
+                "bad_qty", f"Key the damaged units (1 to {max(have, 1)}), not {qty!r}"
+            )
+        if qty > have:
+            return self._refuse("too_many", f"Only {have} {sku} in {location}")
+        lot = self._lot_of(location, qty)
+        if isinstance(lot, Feedback):
+            return lot
+        data: dict[str, Any] = {
+            "warehouse": self.store.site,
+            "location": location,
+            "sku": sku,
+            "delta": -qty,
+            "reason": "damaged",
+            "operator": self.operator,
+        }
+        data.update({name: value for name, value in lot.items() if value})
+        message = f"Wrote off {qty} damaged {sku} in {location}"
+        return self._book("stock.adjusted", data, "Write-off", message, "written_off")
 
     def receive(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item put into the chosen bin, as a
         ``stock.adjusted`` (reason ``received``) carrying the label's lot and expiry."""
         view = self.current
         location, sku = view.counting, view.sku
-        if not sku or not location or not view.receiving:
+        if not sku or not location or view.mode is not StockMode.RECEIVE:
             return self._refuse("no_bin", "Scan an item, then the bin to put it in")
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
             return self._refuse(
@@ -203,7 +270,7 @@ class StockPresenter:
         target bin."""
         view = self.current
         source, target, sku = view.counting, view.target, view.sku
-        if not sku or not source or not view.moving:
+        if not sku or not source or view.mode is not StockMode.MOVE:
             return self._refuse("no_bin", "Scan an item, then the bin to move it from")
         if not target:
             return self._refuse("no_target", f"Scan the bin to put {sku} in first")
@@ -232,14 +299,18 @@ class StockPresenter:
         return self._book("stock.moved", data, "Move", message, "moved")
 
     def _lot_of(self, location: str, qty: int) -> dict[str, str] | Feedback:
-        """The lot (and expiry) ``qty`` units moved out of ``location`` carry: {} for a
-        bin whose cached stock has no lots; else the scanned label's lot, or the bin's
-        only lot when the label named none. A refusal when the bin does not hold that lot
-        or that many of it, or holds several and the label named none."""
+        """The lot (and expiry) ``qty`` units taken out of ``location`` carry: {} for
+        units without a lot (a bin whose cached stock has none, or enough of them when
+        the label names no lot); else the scanned label's lot, or the bin's only lot
+        when the label named none. A refusal when the bin does not hold that lot or that
+        many of it, or holds several and the label named none."""
         view = self.current
         row = self.store.get("stock", stock_id(self.store.site, location, view.sku)) or {}
-        lots = [lot for lot in row.get("lots") or [] if lot.get("lot")]
+        lots = [lot for lot in row.get("lots") or [] if lot.get("lot") and lot.get("qty")]
         if not lots:
+            return {}
+        without = int(row.get("on_hand") or 0) - sum(int(lot.get("qty") or 0) for lot in lots)
+        if not view.lot and qty <= without:
             return {}
         if view.lot:
             chosen = next((lot for lot in lots if lot["lot"] == view.lot), None)
@@ -248,7 +319,7 @@ class StockPresenter:
                 return self._refuse(
                     "wrong_lot", f"{location} holds no lot {view.lot} of {view.sku} ({held})"
                 )
-        elif len(lots) > 1:
+        elif len(lots) > 1 or without > 0:
             return self._refuse(
                 "which_lot",
                 f"{location} holds several lots of {view.sku}: scan the label with the lot",
@@ -295,8 +366,8 @@ class StockPresenter:
     def _book(
         self, kind: str, data: dict[str, Any], what: str, message: str, code: str
     ) -> Feedback:
-        """Record a count, move or receipt of the shown item; on success show the item
-        again (no bin chosen, the label's lot kept) with ``message``."""
+        """Record a count, move, receipt or write-off of the shown item; on success show
+        the item again (no bin chosen, the label's lot kept) with ``message``."""
         view = self.current
         try:
             self.store.record(kind, data, self.clock())
@@ -333,7 +404,9 @@ class StockPresenter:
             )
         total = sum(line.available for line in lines)
         if counting:
-            message = f"Count {sku} in {counting}: key the units in the bin, or Move or Receive"
+            message = (
+                f"Count {sku} in {counting}: key the units in the bin, or Move, Receive or Damaged"
+            )
             code = "count"
         else:
             bins = "bin" if len(lines) == 1 else "bins"

@@ -1,6 +1,7 @@
-"""Bin-to-bin moves and receipts on the stock screen: scan an item, its bin, then Move,
-the bin to put it in and the units (``stock.moved``, with the lot the units carry), or
-Receive and the units put in (``stock.adjusted``, reason ``received``)."""
+"""Bin-to-bin moves, receipts and write-offs on the stock screen: scan an item, its bin,
+then Move, the bin to put it in and the units (``stock.moved``, with the lot the units
+carry), Receive and the units put in (``stock.adjusted``, reason ``received``), or
+Damaged and the units taken out (``stock.adjusted``, reason ``damaged``)."""
 
 from __future__ import annotations
 
@@ -110,10 +111,10 @@ def test_reserved_units_stay_and_the_lot_moved_is_one_the_bin_holds(
     session.start_move()
     session.scan(f"{LOC}C03-01-1")
     assert session.enter_qty(3).message == "Only 2 of lot L2 in A01-02-1"
-    assert session.enter_qty(2).code == "moved"
+    assert session.enter_qty(1).code == "moved"
     moved = store.pending()[-1].data
-    assert (moved["lot"], moved["expiry"], moved["qty"]) == ("L2", "2027-06-30", 2)
-    assert _stock(store, "A01-02-1", "SKU-PEN") == (4, [("L1", 4), ("L2", 0)])
+    assert (moved["lot"], moved["expiry"], moved["qty"]) == ("L2", "2027-06-30", 1)
+    assert _stock(store, "A01-02-1", "SKU-PEN") == (5, [("L1", 4), ("L2", 1)])
     assert session.scan(GTIN_PEN).ok
     session.scan(f"{LOC}A01-02-1")
     session.start_move()
@@ -162,6 +163,74 @@ def test_receive_books_the_units_put_into_the_chosen_bin_with_the_labels_lot(
     )
     assert _stock(store, "C03-01-1", "SKU-PEN") == (19, [("L1", 7), ("L9", 12)])
     assert not session.stock.current.receiving and session.stock.current.counting == ""
+
+
+def test_damaged_units_are_written_off_in_their_lot(store: LocalStore, clock: Clock) -> None:
+    session = PickerSession(store, "77", clock)
+    session.show_stock()
+    assert session.start_damaged().code == "no_bin"
+    assert session.scan(GTIN_BAG).ok
+    assert session.start_damaged().code == "no_bin"
+    # A01-01-1 holds 5 cooler bags of lot L1, 2 of them reserved for the hot order:
+    # damaged units are gone whether reserved or not (central re-allocates the order).
+    session.scan(f"{LOC}A01-01-1")
+    started = session.start_damaged()
+    assert (started.code, started.message) == (
+        "damaged",
+        "Damaged SKU-BAG in A01-01-1: set the units to write off (up to 5)",
+    )
+    assert session.stock.current.mode == "damaged"
+    for bad, code in ((6, "too_many"), (0, "bad_qty"), (-1, "bad_qty"), (True, "bad_qty")):
+        assert session.enter_qty(bad).code == code, bad
+    assert session.stock.current.mode == "damaged"  # a refusal keeps the write-off open
+    assert store.pending_count() == 0
+    done = session.typed("4")
+    assert (done.code, done.message) == ("written_off", "Wrote off 4 damaged SKU-BAG in A01-01-1")
+    (op,) = store.pending()
+    assert (op.kind, op.data) == (
+        "stock.adjusted",
+        {
+            "warehouse": SITE,
+            "location": "A01-01-1",
+            "sku": "SKU-BAG",
+            "delta": -4,
+            "reason": "damaged",
+            "operator": "77",
+            "lot": "L1",
+            "expiry": "2027-03-31",
+        },
+    )
+    assert _stock(store, "A01-01-1", "SKU-BAG") == (1, [("L1", 1)])
+    assert session.stock.current.mode == "count" and session.stock.current.counting == ""
+    # A label naming a lot the bin does not hold is refused; an empty bin has nothing.
+    assert session.scan(gs1(GTIN_BAG, lot="L5", expiry="270630")).ok
+    session.scan(f"{LOC}A01-01-1")
+    session.start_damaged()
+    assert session.enter_qty(1).code == "wrong_lot"
+    session.scan(f"{LOC}C03-01-1")  # no cooler bags there
+    assert session.start_damaged().code == "nothing_there"
+    assert store.pending_count() == 1
+    # A bin holding 4 units without a lot beside 2 of lot L1: a plain label writes off
+    # units without a lot; more than those needs the label naming the lot.
+    mixed = {
+        "warehouse": SITE,
+        "location": "B02-05-2",
+        "sku": "SKU-BAG",
+        "on_hand": 6,
+        "reserved": 0,
+        "available": 6,
+        "lots": [{"lot": "L1", "expiry": "2027-03-31", "qty": 2}, {"lot": "L0", "qty": 0}],
+        "ledger_seq": 9,
+    }
+    change = {"entity": "stock", "id": f"{SITE}/B02-05-2/SKU-BAG", "data": mixed}
+    store.apply_changes([change], cursor=store.cursor + 1, epoch=store.epoch)
+    assert session.scan(GTIN_BAG).ok
+    session.scan(f"{LOC}B02-05-2")
+    session.start_damaged()
+    assert session.enter_qty(5).code == "which_lot"
+    assert session.enter_qty(3).code == "written_off"
+    assert "lot" not in store.pending()[-1].data
+    assert _stock(store, "B02-05-2", "SKU-BAG") == (3, [("L1", 2), ("L0", 0)])
 
 
 def test_a_move_reaches_central_with_its_lot(central_server, tmp_path: Path) -> None:
@@ -238,3 +307,31 @@ def test_a_receipt_reaches_central_in_its_lot_and_serves_a_waiting_order(
         assert [(a["location"], a["qty"], a["lot"]) for a in order["allocations"]] == [
             ("A02", 3, "L3")
         ]
+
+
+def test_a_write_off_reaches_central_in_its_lot(central_server, tmp_path: Path) -> None:
+    md = masterdata()
+    md["skus"].append({**md["skus"][0], "sku": "SKU-LOT", "gtin": GTIN_CUP, "name": "Lot item"})
+    md["stock"] = [
+        {"warehouse": SITE, "location": "A02", "sku": "SKU-LOT", "qty": 5, "lot": "L3"},
+        {"warehouse": SITE, "location": "A02", "sku": "SKU-LOT", "qty": 7, "lot": "L4"},
+    ]
+    central_server.import_masterdata(md)
+    with (
+        admin(central_server) as http,
+        LocalStore(tmp_path / "hh-1.db", "hh-1", SITE) as store,
+        SyncClient(store, central_server.url, central_server.device_token("hh-1", SITE)) as sync,
+    ):
+        assert sync.run_once().ok
+        now = datetime.now(UTC)
+        session = PickerSession(store, "op1", lambda: now)
+        assert session.scan(gs1(GTIN_CUP, lot="L4", expiry="")).code == "stock"
+        session.scan(f"{LOC}A02")
+        session.start_damaged()
+        assert session.enter_qty(3).code == "written_off"
+        result = sync.run_once()
+        assert result.ok and result.acked == 1 and result.rejected == 0, result.error
+        (row,) = stock_rows(http, "SKU-LOT")
+        assert row["on_hand"] == 9
+        assert sorted((lot["lot"], lot["qty"]) for lot in row["lots"]) == [("L3", 5), ("L4", 4)]
+        assert _stock(store, "A02", "SKU-LOT") == (9, [("L3", 5), ("L4", 4)])

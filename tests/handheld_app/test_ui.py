@@ -167,7 +167,8 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["counted"]["ok"] and steps["counted"]["message"].startswith("Counted ")
     assert steps["recount_refused"]["ok"], steps["recount_refused"]
     assert steps["typed_count"]["ok"], steps["typed_count"]
-    for name in ("move_started", "move_button", "moved", "receive_button", "received"):
+    stock_steps = ("move_started", "move_button", "moved", "receive_button", "received")
+    for name in (*stock_steps, "damaged_button", "written_off"):
         assert steps[name]["ok"], steps[name]
     assert steps["stock_refused"]["message"] == "Scan an item barcode to see its stock"
     assert steps["settings_refused"]["ok"], steps["settings_refused"]
@@ -175,7 +176,7 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["serial_badge"]["ok"] and steps["serial_badge"]["screen"] == "tasks"
     assert "serial://" in load_handheld_settings(config).scanner
     shots = ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "12b_stock_counted")
-    shots += ("12c_stock_move", "12d_stock_receive")
+    shots += ("12c_stock_move", "12d_stock_receive", "12e_stock_damaged")
     for name in (*shots, "13_settings"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000
 

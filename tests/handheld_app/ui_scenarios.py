@@ -289,6 +289,31 @@ def scenario_stock(d: Driver) -> Step:
         received=got,
         message=stock.message,
     )
+    # A write-off: 2 damaged units taken out of the bin, the counter set with the buttons.
+    yield from choose(source)
+    _tap(stock.ids.damaged)
+    yield until(lambda: stock.mode == "damaged", "the write-off started")
+    _tap(next(w for w in stock.walk() if getattr(w, "text", "") == "+"))
+    yield 0.1
+    d.shot("12e_stock_damaged")
+    d.record(
+        "damaged_button",
+        stock.ids.save_count.text == "Write off 2",
+        text=stock.ids.save_count.text,
+    )
+    _tap(stock.ids.save_count)
+    yield until(lambda: stock.message.startswith("Wrote off"), "the write-off saved")
+    written = [
+        op.data
+        for op in store.pending()
+        if op.kind == "stock.adjusted" and op.data["reason"] == "damaged"
+    ]
+    d.record(
+        "written_off",
+        [(w["location"], w["delta"]) for w in written] == [(source["location"], -2)],
+        written=written,
+        message=stock.message,
+    )
     d.type_code("TOTE-12")
     yield until(lambda: not stock.message_ok, "the refusal of a non-item")
     d.record("stock_refused", True, message=stock.ids.message.text)
