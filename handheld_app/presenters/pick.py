@@ -111,8 +111,7 @@ class PickFlow:
         return next((line for line in self.progress.lines(self.task) if line.left), None)
 
     def _orders_without_tote(self) -> list[str]:
-        bound = self.progress.totes(self.task_id)
-        return [str(o) for o in self.task.get("order_ids") or [] if str(o) not in bound]
+        return self.progress.unbound(self.task)
 
     def step(self) -> Step:
         """The step the picker is on."""

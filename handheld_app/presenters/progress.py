@@ -9,6 +9,11 @@ A line reported short is allocated again by central from other bins when it can.
 that comes back in the order (a sync later), the task gets a follow-up line at the new
 bin for the units still to pick, as long as the order is not in its tote yet: the
 picker takes them on the same walk, into the same tote.
+
+A top-up task (central's, for units still reserved for an order whose tote has left the
+picker) sends no one for units the order no longer holds in that bin: when the first
+picker's own picks reach central after the tote did (a handheld that was offline), the
+order's allocation there shrinks and so does the top-up line, after the next sync.
 """
 
 from __future__ import annotations
@@ -75,14 +80,33 @@ class TaskProgress:
         """The task's lines in route order with what is left of each."""
         # Units done for a (order, sku, bin) fill that key's lines in route order.
         budget = dict(self._done.get(str(task.get("id")), {}))
+        held = self._held(task) if task.get("kind") == "topup" else None
         out = []
         for index, line in enumerate(task.get("lines") or []):
             key = (str(line["order_id"]), str(line["sku"]), str(line["location"]))
             qty = int(line.get("qty") or 0)
             take = min(qty, budget.get(key, 0))
             budget[key] = budget.get(key, 0) - take
-            out.append(LineState(index, *key, qty, qty - take))
+            left = qty - take
+            if held is not None and key[0] in held:
+                left = max(0, min(left, held[key[0]].get(key, 0)))
+                held[key[0]][key] = held[key[0]].get(key, 0) - left
+            out.append(LineState(index, *key, qty, left))
         return out + self._follow_ups(task, out)
+
+    def _held(self, task: Row) -> dict[str, dict[LineKey, int]]:
+        """Units each of the task's orders still holds per (order, sku, bin) in the
+        replica (orders the replica does not have are left out)."""
+        held: dict[str, dict[LineKey, int]] = {}
+        for order_id in task.get("order_ids") or []:
+            order = self._orders(str(order_id)) if self._orders is not None else None
+            if order is None:
+                continue
+            per_bin = held.setdefault(str(order_id), {})
+            for alloc in order.get("allocations") or []:
+                key = (str(order_id), str(alloc.get("sku")), str(alloc.get("location")))
+                per_bin[key] = per_bin.get(key, 0) + int(alloc.get("qty") or 0)
+        return held
 
     def _follow_ups(self, task: Row, lines: list[LineState]) -> list[LineState]:
         """Lines at the bins central moved shorted units to (see the module docstring):
@@ -124,9 +148,24 @@ class TaskProgress:
         """order_id -> tote bound by this task's tote scans."""
         return dict(self._dropped.get(str(task_id), {}))
 
+    def unbound(self, task: Row) -> list[str]:
+        """Orders of the task that still need a tote scanned: all not bound yet, except,
+        on a top-up task, an order with nothing left to pick and nothing picked or
+        shorted here (the first picker's own picks took its units after all)."""
+        task_id = str(task.get("id"))
+        bound = self.totes(task_id)
+        orders = [str(o) for o in task.get("order_ids") or [] if str(o) not in bound]
+        if task.get("kind") != "topup":
+            return orders
+        picked = {key[0] for key, qty in self._done.get(task_id, {}).items() if qty > 0}
+        return [o for o in orders if o in picked or self._left_for(task, o)]
+
+    def _left_for(self, task: Row, order_id: str) -> bool:
+        return any(line.left for line in self.lines(task) if line.order_id == order_id)
+
     def finished(self, task: Row) -> bool:
-        """Every line picked or shorted and every order of the task dropped in a tote."""
+        """Every line picked or shorted and every order that needs one dropped in a
+        tote."""
         if any(line.left for line in self.lines(task)):
             return False
-        bound = self.totes(str(task.get("id")))
-        return all(str(order_id) in bound for order_id in task.get("order_ids") or [])
+        return not self.unbound(task)

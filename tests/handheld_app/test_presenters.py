@@ -88,6 +88,56 @@ def test_a_top_up_task_names_the_tote_it_completes(store: LocalStore, clock: Clo
     assert rows["BATCH-1"].title == "O-SLOW"
 
 
+def test_a_top_up_sends_no_one_for_units_the_order_no_longer_holds(store: LocalStore) -> None:
+    order = {
+        "id": "O-TOP",
+        "warehouse": store.site,
+        "status": "picked",
+        "tote": "TOTE-7",
+        "lines": [{"sku": "SKU-CUP", "qty": 3, "picked": 1}],
+        "allocations": [{"sku": "SKU-CUP", "location": "A01-02-1", "qty": 2}],
+    }
+    task = {
+        "id": "TOP-O-TOP-1",
+        "kind": "topup",
+        "level": "P3",
+        "warehouse": store.site,
+        "status": "open",
+        "after_tote": "TOTE-7",
+        "order_ids": ["O-TOP"],
+        "lines": [{"order_id": "O-TOP", "sku": "SKU-CUP", "location": "A01-02-1", "qty": 2}],
+    }
+
+    def pulled(allocated: int) -> None:
+        doc = {**order, "allocations": [{**order["allocations"][0], "qty": allocated}]}
+        change = {"entity": "order", "id": "O-TOP", "data": doc}
+        store.apply_changes([change], cursor=store.cursor + 1, epoch=store.epoch)
+
+    progress = TaskProgress(orders=store.order)
+    pulled(2)
+    assert [line.left for line in progress.lines(task)] == [2]
+    assert progress.unbound(task) == ["O-TOP"]
+    # The first picker's own late picks reach central: the order holds 1 there now.
+    pulled(1)
+    assert [line.left for line in progress.lines(task)] == [1]
+    progress.note(
+        "pick.confirmed",
+        {"task_id": task["id"], "order_id": "O-TOP", "sku": "SKU-CUP", "location": "A01-02-1",
+         "qty": 1},
+    )  # fmt: skip
+    assert [line.left for line in progress.lines(task)] == [1]  # not synced: still 1
+    pulled(0)  # synced: the top-up's pick took the last unit held there
+    assert [line.left for line in progress.lines(task)] == [0]
+    assert progress.unbound(task) == ["O-TOP"] and not progress.finished(task)  # 1 in hand
+    # Another top-up whose units were all picked before anyone started it: nothing to
+    # pick and no tote to scan.
+    other = {**task, "id": "TOP-O-TOP-2"}
+    assert progress.unbound(other) == [] and progress.finished(other)
+    # A task that is not a top-up is not capped.
+    batch = {**task, "id": "BATCH-9", "kind": "batch"}
+    assert [line.left for line in progress.lines(batch)] == [2]
+
+
 def test_pushed_urgent_task_raises_banner_once(store: LocalStore, clock: Clock) -> None:
     tasks = TaskListPresenter(store, TaskProgress(), clock)
     assert tasks.pushed({"id": "T9", "level": "P4", "order_ids": ["O9"]}) is False
