@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from central.service.docs import standing_exceptions
 from central.store.feedback_sql import InquiryRow
 from domain.models import parse_time
 
@@ -142,7 +143,7 @@ def delay_notice(doc: dict[str, Any], verdict: dict[str, Any] | None) -> str | N
     """One sentence on why the order is late or may be, or None."""
     if doc["status"] in ("shipped", "delivered", "cancelled"):
         return None
-    for kind in doc.get("exceptions") or ():
+    for kind in standing_exceptions(doc):  # a settled shortage no longer delays it
         if kind in EXCEPTION_NOTICES:
             return EXCEPTION_NOTICES[kind]
     if verdict and verdict.get("at_risk"):

@@ -10,6 +10,7 @@ from typing import Any
 
 from central.clock import Clock
 from central.service.context import Ctx
+from central.service.docs import standing_exceptions
 from central.settings import ServerSettings
 from central.store.base import Store
 from domain.models import Level, parse_time
@@ -102,13 +103,15 @@ def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, li
                         "message": f"order {doc['id']} ({level.value}) may miss its deadline {doc['deadline']}",
                     }
                 )
-            if doc["exceptions"]:
+            standing = standing_exceptions(doc)
+            if standing:
                 exceptions.append(
                     {
                         "kind": "exception",
                         "order_id": doc["id"],
-                        "exceptions": doc["exceptions"],
-                        "message": f"order {doc['id']}: {', '.join(doc['exceptions'])}",
+                        "exceptions": standing,
+                        "settled": [e for e in doc["exceptions"] if e not in standing],
+                        "message": f"order {doc['id']}: {', '.join(standing)}",
                     }
                 )
         for doc in tx.list_orders(status="shipped", limit=10_000):

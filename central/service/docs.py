@@ -6,7 +6,19 @@ import secrets
 from typing import Any
 
 from domain.models import ExceptionKind, Order, OrderStatus, Priority, order_from_dict, parse_time
-from domain.status import OrderState
+from domain.status import OrderState, status_rank
+
+# Floor problems the floor has dealt with once the parcel is packed (an item replaced,
+# a label reprinted, a tote brought back).
+_SETTLED_BY_PACKING = frozenset(
+    {
+        ExceptionKind.SHORT_PICK.value,
+        ExceptionKind.DAMAGED.value,
+        ExceptionKind.WRONG_ITEM.value,
+        ExceptionKind.LABEL_FAILURE.value,
+        ExceptionKind.MISSED_DIVERT.value,
+    }
+)
 
 
 def order_of(doc: dict[str, Any]) -> Order:
@@ -23,6 +35,26 @@ def state_of(doc: dict[str, Any]) -> OrderState:
         OrderStatus(held) if held else None,
         int(doc.get("hold_seq", 0)),
     )
+
+
+def standing_exceptions(doc: dict[str, Any]) -> list[str]:
+    """The order's exceptions still to act on. ``exceptions`` only grows (a union, so
+    replicas agree); what it records may be settled since: a stock shortage once no line
+    is short any more, a floor problem once the order is packed. Cancel-after-ship,
+    oversold and the others stand."""
+    position = doc.get("held_from") or doc["status"]
+    packed = position != OrderStatus.CANCELLED.value and status_rank(
+        OrderStatus(position)
+    ) >= status_rank(OrderStatus.PACKED)
+    short = any(line.get("short") for line in doc.get("lines") or ())
+    standing = []
+    for kind in doc.get("exceptions") or ():
+        if kind == ExceptionKind.STOCK_SHORTAGE.value and (packed or not short):
+            continue
+        if kind in _SETTLED_BY_PACKING and packed:
+            continue
+        standing.append(kind)
+    return standing
 
 
 def set_state(doc: dict[str, Any], state: OrderState) -> bool:

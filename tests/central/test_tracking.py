@@ -135,6 +135,48 @@ def test_delay_notice_and_resolution_for_a_short_order(app: CentralApp) -> None:
     assert view["eta"] is not None
 
 
+def test_a_shortage_settled_by_stock_arriving_no_longer_delays_the_order(
+    app: CentralApp,
+) -> None:
+    body = anna("TK-4")  # SKU-2001 is stocked in DE-FRA only: the order stays there
+    body["lines"] = [{"sku": "SKU-3001", "qty": 5}, {"sku": "SKU-2001", "qty": 1}]
+    with app.client() as http:
+        doc = http.post("/v1/orders", json=body).json()
+        assert "stock_shortage" in doc["exceptions"]
+        (alert,) = [
+            a for a in http.get("/v1/alerts").json()["exceptions"] if a["order_id"] == "TK-4"
+        ]
+        assert (alert["exceptions"], alert["settled"]) == (["stock_shortage"], [])
+        track = f"{app.url}/v1/track/{doc['tracking_token']}"
+        assert httpx.get(track).json()["delayed"]
+        # A delivery into DE-FRA's pick bin covers the line: the order is allocated.
+        stock = {"warehouse": "DE-FRA", "location": "A02-01-1", "sku": "SKU-3001", "qty": 10}
+        http.post("/v1/masterdata", json={"stock": [stock]}).raise_for_status()
+        doc = http.get("/v1/orders/TK-4").json()
+        assert doc["status"] == "allocated" and "stock_shortage" in doc["exceptions"]
+        alerts = http.get("/v1/alerts").json()["exceptions"]
+        assert [a for a in alerts if a["order_id"] == "TK-4"] == []  # nothing left to act on
+    view = httpx.get(track).json()
+    assert not view["delayed"] and view["delay_notice"] is None
+
+
+def test_standing_exceptions_by_status_and_lines() -> None:
+    from central.service.docs import standing_exceptions
+
+    kinds = ["oversold", "short_pick", "stock_shortage", "wrong_item"]
+
+    def doc(status: str, short: int, held_from: str | None = None) -> dict[str, Any]:
+        lines = [{"sku": "S", "qty": 2, "short": short}]
+        return {"status": status, "held_from": held_from, "lines": lines, "exceptions": kinds}
+
+    assert standing_exceptions(doc("picking", 1)) == kinds
+    assert standing_exceptions(doc("picking", 0)) == ["oversold", "short_pick", "wrong_item"]
+    assert standing_exceptions(doc("packed", 1)) == ["oversold"]
+    assert standing_exceptions(doc("on_hold", 0, held_from="packed")) == ["oversold"]
+    assert standing_exceptions(doc("on_hold", 1, held_from="picked")) == kinds
+    assert standing_exceptions(doc("cancelled", 0)) == ["oversold", "short_pick", "wrong_item"]
+
+
 def test_first_name_and_steps() -> None:
     assert first_name("Anna Maria Kowalska") == "Anna K."
     assert first_name("Cher") == "Cher" and first_name("  ") == ""
