@@ -111,7 +111,11 @@ class TaskListPresenter:
             return False
         self._announced.add(task_id)
         order_ids = ", ".join(str(o) for o in task.get("order_ids") or [])
-        self._banner = f"NEW {level} HOT PICK {order_ids}".strip()
+        if task.get("kind") == "topup":
+            tote = task.get("after_tote") or "?"
+            self._banner = f"NEW {level} TOP-UP PICK {order_ids} (rest of tote {tote})"
+        else:
+            self._banner = f"NEW {level} HOT PICK {order_ids}".strip()
         self._banner_level = level
         self._banner_task = task_id
         return True

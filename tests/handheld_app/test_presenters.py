@@ -148,6 +148,9 @@ def test_pushed_urgent_task_raises_banner_once(store: LocalStore, clock: Clock) 
     assert tasks.pushed({"id": "T1", "level": "P1", "order_ids": ["O1"]}) is False
     tasks.dismiss_banner()
     assert tasks.view().banner == ""
+    top_up = {"id": "TOP-O2-1", "kind": "topup", "level": "P2", "order_ids": ["O2"]}
+    assert tasks.pushed({**top_up, "after_tote": "TOTE-5"}) is True
+    assert tasks.view().banner == "NEW P2 TOP-UP PICK O2 (rest of tote TOTE-5)"
 
 
 def test_stock_lookup_from_cache(store: LocalStore, clock: Clock) -> None:
