@@ -198,6 +198,10 @@ class PickFlow:
         self._item = None
         self._alternatives = self.alternatives(line)
         also = f" Also in: {', '.join(self._alternatives)}" if self._alternatives else ""
+        if line.order_id in self.progress.totes(self.task_id):
+            # Its tote is bound: no follow-up line comes to this task; central sends the
+            # rest as a top-up pick once the tote has left.
+            also += " The rest follows as a top-up pick after this tote leaves."
         return self._done(
             Feedback.good(f"Short {line.left} x {line.sku} ({why.label}).{also}", "short")
         )

@@ -46,7 +46,8 @@ def test_the_rest_of_a_short_line_is_picked_from_the_bin_central_moved_it_to(
         assert session.scan(f"LOC-{first}").ok
         assert session.scan(gs1(GTIN)).code == "item_ok"
         assert session.enter_qty(1).code == "picked"
-        assert session.short("bin_empty").code == "short"
+        short = session.short("bin_empty")
+        assert short.code == "short" and "top-up" not in short.message  # no tote bound yet
         # Not synced yet: nothing says where the other 2 are; the order waits for a tote.
         assert _view(session).step is Step.TOTE
         result = sync.run_once()  # the short goes up; the order comes back re-allocated
@@ -92,7 +93,9 @@ def test_the_rest_of_a_short_line_comes_as_a_top_up_task_once_the_tote_has_left(
         assert session.scan(f"LOC-{first}").ok
         assert session.scan(gs1(GTIN)).code == "item_ok"
         assert session.enter_qty(1).code == "picked"
-        assert session.short("bin_empty").code == "short"
+        short = session.short("bin_empty")
+        assert short.code == "short"
+        assert short.message.endswith("The rest follows as a top-up pick after this tote leaves.")
         assert sync.run_once().ok
         assert session.tasks.view().rows == ()  # back on the list: nothing left to pick
         # The sorter diverts the tote to packing: central makes a top-up task for the 2.
