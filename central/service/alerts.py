@@ -1,19 +1,65 @@
 """Alerts, computed from the current state when asked: low stock (with a replenishment
-suggestion), oversold bins, bins holding less than is reserved there, orders at risk of
-missing their deadline, open order exceptions and rejected device operations."""
+suggestion), oversold bins, bins holding less than is reserved there, bins a picker
+reported short that nobody has counted since, orders at risk of missing their deadline,
+open order exceptions and rejected device operations."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.clock import Clock
 from central.service.context import Ctx
 from central.service.docs import standing_exceptions
 from central.settings import ServerSettings
-from central.store.base import Store
+from central.store.base import OpRecord, Store, Tx
 from domain.models import Level, parse_time
+
+# A short pick asks for a count of its bin for this long (then the alert lapses).
+COUNT_WINDOW = timedelta(days=3)
+
+
+def count_bins(
+    tx: Tx, now: datetime, bins: dict[tuple[str, str, str], int]
+) -> list[dict[str, Any]]:
+    """Bins a picker reported short (``pick.short``) with no count recorded since: the
+    system may still believe units are there, and other orders will be sent for them.
+    ``bins`` is each bin's on-hand in the system."""
+    checks = tx.bin_checks((now - COUNT_WINDOW).astimezone(UTC).isoformat())
+    shorts = [op for op in checks if op.kind == "pick.short"]
+    orders = tx.get_orders({str(op.data.get("order_id")) for op in shorts})
+    latest: dict[tuple[str, str, str], OpRecord] = {}
+    for op in checks:  # in the order central received them: a later one decides
+        data = op.data
+        if op.kind == "pick.short":
+            doc = orders.get(str(data.get("order_id")))
+            warehouse = doc["warehouse"] if doc else None
+        else:
+            warehouse = data.get("warehouse")
+        key = (str(warehouse), str(data.get("location")), str(data.get("sku")))
+        latest[key] = op
+    found = []
+    for (wh, loc, sku), op in sorted(latest.items()):
+        if op.kind != "pick.short":
+            continue
+        reason = str(op.data.get("reason") or "short")
+        on_hand = bins.get((wh, loc, sku), 0)
+        found.append(
+            {
+                "kind": "count_bin",
+                "warehouse": wh,
+                "location": loc,
+                "sku": sku,
+                "on_hand": on_hand,
+                "reported_at": op.at,
+                "reason": reason,
+                "order_id": op.data.get("order_id"),
+                "message": f"{wh}/{loc} {sku}: short-picked ({reason}) at {op.at}, "
+                f"{on_hand} on hand in the system: count it",
+            }
+        )
+    return found
 
 
 def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, list[dict[str, Any]]]:
@@ -137,10 +183,12 @@ def alerts(store: Store, clock: Clock, settings: ServerSettings) -> dict[str, li
             }
             for o in tx.rejected_ops()
         ]
+        to_count = count_bins(tx, ctx.now, bins)
     return {
         "low_stock": low,
         "oversold": oversold,
         "short_bins": short_bins,
+        "count_bins": to_count,
         "at_risk": at_risk,
         "exceptions": exceptions,
         "rejected_ops": rejected,

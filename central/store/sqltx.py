@@ -259,6 +259,19 @@ class SqlTx(StockSql):
             OpRecord(r[0], r[1], int(r[2]), r[3], r[4], loads(r[5]), r[6], r[7], r[8]) for r in rows
         ]
 
+    def bin_checks(self, since: str, limit: int = 5000) -> list[OpRecord]:
+        # The kinds are written out as the partial index ``ops_bin_checks`` has them, so
+        # the database reads that index instead of every op.
+        rows = self._all(
+            "SELECT op_id, device, seq, kind, at, data, status, reason, received_at FROM ops "
+            "WHERE kind IN ('pick.short', 'stock.counted') AND received_at >= ? "
+            "AND status = 'applied' ORDER BY received_at LIMIT ?",
+            (since, limit),
+        )
+        return [
+            OpRecord(r[0], r[1], int(r[2]), r[3], r[4], loads(r[5]), r[6], r[7], r[8]) for r in rows
+        ]
+
     # --- change feed --------------------------------------------------------------------
 
     def feed_put(self, changes: Sequence[tuple[str, str, str | None, FeedData]]) -> None:

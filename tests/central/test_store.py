@@ -215,6 +215,32 @@ def test_orders_short_before_the_waiting_flag_are_found_when_stock_arrives(
         store.close()
 
 
+def test_the_bins_to_count_are_read_by_index_not_from_every_op(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    at = NOW.isoformat()
+    ops = [
+        OpRecord(f"op-{i}", "HH-1", i, kind, at, {"i": i}, "applied", None, at)
+        for i, kind in enumerate(["pick.confirmed", "pick.short", "stock.counted"] * 50, 1)
+    ]
+    try:
+        with store.transaction() as tx:
+            tx.record_ops(ops)
+        with store.reader() as tx:
+            conn = tx._conn  # type: ignore[attr-defined]
+            statements: list[str] = []
+            conn.set_trace_callback(statements.append)
+            found = tx.bin_checks(NOW.isoformat())
+            conn.set_trace_callback(None)
+            assert [o.kind for o in found[:3]] == ["pick.short", "stock.counted", "pick.short"]
+            assert len(found) == 100
+            plan = " ".join(
+                str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")
+            )
+        assert "ops_bin_checks" in plan, plan
+    finally:
+        store.close()
+
+
 def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
     record = OpRecord(

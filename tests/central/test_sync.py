@@ -448,6 +448,40 @@ def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(
     assert _held(http, "U-9") == [("A02-05-1", 1)]
 
 
+def test_a_bin_reported_short_is_listed_for_a_count_until_one_is_recorded(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("CB-1", [("SKU-2001", 3)])).raise_for_status()
+    pick = {"order_id": "CB-1", "sku": "SKU-2001", "location": "A01-02-1"}
+    assert http.get("/v1/alerts").json()["count_bins"] == []
+    push(
+        device,
+        op("pick.confirmed", 1, **pick, qty=1),
+        op("pick.short", 2, **pick, qty_short=2, reason="bin_empty"),
+    )
+    (alert,) = http.get("/v1/alerts").json()["count_bins"]
+    assert (alert["warehouse"], alert["location"], alert["sku"]) == (
+        "DE-FRA",
+        "A01-02-1",
+        "SKU-2001",
+    )
+    assert (alert["on_hand"], alert["reason"], alert["order_id"]) == (9, "bin_empty", "CB-1")
+    assert alert["message"] == (
+        f"DE-FRA/A01-02-1 SKU-2001: short-picked (bin_empty) at {AT}, 9 on hand in the "
+        "system: count it"
+    )
+    # A count of another bin changes nothing; a count of this one settles it.
+    push(device, counted(3, "R01-01-1", "SKU-2001", 50, http))
+    assert len(http.get("/v1/alerts").json()["count_bins"]) == 1
+    push(device, counted(4, "A01-02-1", "SKU-2001", 0, http))
+    assert http.get("/v1/alerts").json()["count_bins"] == []
+    # Reported short again after the count: listed again.
+    http.post("/v1/orders", json=order_body("CB-2", [("SKU-1001", 1)])).raise_for_status()
+    again = {"order_id": "CB-2", "sku": "SKU-1001", "location": "A01-01-1"}
+    push(device, op("pick.short", 5, **again, qty_short=1, reason="not_found"))
+    assert [a["location"] for a in http.get("/v1/alerts").json()["count_bins"]] == ["A01-01-1"]
+
+
 def test_a_move_or_receipt_with_a_lot_that_is_not_text_is_rejected(
     http: httpx.Client, device: httpx.Client
 ) -> None:
