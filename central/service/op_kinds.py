@@ -326,12 +326,27 @@ class PushState:
         sku, location = self.sku(data), self.bin(wh, data)
         qty = self.number(data, "qty_short")
         self.release(doc["id"], sku, location)
-        self.excluded.add((wh, location))
+        if not self.counted_since((wh, location, sku), at):
+            self.excluded.add((wh, location))
         self.reallocate.add(doc["id"])
         self.state(doc, lambda s: add_exception(s, ExceptionKind.SHORT_PICK))
         self.note(
             doc, at, "short_pick", f"{sku} x{qty} short at {location}: {data.get('reason', '')}"
         )
+
+    def counted_since(self, key: tuple[str, str, str], at: str) -> bool:
+        """The bin was counted after ``at`` (a short reported there, which reached central
+        late): its stock is known again, so the short does not rule it out."""
+        when = parse_time(at)
+        for op in self.ctx.tx.bin_checks(at):
+            d = op.data
+            if (
+                op.kind == "stock.counted"
+                and (d.get("warehouse"), d.get("location"), d.get("sku")) == key
+                and parse_time(op.at) > when
+            ):
+                return True
+        return False
 
     def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote = self.text(data, "tote")
@@ -422,6 +437,7 @@ class PushState:
         # between the count and what the device was looking at is booked.
         then = self.ctx.tx.on_hand(*key, upto_seq=seen)
         self.move(op_id, key, counted - then, "count", at)
+        self.excluded.discard(key[:2])  # counted: a short reported there no longer rules it out
         if counted < then:
             self.shrunk.add(key)
         elif counted > then:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -32,6 +32,7 @@ from rushline.demo.progress import Progress
 from rushline.demo.readers import cursor_in
 from rushline.demo.replenisher import SimReplenisher, start_some_pick_faces_low
 from rushline.demo.services import BrokerInfo, CentralServer, start_broker
+from rushline.demo.shelves import Shelves
 from rushline.demo.stations import Stations
 from rushline.demo.stream import OrderPoster
 from sync.simclock import ScaledClock
@@ -69,6 +70,7 @@ class FloorRun:
     disruption: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     low_at_start: list[str] = field(default_factory=list)  # SKUs whose pick bins start low
+    phantoms: list[dict[str, Any]] = field(default_factory=list)  # bins holding less
 
 
 def stage_counts(db_path: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -143,6 +145,7 @@ class Floor:
             self.supervisor, self.out / "central", options.config, options.tick_seconds
         )
         self.pickers: list[SimPicker] = []
+        self.shelves: Shelves | None = None
         self.poster: OrderPoster | None = None
         self.stations: Stations | None = None
         self.broker: BrokerInfo | None = None
@@ -173,6 +176,13 @@ class Floor:
         masterdata = end_report.masterdata_document(self.site)
         self.run_info.low_at_start = start_some_pick_faces_low(masterdata, site)
         self.central.import_masterdata(masterdata)
+        # The shelves hold what is really there: a few pick bins hold less than the
+        # master data says, and pickers will find them short.
+        self.shelves = Shelves(masterdata, site)
+        self.run_info.phantoms = [
+            asdict(p)
+            for p in self.shelves.make_phantoms(masterdata, site, set(self.run_info.low_at_start))
+        ]
         self.run_info.phases["central_up_s"] = round(self.elapsed(), 2)
         self.stations = Stations(self)
         try:
@@ -201,6 +211,7 @@ class Floor:
                 bus=(broker.host, broker.port, broker.users[device])
                 if broker is not None and device in broker.users
                 else None,
+                shelves=self.shelves,
             )
 
         for i in range(self.options.pickers):
@@ -240,9 +251,9 @@ class Floor:
         found = self.site.sku_by_id().get(sku)
         return found.gtin if found else sku
 
-    def _on_drop(self, tote: str, order_id: str, picker: str) -> None:
+    def _on_drop(self, tote: str, order_id: str, picker: str, contents: dict[str, int]) -> None:
         if self.stations is not None:
-            self.stations.tote_dropped(tote, order_id, picker)
+            self.stations.tote_dropped(tote, order_id, picker, contents)
 
     def _shift(self) -> None:
         opts = self.options

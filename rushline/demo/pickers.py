@@ -3,7 +3,9 @@ without the UI) against its own ``LocalStore``, synced to central by a ``SyncCli
 
 A picker takes the most urgent open task nobody else holds, walks to each bin (simulated
 time), scans the location and the item, confirms the quantity, scans a tote for each
-order and drops the totes on the conveyor (``on_drop``).
+order and drops the totes on the conveyor (``on_drop``, with what each tote holds).
+Units come off the floor's ``Shelves``: a bin holding fewer than the line asks for is
+picked empty, the rest reported short, and the bin put on the list to count.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from handheld_app.presenters.pick import PickView, Step
 from handheld_app.session import PickerSession
+from rushline.demo.shelves import Shelves
 from sync.client import SyncClient
 from sync.simclock import Clock
 from sync.store import LocalStore
@@ -33,7 +36,8 @@ TOTE_S = (4.0, 8.0)
 IDLE_S = 20.0
 MAX_ACTIONS_PER_TASK = 400
 
-DropCallback = Callable[[str, str, str], None]  # (tote, order_id, picker)
+# (tote, order_id, picker, units per SKU in the tote)
+DropCallback = Callable[[str, str, str, dict[str, int]], None]
 
 
 class TaskBoard:
@@ -83,6 +87,7 @@ class PickerStats:
     pushed: int = 0
     pushed_taken: int = 0
     moves: int = 0  # bin-to-bin moves (a replenisher's work)
+    counts: int = 0  # bins counted after a picker found them short (the replenisher)
     errors: list[str] = field(default_factory=list)
 
 
@@ -115,8 +120,10 @@ class SimPicker:
         seed: int,
         sync_interval: float = 0.3,
         bus: tuple[str, int, str] | None = None,
+        shelves: Shelves | None = None,
     ) -> None:
         self.device_id = device_id
+        self.shelves = shelves
         self.operator = f"OP-{device_id}"
         self.clock = clock
         self.board = board
@@ -141,6 +148,7 @@ class SimPicker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.current_task: str | None = None
+        self._in_totes: dict[str, dict[str, int]] = {}  # per order: units per SKU
         self._pushed: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.push: Any = None
         if bus is not None:
@@ -239,6 +247,7 @@ class SimPicker:
             self.stats.refusals += 1
             return
         dropped: dict[str, str] = {}
+        self._in_totes = {}
         for _ in range(MAX_ACTIONS_PER_TASK):
             view = self.session.current_view()
             if self.session.mode != "pick" or not isinstance(view, PickView):
@@ -252,7 +261,7 @@ class SimPicker:
         self.stats.tasks += 1
         self.current_task = None
         for order_id, tote in dropped.items():
-            self.on_drop(tote, order_id, self.device_id)
+            self.on_drop(tote, order_id, self.device_id, self._in_totes.get(order_id, {}))
 
     def _act(self, view: PickView, dropped: dict[str, str]) -> bool:
         """One action for the screen's step; False to give the task up."""
@@ -261,16 +270,29 @@ class SimPicker:
             feedback = self.session.scan(f"LOC-{view.location}")
         elif view.step is Step.ITEM:
             self._wait(SCAN_S)
+            self._got = self._from_shelf(view)
+            if self._got == 0:
+                return self._short(view)
             feedback = self.session.scan(self._item_code(view))
             if feedback.ok and feedback.code == "picked":
-                self.stats.picks += 1
-                self.stats.units += 1
+                self._picked(view, 1)
+                self._got = 0
+            elif not feedback.ok:
+                self._put_back(view, self._got)
+                self._got = 0
         elif view.step is Step.QTY:
-            left = view.left
-            feedback = self.session.enter_qty(left)
+            if self._got <= 0:  # nothing in hand (a resumed task): to the shelf again
+                self._got = self._from_shelf(view)
+                if self._got == 0:
+                    return self._short(view)
+            got = min(view.left, self._got)
+            feedback = self.session.enter_qty(got)
             if feedback.ok:
-                self.stats.picks += 1
-                self.stats.units += left
+                self._picked(view, got)
+                self._put_back(view, self._got - got)
+            else:
+                self._put_back(view, self._got)
+            self._got = 0
         elif view.step is Step.TOTE:
             self._wait(TOTE_S)
             tote = self.rack.take()
@@ -291,6 +313,37 @@ class SimPicker:
             if self.stats.refusals > 50:
                 self.stats.errors.append(f"{view.task_id}: {feedback.message}")
                 return False
+        return True
+
+    _got = 0  # units in hand at the current bin (taken off the shelf)
+
+    def _from_shelf(self, view: PickView) -> int:
+        """Units of the line the bin really holds, taken off it (all the line asks for
+        when the floor has no shelves)."""
+        if self.shelves is None:
+            return view.left
+        return self.shelves.take(view.location, view.sku, view.left)
+
+    def _put_back(self, view: PickView, units: int) -> None:
+        """Units taken off the shelf but not picked go back."""
+        if units > 0 and self.shelves is not None:
+            self.shelves.put(view.location, view.sku, units)
+
+    def _picked(self, view: PickView, units: int) -> None:
+        self.stats.picks += 1
+        self.stats.units += units
+        held = self._in_totes.setdefault(view.order_id, {})
+        held[view.sku] = held.get(view.sku, 0) + units
+
+    def _short(self, view: PickView) -> bool:
+        """The bin is empty: report the rest of the line short and ask for a count."""
+        feedback = self.session.short("bin_empty")
+        if not feedback.ok:
+            self.stats.refusals += 1
+            return False
+        self.stats.shorts += 1
+        if self.shelves is not None:
+            self.shelves.ask_count(view.location, view.sku)
         return True
 
     def _item_code(self, view: PickView) -> str:

@@ -119,3 +119,14 @@ def central_orders(db_path: Path) -> dict[str, dict[str, Any]]:
     finally:
         conn.close()
     return {r[0]: json.loads(r[1]) if isinstance(r[1], str) else r[1] for r in rows}
+
+
+def central_top_ups(db_path: Path) -> list[dict[str, Any]]:
+    """Central's top-up pick tasks (the rest of an order whose tote had left)."""
+    conn = _ro(db_path)
+    try:
+        rows = conn.execute("SELECT doc FROM tasks WHERE id LIKE 'TOP-%' ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    docs = [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in rows]
+    return [d for d in docs if d.get("kind") == "topup"]

@@ -6,6 +6,10 @@ reserve bin holds some, the worker scans the item, the reserve bin, Move, the pi
 holding the SKU with the fewest free units, and keys the units: up to twice the reorder
 point, as the low-stock alert suggests. The move goes to central as ``stock.moved`` (with
 the reserve bin's lot), where orders waiting for the SKU are allocated from it.
+
+A bin a picker found short is counted first: the worker scans the item and the bin and
+keys what is on the shelf (``stock.counted``), so central stops counting on units that
+are not there; the refill that follows brings the short order the rest, as a top-up.
 """
 
 from __future__ import annotations
@@ -114,6 +118,10 @@ class SimReplenisher(SimPicker):
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                to_count = self.shelves.next_count() if self.shelves is not None else None
+                if to_count is not None:
+                    self._count(*to_count)
+                    continue
                 due = refills(
                     {name: self.store.all(name) for name in ("sku", "location", "stock")},
                     self.store.site,
@@ -128,6 +136,33 @@ class SimReplenisher(SimPicker):
                 self.stats.errors.append(f"{exc.__class__.__name__}: {exc}")
                 if self._wait(IDLE_S):
                     return
+
+    def _count(self, location: str, sku: str) -> None:
+        """Count ``sku`` in ``location`` on the stock screen and key what is there."""
+        self.current_task = f"count {location}"
+        session = self.session
+        master = self.store.sku(sku) or {}
+        try:
+            session.show_stock()
+            self._wait(WALK_S)
+            feedback = session.scan(gs1_item(str(master.get("gtin") or ""), None, None))
+            if feedback.ok:
+                feedback = session.scan(f"LOC-{location}")
+            if feedback.ok:
+                self._wait(SCAN_S)
+                assert self.shelves is not None
+                feedback = session.enter_qty(self.shelves.units(location, sku))
+            if feedback.ok:
+                self.stats.counts += 1
+            elif feedback.code == "not_synced" and self.shelves is not None:
+                self.shelves.ask_count(location, sku)  # after the next pull
+                self._wait(IDLE_S)
+            else:
+                self.stats.refusals += 1
+                self.stats.errors.append(f"count {location} {sku}: {feedback.message}")
+        finally:
+            session.back_to_tasks()
+            self.current_task = None
 
     def _refill(self, refill: Refill) -> None:
         self.current_task = f"refill {refill.sku}"
@@ -153,6 +188,9 @@ class SimReplenisher(SimPicker):
             if feedback.ok:
                 self.stats.moves += 1
                 self.stats.units += refill.qty
+                if self.shelves is not None:
+                    moved = self.shelves.take(refill.source, refill.sku, refill.qty)
+                    self.shelves.put(refill.target, refill.sku, moved)
             else:
                 self.stats.refusals += 1
                 self.stats.errors.append(f"refill {refill.sku}: {feedback.message}")

@@ -20,6 +20,7 @@ from rushline.demo.readers import (
     DeviceOps,
     central_ops,
     central_orders,
+    central_top_ups,
     read_device,
     twice_applied,
 )
@@ -335,6 +336,15 @@ def build(floor: Floor) -> dict[str, Any]:
             "applied_at_central": sum(
                 1 for o in ops.values() if o["kind"] == "stock.moved" and o["status"] == "applied"
             ),
+        },
+        "phantom_stock": {
+            "bins": floor.run_info.phantoms,
+            "shorts": sum(p.stats.shorts for p in floor.pickers),
+            "counts": sum(p.stats.counts for p in floor.pickers),
+            "top_ups": [
+                {"id": t["id"], "order_id": t["order_ids"][0], "after_tote": t.get("after_tote")}
+                for t in central_top_ups(db)
+            ],
         },
         "stations": floor.stations.summary() if floor.stations is not None else {},
         "outage": floor.run_info.outage,

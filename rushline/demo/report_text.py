@@ -40,6 +40,16 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
             f"replenishment moves ({len(refill['low_at_start'])} SKUs started low in pick bins)",
             f"{refill['moves']} ({refill['units']} units)",
         )
+    phantom = report.get("phantom_stock") or {}
+    if phantom.get("bins"):
+        waiting = (report.get("stations") or {}).get("waiting_for_top_up") or []
+        world = (report.get("stations") or {}).get("world") or {}
+        t.add_row(
+            f"phantom stock ({len(phantom['bins'])} pick bins held less than recorded)",
+            f"{phantom['shorts']} short picks, {phantom['counts']} bins counted, "
+            f"{len(phantom['top_ups'])} top-up picks, {world.get('rejoined', 0)} totes rejoined"
+            + (f", {len(waiting)} still waiting" if waiting else ""),
+        )
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(

@@ -255,10 +255,13 @@ class Stations:
             return "packed"
         return "picked"
 
-    def tote_dropped(self, tote: str, order_id: str, picker: str) -> None:
-        """A picker dropped ``tote`` (holding ``order_id``) on the conveyor."""
+    def tote_dropped(
+        self, tote: str, order_id: str, picker: str, contents: dict[str, int] | None = None
+    ) -> None:
+        """A picker dropped ``tote`` (holding ``order_id``: ``contents`` units per SKU)
+        on the conveyor."""
         if self.world is not None:
-            self.world.tote_dropped(tote, order_id, picker)
+            self.world.tote_dropped(tote, order_id, picker, contents)
 
     def busy(self) -> bool:
         """True while a tote or parcel is still moving between stations."""

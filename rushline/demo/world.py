@@ -5,6 +5,10 @@ reaches a lane goes to the pack station, where a packer scans it and its items i
 station's scanner (express lane first); a packed parcel goes to the dock, where it is
 scanned at handover. The agents do all the deciding; the world only moves things and
 scans them, waiting for each station's display answer (heard by ``monitor``).
+
+A packer scans what is in the tote. When the station says units are still to be picked
+(a short pick whose rest comes in a top-up), the tote goes to the waiting shelf until the
+top-up tote of that order arrives; the station then counts both.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Tote:
     urgent: bool = False
     tries: int = 0
     trail: list[str] = field(default_factory=list)  # "HH:MM:SS what", floor time
+    contents: dict[str, int] | None = None  # units per SKU; None: what the order asks
 
 
 class World:
@@ -82,6 +87,7 @@ class World:
         self._stop = threading.Event()
         self._pack_queue: list[tuple[int, int, Tote]] = []
         self._shelf: list[Tote] = []
+        self._waiting: dict[str, list[Tote]] = {}  # order -> totes waiting for its top-up
         self._dock_queue: list[tuple[int, int, str, int]] = []
         self.refusals: Counter[str] = Counter()  # what the stations answered, by text
         self._working = 0
@@ -154,10 +160,12 @@ class World:
 
     # --- totes: picker -> conveyor -> lane -> pack station ----------------------------------
 
-    def tote_dropped(self, tote: str, order_id: str, picker: str) -> None:
+    def tote_dropped(
+        self, tote: str, order_id: str, picker: str, contents: dict[str, int] | None = None
+    ) -> None:
         """A picker finished a task and put ``tote`` down for the conveyor."""
         level = self.floor.order_level(order_id)
-        entry = Tote(tote, order_id, urgent=level in ("P1", "P2"))
+        entry = Tote(tote, order_id, urgent=level in ("P1", "P2"), contents=contents)
         self.totes[tote] = entry
         self.counts["totes_dropped"] += 1
         self._note(entry, f"dropped by {picker}")
@@ -261,16 +269,22 @@ class World:
             self.counts["already_packed"] += 1
             self._to_dock(order_id, entry.urgent)
             return
+        if "verified earlier" in str(answer.get("text")):
+            self._rejoin(entry)
         result = answer
         if not packed_answer(answer):
             for line in answer.get("remaining") or []:
-                gtin = self.floor.gtin_of(str(line.get("sku")))
-                for _ in range(int(line.get("left") or 0)):
+                sku = str(line.get("sku"))
+                gtin = self.floor.gtin_of(sku)
+                for _ in range(self._in_tote(entry, sku, int(line.get("left") or 0))):
                     self._wait_sim(SCAN_ITEM_S)
                     scanner.scan(gtin)
                     result = display.wait(order_id, ANSWER_TIMEOUT)
                     if result.get("level") == "error":
                         break
+            if "still to be picked" in str(result.get("text")):
+                self._set_aside(entry)
+                return
             if result.get("level") != "error" and not packed_answer(result):
                 result = display.wait(order_id, ANSWER_TIMEOUT, final=True)
         if packed_answer(result):
@@ -279,6 +293,31 @@ class World:
             self._to_dock(order_id, entry.urgent)
         else:
             self._retry_pack(entry, result)
+
+    @staticmethod
+    def _in_tote(entry: Tote, sku: str, left: int) -> int:
+        """Units of ``sku`` to scan out of the tote (at most ``left``), taken out of it."""
+        if entry.contents is None:
+            return left
+        units = min(left, entry.contents.get(sku, 0))
+        entry.contents[sku] = entry.contents.get(sku, 0) - units
+        return units
+
+    def _set_aside(self, entry: Tote) -> None:
+        """Every unit in the tote is verified and more are still to be picked: the tote
+        waits on the shelf for the order's top-up tote."""
+        with self._lock:
+            self._waiting.setdefault(entry.order_id, []).append(entry)
+        self.counts["set_aside"] += 1
+        self._note(entry, "set aside for its top-up")
+
+    def _rejoin(self, entry: Tote) -> None:
+        """The top-up tote came: the totes set aside for its order join it."""
+        with self._lock:
+            waiting = self._waiting.pop(entry.order_id, [])
+        for earlier in waiting:
+            self.counts["rejoined"] += 1
+            self._note(earlier, f"rejoined with {entry.tote}")
 
     def _retry_pack(self, entry: Tote, answer: dict[str, Any]) -> None:
         entry.tries += 1
@@ -371,6 +410,7 @@ class World:
         """Counts for the report."""
         return {
             "world": dict(self.counts),
+            "waiting_for_top_up": sorted(self._waiting),
             "world_failures": self.failures[:20],
             "station_refusals": dict(self.refusals.most_common(10)),
             "tote_trails": {t.order_id: [t.tote, *t.trail] for t in self.totes.values()},

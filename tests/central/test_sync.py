@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -480,6 +481,31 @@ def test_a_bin_reported_short_is_listed_for_a_count_until_one_is_recorded(
     again = {"order_id": "CB-2", "sku": "SKU-1001", "location": "A01-01-1"}
     push(device, op("pick.short", 5, **again, qty_short=1, reason="not_found"))
     assert [a["location"] for a in http.get("/v1/alerts").json()["count_bins"]] == ["A01-01-1"]
+
+
+def test_a_short_that_arrives_after_a_count_of_its_bin_may_be_allocated_there_again(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    # SKU-2001: 10 in pick bin A01-02-1 (50 more in reserve). A picker takes 1 of 3 and
+    # finds the bin empty, but is offline; meanwhile the bin is counted (5 found, after
+    # a delivery) from another handheld. When the short reaches central, the count is
+    # newer: the bin is not ruled out and the 2 missing units are allocated there.
+    http.post("/v1/orders", json=order_body("CS-9", [("SKU-2001", 3)])).raise_for_status()
+    pick = {"order_id": "CS-9", "sku": "SKU-2001", "location": "A01-02-1"}
+
+    def at(minutes: int) -> str:
+        return (NOW + timedelta(minutes=minutes)).isoformat()
+
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as counter:
+        count = counted(1, "A01-02-1", "SKU-2001", 5, http)
+        push(counter, {**count, "at": at(1)}, device="HH-2")
+    push(
+        device,
+        {**op("pick.confirmed", 1, **pick, qty=1), "at": at(-3)},
+        {**op("pick.short", 2, **pick, qty_short=2, reason="bin_empty"), "at": at(-2)},
+    )
+    assert _held(http, "CS-9") == [("A01-02-1", 2)]
+    assert "stock_shortage" not in http.get("/v1/orders/CS-9").json()["exceptions"]
 
 
 def test_a_move_or_receipt_with_a_lot_that_is_not_text_is_rejected(
