@@ -46,9 +46,9 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
         world = (report.get("stations") or {}).get("world") or {}
         t.add_row(
             f"phantom stock ({len(phantom['bins'])} pick bins held less than recorded)",
-            f"{phantom['shorts']} short picks, {phantom['counts']} bins counted, "
-            f"{len(phantom['top_ups'])} top-up picks, {world.get('rejoined', 0)} totes rejoined"
-            + (f", {len(waiting)} still waiting" if waiting else ""),
+            f"short picks {phantom['shorts']}, bins counted {phantom['counts']}, "
+            f"top-up picks {len(phantom['top_ups'])}, totes rejoined {world.get('rejoined', 0)}"
+            + (f", orders still waiting {len(waiting)}" if waiting else ""),
         )
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
