@@ -149,6 +149,7 @@ class SimPicker:
         self._thread: threading.Thread | None = None
         self.current_task: str | None = None
         self._in_totes: dict[str, dict[str, int]] = {}  # per order: units per SKU
+        self._got = 0  # units in hand at the current bin (taken off the shelf)
         self._pushed: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.push: Any = None
         if bus is not None:
@@ -314,8 +315,6 @@ class SimPicker:
                 self.stats.errors.append(f"{view.task_id}: {feedback.message}")
                 return False
         return True
-
-    _got = 0  # units in hand at the current bin (taken off the shelf)
 
     def _from_shelf(self, view: PickView) -> int:
         """Units of the line the bin really holds, taken off it (all the line asks for

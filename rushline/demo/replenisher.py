@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rushline.demo.pickers import IDLE_S, SCAN_S, WALK_S, SimPicker, gs1_item
+from rushline.demo.shelves import Shelves
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,10 @@ class SimReplenisher(SimPicker):
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                to_count = self.shelves.next_count() if self.shelves is not None else None
-                if to_count is not None:
-                    self._count(*to_count)
+                shelves = self.shelves
+                to_count = shelves.next_count() if shelves is not None else None
+                if shelves is not None and to_count is not None:
+                    self._count(shelves, *to_count)
                     continue
                 due = refills(
                     {name: self.store.all(name) for name in ("sku", "location", "stock")},
@@ -137,8 +139,9 @@ class SimReplenisher(SimPicker):
                 if self._wait(IDLE_S):
                     return
 
-    def _count(self, location: str, sku: str) -> None:
-        """Count ``sku`` in ``location`` on the stock screen and key what is there."""
+    def _count(self, shelves: Shelves, location: str, sku: str) -> None:
+        """Count ``sku`` in ``location`` on the stock screen and key what is on the
+        shelf."""
         self.current_task = f"count {location}"
         session = self.session
         master = self.store.sku(sku) or {}
@@ -150,12 +153,11 @@ class SimReplenisher(SimPicker):
                 feedback = session.scan(f"LOC-{location}")
             if feedback.ok:
                 self._wait(SCAN_S)
-                assert self.shelves is not None
-                feedback = session.enter_qty(self.shelves.units(location, sku))
+                feedback = session.enter_qty(shelves.units(location, sku))
             if feedback.ok:
                 self.stats.counts += 1
-            elif feedback.code == "not_synced" and self.shelves is not None:
-                self.shelves.ask_count(location, sku)  # after the next pull
+            elif feedback.code == "not_synced":
+                shelves.ask_count(location, sku)  # after the next pull
                 self._wait(IDLE_S)
             else:
                 self.stats.refusals += 1

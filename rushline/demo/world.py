@@ -269,8 +269,6 @@ class World:
             self.counts["already_packed"] += 1
             self._to_dock(order_id, entry.urgent)
             return
-        if "verified earlier" in str(answer.get("text")):
-            self._rejoin(entry)
         result = answer
         if not packed_answer(answer):
             for line in answer.get("remaining") or []:
@@ -290,6 +288,7 @@ class World:
         if packed_answer(result):
             self.counts["packed"] += 1
             self._note(entry, "packed")
+            self._rejoin(entry)
             self._to_dock(order_id, entry.urgent)
         else:
             self._retry_pack(entry, result)
@@ -312,7 +311,7 @@ class World:
         self._note(entry, "set aside for its top-up")
 
     def _rejoin(self, entry: Tote) -> None:
-        """The top-up tote came: the totes set aside for its order join it."""
+        """The order is packed: the totes set aside for it joined its top-up tote."""
         with self._lock:
             waiting = self._waiting.pop(entry.order_id, [])
         for earlier in waiting:
