@@ -38,6 +38,11 @@ from sync.store import LocalStore
 MAX_COUNT = 99_999
 
 
+def _keyed(qty: object, lowest: int = 1) -> bool:
+    """True for a whole number of units from ``lowest`` to ``MAX_COUNT`` (not a bool)."""
+    return isinstance(qty, int) and not isinstance(qty, bool) and lowest <= qty <= MAX_COUNT
+
+
 @dataclass(frozen=True)
 class StockLine:
     """One bin holding the SKU."""
@@ -161,8 +166,7 @@ class StockPresenter:
                 f"({view.on_hand_in(source)} on hand, all reserved or none)",
             )
         message = f"Move {view.sku} from {source}: scan the bin to put it in"
-        self.current = replace(view, mode=StockMode.MOVE, target="", message=message, ok=True)
-        return Feedback.good(message, "move")
+        return self._enter(StockMode.MOVE, message, "move", target="")
 
     def choose_target(self, location: str) -> Feedback:
         """The bin the moved units go to: a bin of this site other than the source."""
@@ -185,8 +189,7 @@ class StockPresenter:
             return self._refuse("no_bin", "Scan an item, then the bin to put it in")
         lot = f" lot {view.lot}" if view.lot else ""
         message = f"Receive {view.sku}{lot} into {view.counting}: set the units"
-        self.current = replace(view, mode=StockMode.RECEIVE, message=message, ok=True)
-        return Feedback.good(message, "receive")
+        return self._enter(StockMode.RECEIVE, message, "receive")
 
     def start_damaged(self) -> Feedback:
         """Write off damaged units found in the chosen bin: the next quantity is what
@@ -199,8 +202,12 @@ class StockPresenter:
         if have <= 0:
             return self._refuse("nothing_there", f"No {view.sku} in {source} to write off")
         message = f"Damaged {view.sku} in {source}: set the units to write off (up to {have})"
-        self.current = replace(view, mode=StockMode.DAMAGED, message=message, ok=True)
-        return Feedback.good(message, "damaged")
+        return self._enter(StockMode.DAMAGED, message, "damaged")
+
+    def _enter(self, mode: StockMode, message: str, code: str, **changes: Any) -> Feedback:
+        """Make the next quantity on the counter record ``mode`` for the chosen bin."""
+        self.current = replace(self.current, mode=mode, message=message, ok=True, **changes)
+        return Feedback.good(message, code)
 
     def enter_qty(self, qty: int) -> Feedback:
         """The units keyed or set on the counter, recorded as the chosen mode says."""
@@ -219,7 +226,7 @@ class StockPresenter:
         if not sku or not location or view.mode is not StockMode.DAMAGED:
             return self._refuse("no_bin", "Scan an item, then the bin the damaged units are in")
         have = view.on_hand_in(location)
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+        if not _keyed(qty):
             return self._refuse(
                 "bad_qty", f"Key the damaged units (1 to {max(have, 1)}), not {qty!r}"
             )
@@ -228,17 +235,8 @@ class StockPresenter:
         lot = self._lot_of(location, qty)
         if isinstance(lot, Feedback):
             return lot
-        data: dict[str, Any] = {
-            "warehouse": self.store.site,
-            "location": location,
-            "sku": sku,
-            "delta": -qty,
-            "reason": "damaged",
-            "operator": self.operator,
-        }
-        data.update({name: value for name, value in lot.items() if value})
         message = f"Wrote off {qty} damaged {sku} in {location}"
-        return self._book("stock.adjusted", data, "Write-off", message, "written_off")
+        return self._adjust(-qty, "damaged", lot, "Write-off", message, "written_off")
 
     def receive(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item put into the chosen bin, as a
@@ -247,23 +245,30 @@ class StockPresenter:
         location, sku = view.counting, view.sku
         if not sku or not location or view.mode is not StockMode.RECEIVE:
             return self._refuse("no_bin", "Scan an item, then the bin to put it in")
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+        if not _keyed(qty):
             return self._refuse(
                 "bad_qty", f"Key the units received (1 to {MAX_COUNT}), not {qty!r}"
             )
+        label = {"lot": view.lot, "expiry": view.expiry}
+        message = f"Received {qty} x {sku} into {location}"
+        return self._adjust(qty, "received", label, "Receipt", message, "received")
+
+    def _adjust(
+        self, delta: int, reason: str, lot: dict[str, str], what: str, message: str, code: str
+    ) -> Feedback:
+        """Book ``delta`` units of the shown item in the chosen bin as a
+        ``stock.adjusted`` of ``reason``, with the ``lot`` fields that have a value."""
+        view = self.current
         data: dict[str, Any] = {
             "warehouse": self.store.site,
-            "location": location,
-            "sku": sku,
-            "delta": qty,
-            "reason": "received",
+            "location": view.counting,
+            "sku": view.sku,
+            "delta": delta,
+            "reason": reason,
             "operator": self.operator,
         }
-        data.update(
-            {name: value for name, value in (("lot", view.lot), ("expiry", view.expiry)) if value}
-        )
-        message = f"Received {qty} x {sku} into {location}"
-        return self._book("stock.adjusted", data, "Receipt", message, "received")
+        data.update({name: value for name, value in lot.items() if value})
+        return self._book("stock.adjusted", data, what, message, code)
 
     def move(self, qty: int) -> Feedback:
         """Record ``qty`` units of the shown item moved from the chosen bin to the
@@ -275,7 +280,7 @@ class StockPresenter:
         if not target:
             return self._refuse("no_target", f"Scan the bin to put {sku} in first")
         free = view.available_in(source)
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_COUNT:
+        if not _keyed(qty):
             return self._refuse("bad_qty", f"Key the units to move (1 to {free}), not {qty!r}")
         if qty > free:
             reserved = view.on_hand_in(source) - free
@@ -339,7 +344,7 @@ class StockPresenter:
         location, sku = view.counting, view.sku
         if not sku or not location:
             return self._refuse("no_bin", "Scan an item, then the bin to count it in")
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 0 <= qty <= MAX_COUNT:
+        if not _keyed(qty, lowest=0):
             return self._refuse(
                 "bad_qty", f"Key the units in the bin (0 to {MAX_COUNT}), not {qty!r}"
             )
