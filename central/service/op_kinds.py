@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -63,6 +64,10 @@ class PushState:
     grown: set[tuple[str, str, str]] = field(default_factory=set)
     # Orders whose tote left the picker in this push (see ``tasks.top_up``).
     handed: set[str] = field(default_factory=set)
+    # Latest recorded count time per bin, read from ``counts_read_from`` on (see
+    # ``counted_since``).
+    counted_at: dict[tuple[Any, Any, Any], datetime] = field(default_factory=dict)
+    counts_read_from: str | None = None
 
     def prefetch(self, ops: list[dict[str, Any]]) -> None:
         """Read the push's orders, their reservations and the on-hand of the bins it
@@ -338,15 +343,19 @@ class PushState:
         """The bin was counted after ``at`` (a short reported there, which reached central
         late): its stock is known again, so the short does not rule it out."""
         when = parse_time(at)
-        for op in self.ctx.tx.bin_checks(at):
-            d = op.data
-            if (
-                op.kind == "stock.counted"
-                and (d.get("warehouse"), d.get("location"), d.get("sku")) == key
-                and parse_time(op.at) > when
-            ):
-                return True
-        return False
+        if self.counts_read_from is None or at < self.counts_read_from:
+            # Read once per push (again only for a short older than the first one read).
+            self.counted_at = {}
+            for op in self.ctx.tx.bin_checks(at):
+                if op.kind == "stock.counted":
+                    d = op.data
+                    counted = (d.get("warehouse"), d.get("location"), d.get("sku"))
+                    t = parse_time(op.at)
+                    if counted not in self.counted_at or t > self.counted_at[counted]:
+                        self.counted_at[counted] = t
+            self.counts_read_from = at
+        latest = self.counted_at.get(key)
+        return latest is not None and latest > when
 
     def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote = self.text(data, "tote")
