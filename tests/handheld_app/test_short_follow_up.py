@@ -5,8 +5,11 @@ rest as a top-up task instead."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,9 +29,12 @@ def _view(session: PickerSession) -> PickView:
     return view
 
 
-def test_the_rest_of_a_short_line_is_picked_from_the_bin_central_moved_it_to(
-    central_server, tmp_path: Path
-) -> None:
+@contextmanager
+def _picking(
+    central_server: Any, tmp_path: Path, order_id: str
+) -> Iterator[tuple[httpx.Client, LocalStore, SyncClient, PickerSession]]:
+    """A real central holding order ``order_id`` (3 of SKU-1) and handheld hh-1 synced
+    to it, its picker on the order's task."""
     md = masterdata()
     md["skus"][0]["gtin"] = GTIN
     central_server.import_masterdata(md)
@@ -37,11 +43,18 @@ def test_the_rest_of_a_short_line_is_picked_from_the_bin_central_moved_it_to(
         LocalStore(tmp_path / "hh-1.db", "hh-1", SITE) as store,
         SyncClient(store, central_server.url, central_server.device_token("hh-1", SITE)) as sync,
     ):
-        http.post("/v1/orders", json=order_body("O-1", qty=3)).raise_for_status()
+        http.post("/v1/orders", json=order_body(order_id, qty=3)).raise_for_status()
         assert sync.run_once().ok
         now = datetime.now(UTC)
         session = PickerSession(store, "op1", lambda: now)
         assert session.start().ok
+        yield http, store, sync, session
+
+
+def test_the_rest_of_a_short_line_is_picked_from_the_bin_central_moved_it_to(
+    central_server, tmp_path: Path
+) -> None:
+    with _picking(central_server, tmp_path, "O-1") as (http, store, sync, session):
         first = _view(session).location
         assert session.scan(f"LOC-{first}").ok
         assert session.scan(gs1(GTIN)).code == "item_ok"
@@ -72,20 +85,8 @@ def test_the_rest_of_a_short_line_is_picked_from_the_bin_central_moved_it_to(
 def test_the_rest_of_a_short_line_comes_as_a_top_up_task_once_the_tote_has_left(
     central_server, tmp_path: Path
 ) -> None:
-    md = masterdata()
-    md["skus"][0]["gtin"] = GTIN
-    central_server.import_masterdata(md)
     sorter = central_server.device_token("sorter-1", SITE)
-    with (
-        admin(central_server) as http,
-        LocalStore(tmp_path / "hh-1.db", "hh-1", SITE) as store,
-        SyncClient(store, central_server.url, central_server.device_token("hh-1", SITE)) as sync,
-    ):
-        http.post("/v1/orders", json=order_body("O-2", qty=3)).raise_for_status()
-        assert sync.run_once().ok
-        now = datetime.now(UTC)
-        session = PickerSession(store, "op1", lambda: now)
-        assert session.start().ok
+    with _picking(central_server, tmp_path, "O-2") as (http, _store, sync, session):
         # Tote first, then 1 picked and 2 short: the order is in its tote, so the
         # handheld adds no follow-up line and the task is done.
         assert session.scan("TOTE-0051").code == "tote_bound"
@@ -103,7 +104,7 @@ def test_the_rest_of_a_short_line_comes_as_a_top_up_task_once_the_tote_has_left(
             "op_id": "sorter-1-1",
             "seq": 1,
             "kind": "tote.diverted",
-            "at": now.isoformat(),
+            "at": datetime.now(UTC).isoformat(),
             "data": {"tote": "TOTE-0051", "lane": 1, "conveyor": "CV-1"},
         }
         with httpx.Client(
