@@ -82,3 +82,10 @@ def order_body(
 def fault_fields(response: httpx.Response) -> list[str]:
     """The dotted field paths a 422 answer names."""
     return [".".join(str(p) for p in e["loc"]) for e in response.json()["detail"]]
+
+
+@pytest.fixture
+def device(app: CentralApp) -> Iterator[httpx.Client]:
+    """Handheld HH-1 at DE-FRA (a device token for sync tests)."""
+    with app.client(app.token("device", "HH-1", "DE-FRA")) as client:
+        yield client

@@ -1,0 +1,293 @@
+"""Stock following the floor over real HTTP: reservations that follow counts and moves,
+stock arriving for waiting orders, top-up tasks once a tote has left, bins to count
+after a short pick (contracts §4.2, "Reservations follow the stock" and "Top-up tasks")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from tests.central.conftest import NOW, order_body
+from tests.central.sync_support import (
+    AT,
+    adjusted,
+    counted,
+    events,
+    held,
+    op,
+    pull_all,
+    push,
+    stock_of,
+)
+from tests.support.fixtures_central import CentralApp
+
+
+def test_a_bin_counted_short_sends_waiting_orders_elsewhere(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    for order_id, qty in (("S-1", 8), ("S-2", 6)):
+        http.post("/v1/orders", json=order_body(order_id, [("SKU-1001", qty)])).raise_for_status()
+    assert held(http, "S-1") == [("A01-01-1", 8)] and held(http, "S-2") == [("A01-01-1", 6)]
+    # 10 of the 24 go to another pick bin: 14 left for the 14 reserved, nothing moves.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=10))
+    assert held(http, "S-2") == [("A01-01-1", 6)]
+    # A count finds 9: S-2 (the later of two equally urgent orders) gives up its 6 there
+    # and takes the 1 still free there and 5 from the other bin; S-1 keeps its 8.
+    result = push(device, counted(2, "A01-01-1", "SKU-1001", 9, http))
+    assert result["results"][0]["status"] == "applied"
+    assert held(http, "S-1") == [("A01-01-1", 8)]
+    assert held(http, "S-2") == [("A01-01-1", 1), ("A02-05-1", 5)]
+    assert "reallocated" in events(http, "S-2") and "reallocated" not in events(http, "S-1")
+    bin_now = stock_of(http, "SKU-1001", "A01-01-1")
+    assert (bin_now["on_hand"], bin_now["reserved"], bin_now["available"]) == (9, 9, 0)
+    assert http.get("/v1/alerts").json()["short_bins"] == []
+
+
+def test_an_order_in_a_pick_task_keeps_its_bin_and_the_shortfall_is_alerted(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("U-1", [("SKU-1001", 2)], urgent=True))
+    http.post("/v1/orders", json=order_body("S-3", [("SKU-1001", 5)])).raise_for_status()
+    assert held(http, "U-1") == [("A01-01-1", 2)] and held(http, "S-3") == [("A01-01-1", 5)]
+    # U-1 is urgent: it has a hot pick task, a picker may be on the way to the bin.
+    push(device, counted(1, "A01-01-1", "SKU-1001", 1, http))
+    assert held(http, "U-1") == [("A01-01-1", 2)]
+    assert "reallocated" not in events(http, "U-1")
+    # S-3 had no task yet: it no longer counts on the bin (none free elsewhere in
+    # DE-FRA's pick bins, so it is short there and a transfer is proposed).
+    assert ("A01-01-1", 5) not in held(http, "S-3")
+    assert "reallocated" in events(http, "S-3")
+    (short,) = http.get("/v1/alerts").json()["short_bins"]
+    assert (short["location"], short["on_hand"], short["reserved"], short["orders"]) == (
+        "A01-01-1",
+        1,
+        2,
+        ["U-1"],
+    )
+    assert short["message"] == "DE-FRA/A01-01-1 SKU-1001: 1 on hand, 2 reserved for U-1"
+
+
+def test_stock_arriving_in_a_pick_bin_allocates_the_orders_waiting_for_it(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    # DE-FRA's pick bins hold 10 of SKU-2001 (its 50 in reserve bin R01-01-1 are not
+    # picked from): the urgent order takes them, the standard one waits, short.
+    http.post("/v1/orders", json=order_body("U-2", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("W-2", [("SKU-2001", 12)])).raise_for_status()
+    waiting = http.get("/v1/orders/W-2").json()
+    assert (waiting["status"], waiting["allocations"]) == ("received", [])
+    # 5 moved from the reserve bin into a pick bin: W-2 takes them, 7 still short.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-2001", "from_location": "R01-01-1", "qty": 5}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1"))
+    assert held(http, "W-2") == [("A02-05-1", 5)]
+    assert http.get("/v1/orders/W-2").json()["status"] == "received"
+    # A receipt of 8 into the other pick bin covers the rest: allocated, ready to batch.
+    push(device, adjusted(2, 8, reason="received"))
+    doc = http.get("/v1/orders/W-2").json()
+    assert doc["status"] == "allocated"
+    assert held(http, "W-2") == [("A01-02-1", 7), ("A02-05-1", 5)]
+    assert events(http, "W-2").count("allocated") == 1
+    assert held(http, "U-2") == [("A01-02-1", 10)]  # the urgent order kept its units
+
+
+def test_stock_imported_into_a_pick_bin_goes_to_the_orders_waiting_for_it(
+    http: httpx.Client,
+) -> None:
+    http.post("/v1/orders", json=order_body("U-6", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("W-6", [("SKU-2001", 12)])).raise_for_status()
+    assert http.get("/v1/orders/W-6").json()["status"] == "received"
+    # A new pick bin and its stock in one document: the bin is known to the allocation.
+    bin_ = {
+        "warehouse": "DE-FRA",
+        "code": "A03-01-1",
+        "zone": "A",
+        "aisle": 3,
+        "bay": 1,
+        "level": 1,
+        "kind": "pick",
+    }
+    stock = {"warehouse": "DE-FRA", "location": "A03-01-1", "sku": "SKU-2001", "qty": 20}
+    http.post("/v1/masterdata", json={"locations": [bin_], "stock": [stock]}).raise_for_status()
+    assert held(http, "W-6") == [("A03-01-1", 12)]
+    assert http.get("/v1/orders/W-6").json()["status"] == "allocated"
+    # The same document again adds nothing and changes nothing.
+    http.post("/v1/masterdata", json={"locations": [bin_], "stock": [stock]}).raise_for_status()
+    assert stock_of(http, "SKU-2001", "A03-01-1")["on_hand"] == 20
+
+
+def test_a_cancelled_order_frees_stock_for_an_urgent_one_which_gets_its_task(
+    http: httpx.Client,
+) -> None:
+    # Two equally urgent orders: the second cannot take the first one's units.
+    http.post("/v1/orders", json=order_body("U-3", [("SKU-2001", 10)], urgent=True))
+    http.post("/v1/orders", json=order_body("U-4", [("SKU-2001", 4)], urgent=True))
+    assert http.get("/v1/orders/U-4").json()["status"] == "received"
+    assert "task" not in events(http, "U-4")
+    http.post("/v1/orders/U-3/cancel").raise_for_status()
+    assert held(http, "U-4") == [("A01-02-1", 4)]
+    assert http.get("/v1/orders/U-4").json()["status"] == "allocated"
+    assert "task" in events(http, "U-4")  # its hot pick task, at once
+
+
+def _tasks_of(client: httpx.Client, order_id: str) -> list[dict[str, Any]]:
+    """The order's pick tasks as a device sees them in the feed."""
+    changes, _ = pull_all(client)
+    return [
+        c["data"] for c in changes if c["entity"] == "task" and order_id in c["data"]["order_ids"]
+    ]
+
+
+def _pick(seq: int, order_id: str, location: str, qty: int, **extra: Any) -> dict[str, Any]:
+    return op(
+        "pick.confirmed",
+        seq,
+        order_id=order_id,
+        sku="SKU-1001",
+        location=location,
+        qty=qty,
+        **extra,
+    )
+
+
+def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
+    http.post("/v1/orders", json=order_body("TU-1", [("SKU-1001", 6)])).raise_for_status()
+    # The picker binds tote T-1, picks 2 and finds the bin short of the other 4: central
+    # moves them to A02-05-1. The picker may still take them (a follow-up line on the
+    # handheld), so no task is made yet.
+    short = {"order_id": "TU-1", "sku": "SKU-1001", "location": "A01-01-1", "qty_short": 4}
+    push(
+        device,
+        op("tote.assigned", 2, tote="T-1", order_id="TU-1"),
+        _pick(3, "TU-1", "A01-01-1", 2, tote="T-1"),
+        op("pick.short", 4, **short, reason="empty"),
+    )
+    assert held(http, "TU-1") == [("A02-05-1", 4)]
+    assert [t["kind"] for t in _tasks_of(device, "TU-1")] == []
+    # The tote goes down the conveyor without them: a top-up task sends someone there.
+    push(device, op("tote.diverted", 5, tote="T-1", lane=2, conveyor="CV-1"))
+    (task,) = _tasks_of(device, "TU-1")
+    assert (task["id"], task["kind"], task["status"], task["after_tote"]) == (
+        "TOP-TU-1-1",
+        "topup",
+        "open",
+        "T-1",
+    )
+    assert task["level"] == http.get("/v1/orders/TU-1").json()["priority"]["level"]
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A02-05-1", 4)]
+    assert "task" in events(http, "TU-1")
+    # The tote seen again (recirculated) and its first scan at packing make no second task.
+    push(
+        device,
+        op("tote.diverted", 6, tote="T-1", lane=2, conveyor="CV-1"),
+        op("pack.verified", 7, order_id="TU-1", sku="SKU-1001", qty=1),
+    )
+    assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
+    # The top-up is picked into tote T-2 and leaves: nothing is left to top up.
+    push(
+        device,
+        op("tote.assigned", 8, tote="T-2", order_id="TU-1", task_id="TOP-TU-1-1"),
+        _pick(9, "TU-1", "A02-05-1", 4, tote="T-2", task_id="TOP-TU-1-1"),
+        op("tote.diverted", 10, tote="T-2", lane=2, conveyor="CV-1"),
+    )
+    assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
+    doc = http.get("/v1/orders/TU-1").json()
+    assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 6)
+    assert sum(a["qty"] for a in doc["allocations"]) == 0
+    assert doc["handed_over"] == "T-2"
+
+
+def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    # DE-FRA's pick bins hold 10 of SKU-2001 (50 more in reserve bin R01-01-1).
+    http.post("/v1/orders", json=order_body("TU-2", [("SKU-2001", 10)])).raise_for_status()
+    pick = {"order_id": "TU-2", "sku": "SKU-2001", "location": "A01-02-1"}
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-3", order_id="TU-2"),
+        op("pick.confirmed", 2, **pick, qty=6, tote="T-3"),
+        op("pick.short", 3, **pick, qty_short=4, reason="empty"),
+        counted(4, "A01-02-1", "SKU-2001", 0, http),
+        op("tote.diverted", 5, tote="T-3", lane=1),
+    )
+    doc = http.get("/v1/orders/TU-2").json()
+    assert (doc["lines"][0]["short"], doc["allocations"]) == (4, [])
+    assert _tasks_of(device, "TU-2") == []  # nothing to send anyone for
+    # A replenisher moves 5 from the reserve bin into a pick bin: the 4 missing units
+    # are allocated to TU-2 and a top-up task brings them to packing.
+    move = {"warehouse": "DE-FRA", "sku": "SKU-2001", "from_location": "R01-01-1", "qty": 5}
+    push(device, op("stock.moved", 6, **move, to_location="A02-05-1"))
+    assert held(http, "TU-2") == [("A02-05-1", 4)]
+    (task,) = _tasks_of(device, "TU-2")
+    assert (task["kind"], task["after_tote"]) == ("topup", "T-3")
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A02-05-1", 4)]
+    # Its units are locked for the task: an urgent order now takes the one free unit only.
+    http.post("/v1/orders", json=order_body("U-9", [("SKU-2001", 3)], urgent=True))
+    assert held(http, "TU-2") == [("A02-05-1", 4)]
+    assert held(http, "U-9") == [("A02-05-1", 1)]
+
+
+def test_a_bin_reported_short_is_listed_for_a_count_until_one_is_recorded(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("CB-1", [("SKU-2001", 3)])).raise_for_status()
+    pick = {"order_id": "CB-1", "sku": "SKU-2001", "location": "A01-02-1"}
+    assert http.get("/v1/alerts").json()["count_bins"] == []
+    push(
+        device,
+        op("pick.confirmed", 1, **pick, qty=1),
+        op("pick.short", 2, **pick, qty_short=2, reason="bin_empty"),
+    )
+    (alert,) = http.get("/v1/alerts").json()["count_bins"]
+    assert (alert["warehouse"], alert["location"], alert["sku"]) == (
+        "DE-FRA",
+        "A01-02-1",
+        "SKU-2001",
+    )
+    assert (alert["on_hand"], alert["reason"], alert["order_id"]) == (9, "bin_empty", "CB-1")
+    assert alert["message"] == (
+        f"DE-FRA/A01-02-1 SKU-2001: short-picked (bin_empty) at {AT}, 9 on hand in the "
+        "system: count it"
+    )
+    # A count of another bin changes nothing; a count of this one settles it.
+    push(device, counted(3, "R01-01-1", "SKU-2001", 50, http))
+    assert len(http.get("/v1/alerts").json()["count_bins"]) == 1
+    push(device, counted(4, "A01-02-1", "SKU-2001", 0, http))
+    assert http.get("/v1/alerts").json()["count_bins"] == []
+    # Reported short again after the count: listed again.
+    http.post("/v1/orders", json=order_body("CB-2", [("SKU-1001", 1)])).raise_for_status()
+    again = {"order_id": "CB-2", "sku": "SKU-1001", "location": "A01-01-1"}
+    push(device, op("pick.short", 5, **again, qty_short=1, reason="not_found"))
+    assert [a["location"] for a in http.get("/v1/alerts").json()["count_bins"]] == ["A01-01-1"]
+
+
+def test_a_short_that_arrives_after_a_count_of_its_bin_may_be_allocated_there_again(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    # SKU-2001: 10 in pick bin A01-02-1 (50 more in reserve). A picker takes 1 of 3 and
+    # finds the bin empty, but is offline; meanwhile the bin is counted (5 found, after
+    # a delivery) from another handheld. When the short reaches central, the count is
+    # newer: the bin is not ruled out and the 2 missing units are allocated there.
+    http.post("/v1/orders", json=order_body("CS-9", [("SKU-2001", 3)])).raise_for_status()
+    pick = {"order_id": "CS-9", "sku": "SKU-2001", "location": "A01-02-1"}
+
+    def at(minutes: int) -> str:
+        return (NOW + timedelta(minutes=minutes)).isoformat()
+
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as counter:
+        count = counted(1, "A01-02-1", "SKU-2001", 5, http)
+        push(counter, {**count, "at": at(1)}, device="HH-2")
+    push(
+        device,
+        {**op("pick.confirmed", 1, **pick, qty=1), "at": at(-3)},
+        {**op("pick.short", 2, **pick, qty_short=2, reason="bin_empty"), "at": at(-2)},
+    )
+    assert held(http, "CS-9") == [("A01-02-1", 2)]
+    assert "stock_shortage" not in http.get("/v1/orders/CS-9").json()["exceptions"]
