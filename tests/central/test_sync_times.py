@@ -3,7 +3,6 @@ heard of them: an outage must not stretch the stage durations."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +11,6 @@ import pytest
 
 from tests.central.conftest import NOW, order_body
 from tests.support.fixtures_central import CentralApp
-
-
-@pytest.fixture
-def device(app: CentralApp) -> Iterator[httpx.Client]:
-    """Handheld HH-1 at DE-FRA."""
-    with app.client(app.token("device", "HH-1", "DE-FRA")) as client:
-        yield client
 
 
 def op(kind: str, seq: int, at: Any, **data: Any) -> dict[str, Any]:
