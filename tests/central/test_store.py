@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,12 +16,29 @@ from hypothesis import strategies as st
 from central.clock import ManualClock
 from central.settings import ServerSettings
 from central.store import open_store
-from central.store.base import BinRef, DuplicateOps, MovementRow, OpRecord
+from central.store.base import BinRef, DuplicateOps, MovementRow, OpRecord, Store
 from central.store.migrations import MIGRATIONS
 from tests.central.conftest import NOW, order_body
 from tests.support.central import TEST_MASTERDATA
 from tests.support.fixtures_central import start_central_app, stop_central_app
 from tests.support.waiting import wait_until
+
+
+@contextmanager
+def _store_before(version: int, path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A store file made by a release without migration ``version`` and later ones;
+    closed, and the full migration list back in place, when the block ends."""
+    from central.store import migrations
+
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", tuple(m for m in MIGRATIONS if m.version < version)
+    )
+    old = open_store(f"sqlite:///{path}")
+    try:
+        yield old
+    finally:
+        old.close()
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
 
 
 def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
@@ -42,22 +61,16 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
 def test_a_database_from_before_the_lean_ledger_keeps_its_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from central.store import migrations
-
     path = tmp_path / "old.db"
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:4])
-    old = open_store(f"sqlite:///{path}")
     rows = [
         MovementRow(f"m-{i}", "W", "L", "S", delta, "t", NOW.isoformat())
         for i, delta in enumerate([10, -3, 5])
     ]
-    with old.transaction() as tx:
+    with _store_before(5, path, monkeypatch) as old, old.transaction() as tx:
         tx.append_movements(rows)
-    old.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ledger_bin'").fetchone()
     conn.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     store = open_store(f"sqlite:///{path}")
     try:
         with store.transaction() as tx:
@@ -82,18 +95,12 @@ def test_a_database_from_before_the_lean_ledger_keeps_its_ledger(
 def test_feed_rows_written_before_feed_refs_are_still_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from central.store import migrations
-
     path = tmp_path / "old.db"
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:6])
-    old = open_store(f"sqlite:///{path}")
-    with old.transaction() as tx:
+    with _store_before(7, path, monkeypatch) as old, old.transaction() as tx:
         tx._run(  # type: ignore[attr-defined]
             "INSERT INTO feed (entity, id, seq, site, data) VALUES (?, ?, ?, ?, ?)",
             ("order", "O-OLD", 1, "W", '{"id": "O-OLD", "status": "picked"}'),
         )
-    old.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     store = open_store(f"sqlite:///{path}")
     try:
         with store.reader() as tx:
@@ -107,12 +114,8 @@ def test_feed_rows_written_before_feed_refs_are_still_served(
 def test_transfers_from_before_their_site_columns_are_listed_per_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from central.store import migrations
-
     path = tmp_path / "old.db"
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:7])
-    old = open_store(f"sqlite:///{path}")
-    with old.transaction() as tx:
+    with _store_before(8, path, monkeypatch) as old, old.transaction() as tx:
         for order_id, source, target in (("O-1", "DE", "FR"), ("O-2", "FR", "ES")):
             tx._run(  # type: ignore[attr-defined]
                 "INSERT INTO transfers (order_id, doc) VALUES (?, ?)",
@@ -123,8 +126,6 @@ def test_transfers_from_before_their_site_columns_are_listed_per_site(
                     ),
                 ),
             )
-    old.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     store = open_store(f"sqlite:///{path}")
     try:
         with store.transaction() as tx:
@@ -157,12 +158,8 @@ def test_transfers_from_before_their_site_columns_are_listed_per_site(
 def test_orders_short_before_the_waiting_flag_are_found_when_stock_arrives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from central.store import migrations
-
     path = tmp_path / "old.db"
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:8])
-    old = open_store(f"sqlite:///{path}")
-    with old.transaction() as tx:
+    with _store_before(9, path, monkeypatch) as old, old.transaction() as tx:
         for order_id, short in (("O-1", 2), ("O-2", 0)):
             doc = {
                 "id": order_id,
@@ -188,8 +185,6 @@ def test_orders_short_before_the_waiting_flag_are_found_when_stock_arrives(
                     json.dumps(doc),
                 ),
             )
-    old.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     store = open_store(f"sqlite:///{path}")
     try:
         with store.transaction() as tx:
