@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.models import ExceptionKind, OrderStatus
 from domain.status import OrderState, add_exception, advance
+from domain.totes import put_in_tote
 from sync.errors import InvalidOp
 
 Key = tuple[str, str]
@@ -222,14 +223,14 @@ def _apply_order(kind: str, data: Mapping[str, Any], order: Row) -> Row:
             if line is not None:
                 line["picked"] = int(line.get("picked") or 0) + int(data["qty"])
             if data.get("tote") and not order.get("tote"):
-                order["tote"] = data["tote"]
+                put_in_tote(order, data["tote"])
         else:
             if line is not None:
                 line["short"] = int(line.get("short") or 0) + int(data["qty_short"])
             state = add_exception(state, ExceptionKind.SHORT_PICK)
         state = advance(state, OrderStatus.PICKED if _all_picked(order) else OrderStatus.PICKING)
     elif kind == "tote.assigned":
-        order["tote"] = data["tote"]
+        put_in_tote(order, data["tote"])
     elif kind == "pack.verified":
         line = next((ln for ln in order.get("lines") or [] if ln.get("sku") == data["sku"]), None)
         if line is not None:

@@ -15,6 +15,10 @@ from sync.schema import gtin_key
 
 Row = dict[str, Any]
 
+# Orders whose totes are free again: packed (every tote's units are in the parcel) or
+# closed.
+_TOTE_FREED = ("packed", "shipped", "delivered", "cancelled")
+
 
 class ViewReads:
     """Mixin: the read side of ``LocalStore``; subclasses provide ``_reader()`` and ``site``."""
@@ -113,6 +117,23 @@ class ViewReads:
             "ORDER BY status IN ('shipped', 'delivered', 'cancelled'), rank LIMIT 1",
             (tote,),
         )
+
+    def order_in_tote(self, tote: str) -> Row | None:
+        """The order ``tote`` holds for the packer: an open order whose current tote it
+        is, else an open order that was in it before (a tote set aside at packing while
+        a top-up was picked into another), else a closed order that was in it."""
+        row = self.order_by_tote(tote)
+        if row is not None and row.get("status") not in _TOTE_FREED:
+            return row
+        # Not indexed (every open order's tote list): only for a tote not found above.
+        earlier = self._one(
+            "SELECT data FROM view WHERE entity = 'order' "
+            f"AND status NOT IN ({','.join('?' * len(_TOTE_FREED))}) "
+            "AND EXISTS (SELECT 1 FROM json_each(data, '$.totes') WHERE value = ?) "
+            "ORDER BY rank LIMIT 1",
+            (*_TOTE_FREED, tote),
+        )
+        return earlier or row
 
     def carriers(self) -> list[Row]:
         """Every carrier service."""

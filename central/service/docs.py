@@ -102,6 +102,7 @@ def new_order_doc(order: Order, priority: Priority, at: str) -> dict[str, Any]:
         "priority": priority.to_dict(),
         "allocations": [],
         "tote": None,
+        "totes": [],
         "carrier_service": None,
         "tracking": None,
         "carton": None,

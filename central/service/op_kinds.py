@@ -24,6 +24,7 @@ from central.service.tasks import close_tasks_of, top_up
 from central.store.base import MovementRow, ReservationRow
 from domain.models import ExceptionKind, LocationKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
+from domain.totes import put_in_tote
 
 # A pick changes nothing of these statuses (the merge would keep them).
 _PICKING_OR_LATER = frozenset(
@@ -301,8 +302,8 @@ class PushState:
         self.consume(doc, location, sku, qty)
         picked = line["picked"] = line.get("picked", 0) + qty
         tote = data.get("tote")
-        if tote and type(tote) is str:
-            doc["tote"] = tote
+        if tote and type(tote) is str and doc.get("tote") != tote:
+            put_in_tote(doc, tote)
         if doc["status"] not in _PICKING_OR_LATER:
             self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
         else:
@@ -360,7 +361,7 @@ class PushState:
     def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote = self.text(data, "tote")
         doc = self.order(data)
-        doc["tote"] = tote
+        put_in_tote(doc, tote)
         self.ctx.change(doc)
         self.note(doc, at, "tote", f"tote {tote}")
 

@@ -113,7 +113,7 @@ class PackAgent(StationAgent):
             return None, scan.raw
         if scan.kind is ScanKind.TOTE:
             tote = str(scan.data.get("tote") or scan.raw)
-            row = self.store.order_by_tote(tote)
+            row = self.store.order_in_tote(tote)  # also a tote set aside for a top-up
             return (self.order_view(str(row["id"])) if row else None), tote
         order_id = str(scan.data.get("order_id") or "")
         for candidate in (order_id, scan.raw.strip()):

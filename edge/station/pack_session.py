@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.models import ExceptionKind, OrderStatus
+from domain.totes import totes_of
 from edge.station.feedback import Feedback, FeedbackLevel, OpRequest, Remaining, Step
 
 Row = Mapping[str, Any]
@@ -69,6 +70,19 @@ def to_be_picked(order: Row) -> dict[str, int]:
             left = max(0, int(line.get("qty") or 0) - int(line["picked"]))
             waiting[sku] = waiting.get(sku, 0) + left
     return waiting
+
+
+def _where_verified(order: Row, ref: str) -> str:
+    """Where the units verified at an earlier scan of the order are: in the scanned tote
+    (the one set aside), or in the totes set aside, named, that the packer brings over."""
+    totes = totes_of(order)
+    current = order.get("tote")
+    if ref in totes and ref != current:
+        return ", in this tote (set aside for this order)"
+    aside = [t for t in totes if t not in (ref, current)]
+    if not aside:
+        return ": bring the tote set aside for this order"
+    return f": bring tote {', '.join(aside)} set aside for this order"
 
 
 def _items(order: Row, skus: Mapping[str, Row]) -> list[_Item]:
@@ -180,7 +194,7 @@ class PackSession:
         before = sum(i.verified for i in self._items)
         text = f"order {order_id}: scan {units} item{'' if units == 1 else 's'}{switched}"
         if before:
-            text += f"; {before} verified earlier: bring the tote set aside for this order"
+            text += f"; {before} verified earlier{_where_verified(order, ref)}"
         if coming:
             text += f"; {coming} more still to be picked: set this tote aside when done"
         return Step(self._feedback(FeedbackLevel.INFO, text))

@@ -287,7 +287,7 @@ class PickFlow:
             return Feedback.refuse(
                 "tote_already", f"This order already has tote {held or '(bound)'}"
             )
-        holder = self.store.order_by_tote(tote)
+        holder = self.store.order_in_tote(tote)  # also a tote set aside at packing
         if holder is not None and holder.get("id") != order_id and holder.get("status") in _IN_TOTE:
             return Feedback.refuse("tote_in_use", f"{tote} already holds order {holder['id']}")
         refused = self._record(

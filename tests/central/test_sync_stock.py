@@ -201,6 +201,8 @@ def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
     assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 6)
     assert sum(a["qty"] for a in doc["allocations"]) == 0
     assert doc["handed_over"] == "T-2"
+    # Both totes are listed: T-1 waits at packing, set aside, for T-2.
+    assert (doc["tote"], doc["totes"]) == ("T-2", ["T-1", "T-2"])
 
 
 def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(

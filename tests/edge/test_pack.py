@@ -262,6 +262,35 @@ def test_pack_flow_prints_label_with_tracking(
     assert monitor.on(status_topic)[-1]["online"] is True
 
 
+def test_the_tote_set_aside_for_a_top_up_is_named_and_found_by_its_scan(
+    start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
+) -> None:
+    # A450 reached packing in TOTE-0051 one unit short; what was there was verified and
+    # the tote set aside. The top-up unit comes in TOTE-0086.
+    row = order_row(
+        "A450", {"SKU-1001": 2, "SKU-1002": 1}, tote="TOTE-0086", totes=["TOTE-0051", "TOTE-0086"]
+    )
+    row["lines"][0]["packed"] = row["lines"][1]["packed"] = 1
+    agent = start_pack([row])
+    display = display_topic(SITE, "pack-1")
+    pty.scan("TOTE-0086")
+    wait_until(lambda: monitor.on(display), what="top-up tote opened")
+    assert monitor.on(display)[-1]["text"] == (
+        "order A450: scan 1 item; 2 verified earlier: bring tote TOTE-0051 set aside for this order"
+    )
+    # The packer scans the tote off the shelf: it opens the same order.
+    pty.scan("TOTE-0051")
+    wait_until(lambda: len(monitor.on(display)) >= 2, what="set-aside tote opened")
+    reopened = monitor.on(display)[-1]
+    assert (reopened["order_id"], reopened["level"]) == ("A450", "info")
+    assert reopened["text"].endswith("2 verified earlier, in this tote (set aside for this order)")
+    pty.scan(GTIN["SKU-1001"])
+    wait_until(lambda: len(printer.jobs) == 2, timeout=15, what="label and slip printed")
+    assert agent.store is not None
+    assert [v["sku"] for v in ops_of(agent.store, "pack.verified")] == ["SKU-1001"]
+    assert len(ops_of(agent.store, "order.packed")) == 1
+
+
 def test_wrong_item_and_too_many_are_rejected(
     start_pack: StartPack, pty: Pty, printer: PrinterSim, monitor: Monitor
 ) -> None:

@@ -310,7 +310,9 @@ def test_an_order_short_of_a_top_up_says_to_set_the_tote_aside_then_bring_it_bac
         {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 0},
     ]
     session = PackSession("pack-1")
-    first = session.open(order("picking", lines=lines), "TOTE-1", SKUS)
+    first = session.open(
+        order("picking", lines=lines, tote="TOTE-1", totes=["TOTE-1"]), "TOTE-1", SKUS
+    )
     assert first.feedback.text == (
         "order A1: scan 2 items; 1 more still to be picked: set this tote aside when done"
     )
@@ -327,9 +329,30 @@ def test_an_order_short_of_a_top_up_says_to_set_the_tote_aside_then_bring_it_bac
         {"sku": "SKU-1", "qty": 2, "picked": 2, "packed": 1},
         {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 1},
     ]
-    again = session.open(order("picked", lines=lines), "TOTE-2", SKUS)
+    topped_up = order("picked", lines=lines, tote="TOTE-2", totes=["TOTE-1", "TOTE-2"])
+    again = session.open(topped_up, "TOTE-2", SKUS)
     assert again.feedback.text == (
-        "order A1: scan 1 item; 2 verified earlier: bring the tote set aside for this order"
+        "order A1: scan 1 item; 2 verified earlier: bring tote TOTE-1 set aside for this order"
+    )
+    # Opened by its order barcode, the station still names the tote to bring.
+    by_order = session.open(topped_up, "ORD-A1", SKUS)
+    assert by_order.feedback.text.endswith("bring tote TOTE-1 set aside for this order")
+    # The set-aside tote scanned itself: its units are the ones verified before.
+    aside = session.open(topped_up, "TOTE-1", SKUS)
+    assert aside.feedback.text == (
+        "order A1: scan 1 item; 2 verified earlier, in this tote (set aside for this order)"
     )
     done = session.scan_item(SKUS["SKU-1"], "x")
     assert session.state is PackState.COMPLETE and "all items verified" in done.feedback.text
+
+
+def test_an_order_without_its_tote_history_still_says_to_bring_the_tote_set_aside() -> None:
+    # An order row from before the station kept every tote of an order.
+    lines = [
+        {"sku": "SKU-1", "qty": 2, "picked": 2, "packed": 1},
+        {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 1},
+    ]
+    step = PackSession("pack-1").open(order("picked", lines=lines, tote="TOTE-2"), "TOTE-2", SKUS)
+    assert step.feedback.text == (
+        "order A1: scan 1 item; 2 verified earlier: bring the tote set aside for this order"
+    )

@@ -197,6 +197,21 @@ def test_tote_holding_another_open_order_is_refused(store: LocalStore, clock: Cl
     assert [k for k, _ in _ops(store)] == ["tote.assigned"]
 
 
+def test_tote_set_aside_for_another_orders_top_up_is_refused(
+    store: LocalStore, clock: Clock
+) -> None:
+    session, _ = _session(store, clock)
+    session.start("BATCH-1")
+    assert session.scan("TOTE-0001").ok
+    session.back_to_tasks()
+    # O-SLOW's top-up was picked into TOTE-0002; TOTE-0001 waits at packing with its units.
+    store.record("tote.assigned", {"tote": "TOTE-0002", "order_id": "O-SLOW"}, clock())
+    session.start("HOT-O-HOT")
+    refused = session.scan("TOTE-0001")
+    assert (refused.ok, refused.code) == (False, "tote_in_use")
+    assert "O-SLOW" in refused.message
+
+
 def test_progress_survives_a_restart(store: LocalStore, clock: Clock) -> None:
     session, _ = _session(store, clock)
     session.start("HOT-O-HOT")

@@ -55,6 +55,25 @@ def test_store_refuses_another_device(tmp_path):
         LocalStore(tmp_path / "dev.db", "hh-2", "DE-FRA")
 
 
+def test_a_tote_set_aside_for_a_top_up_still_finds_its_order(store):
+    # TOTE-8 held O0, shipped yesterday; O1 went to packing in TOTE-7, short, and its
+    # top-up was picked into TOTE-8.
+    shipped = order("O0", status="shipped", tote="TOTE-8", totes=["TOTE-8"])
+    store.apply_changes([change("order", "O0", shipped), change("order", "O1", order())], 2, "e1")
+    store.record("pick.confirmed", pick(qty=1, tote="TOTE-7"), AT)
+    store.record("tote.assigned", {"tote": "TOTE-8", "order_id": "O1"}, AT)
+    row = store.order("O1")
+    assert (row["tote"], row["totes"]) == ("TOTE-8", ["TOTE-7", "TOTE-8"])
+    assert store.order_by_tote("TOTE-7") is None  # not its current tote any more
+    assert store.order_in_tote("TOTE-7")["id"] == "O1"
+    assert store.order_in_tote("TOTE-8")["id"] == "O1"  # the open order wins
+    assert store.order_in_tote("TOTE-9") is None
+    # Once O1 is packed, its totes are free: TOTE-7 holds nothing, TOTE-8 says packed.
+    store.apply_changes([change("order", "O1", {**row, "status": "packed"})], 3, "e1")
+    assert store.order_in_tote("TOTE-7") is None
+    assert (store.order_in_tote("TOTE-8") or {}).get("status") == "packed"
+
+
 def test_pending_pick_is_visible_over_pulled_base(store):
     seed(store)
     op = store.record("pick.confirmed", pick(qty=1, tote="TOTE-7"), AT)
