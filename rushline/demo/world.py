@@ -8,7 +8,10 @@ scans them, waiting for each station's display answer (heard by ``monitor``).
 
 A packer scans what is in the tote. When the station says units are still to be picked
 (a short pick whose rest comes in a top-up), the tote goes to the waiting shelf until the
-top-up tote of that order arrives; the station then counts both.
+top-up tote of that order arrives; when the station asks for the tote set aside, the
+packer brings it over, and both go into one parcel. A second tote of one order set aside
+(the station's view of the order lagging, e.g. after a central outage) is looked at
+again a minute later.
 """
 
 from __future__ import annotations
@@ -44,8 +47,18 @@ SCAN_ITEM_S = 2.0
 PACK_TO_DOCK_S = 120.0
 DOCK_RETRY_S = 60.0
 PACK_RETRY_S = 60.0
+# A second tote of an order set aside (its top-up came, yet the station still waits for
+# units: its view of the order lags) is looked at again this often, at most MAX_CHECKS
+# times.
+SET_ASIDE_CHECK_S = 60.0
+MAX_CHECKS = 12
 ANSWER_TIMEOUT = 3.0  # real seconds to wait for a station's display answer
 MAX_TRIES = 40
+
+
+def _bring_instruction(text: str) -> bool:
+    """The station's answer asks for the tote(s) set aside for the order."""
+    return "bring" in text and "set aside for this order" in text
 
 
 @dataclass(order=True)
@@ -67,6 +80,11 @@ class Tote:
     tries: int = 0
     trail: list[str] = field(default_factory=list)  # "HH:MM:SS what", floor time
     contents: dict[str, int] | None = None  # units per SKU; None: what the order asks
+    # Units scanned out of it at packing (they stay with it until the parcel is closed).
+    scanned: Counter[str] = field(default_factory=Counter)
+    # Totes of the same order set aside earlier that the packer brought over to this one.
+    brought: list[Tote] = field(default_factory=list)
+    checks: int = 0  # times it was taken off the waiting shelf to be looked at again
 
 
 class World:
@@ -269,12 +287,14 @@ class World:
             self.counts["already_packed"] += 1
             self._to_dock(order_id, entry.urgent)
             return
+        if _bring_instruction(str(answer.get("text"))):
+            self._bring(entry)
         result = answer
         if not packed_answer(answer):
             for line in answer.get("remaining") or []:
                 sku = str(line.get("sku"))
                 gtin = self.floor.gtin_of(sku)
-                for _ in range(self._in_tote(entry, sku, int(line.get("left") or 0))):
+                for _ in range(self._in_hand(entry, sku, int(line.get("left") or 0))):
                     self._wait_sim(SCAN_ITEM_S)
                     scanner.scan(gtin)
                     result = display.wait(order_id, ANSWER_TIMEOUT)
@@ -294,29 +314,66 @@ class World:
             self._retry_pack(entry, result)
 
     @staticmethod
-    def _in_tote(entry: Tote, sku: str, left: int) -> int:
-        """Units of ``sku`` to scan out of the tote (at most ``left``), taken out of it."""
+    def _in_hand(entry: Tote, sku: str, left: int) -> int:
+        """Units of ``sku`` to scan (at most ``left``): out of the tote first, then units
+        of the totes brought over that were scanned at an earlier station (a station
+        whose view of the order lags asks for them again)."""
         if entry.contents is None:
             return left
         units = min(left, entry.contents.get(sku, 0))
         entry.contents[sku] = entry.contents.get(sku, 0) - units
-        return units
+        entry.scanned[sku] += units
+        again = min(left - units, sum(b.scanned[sku] for b in entry.brought))
+        return units + again
 
-    def _set_aside(self, entry: Tote) -> None:
-        """Every unit in the tote is verified and more are still to be picked: the tote
-        waits on the shelf for the order's top-up tote."""
-        with self._lock:
-            self._waiting.setdefault(entry.order_id, []).append(entry)
-        self.counts["set_aside"] += 1
-        self._note(entry, "set aside for its top-up")
-
-    def _rejoin(self, entry: Tote) -> None:
-        """The order is packed: the totes set aside for it joined its top-up tote."""
+    def _bring(self, entry: Tote) -> None:
+        """The station asked for the totes set aside for this order: the packer fetches
+        them from the waiting shelf and puts them beside ``entry``."""
         with self._lock:
             waiting = self._waiting.pop(entry.order_id, [])
         for earlier in waiting:
+            if earlier is entry:
+                continue
+            entry.brought.append(earlier)
+            self._note(earlier, f"brought to {entry.tote} at packing")
+
+    def _set_aside(self, entry: Tote) -> None:
+        """Every unit in hand is verified and more are still to be picked: the tote (with
+        any brought over to it) waits on the shelf for the order's top-up tote."""
+        group = [entry, *entry.brought]
+        entry.brought = []
+        with self._lock:
+            shelf = self._waiting.setdefault(entry.order_id, [])
+            shelf.extend(group)
+            second = len(shelf) > 1
+        self.counts["set_aside"] += 1
+        self._note(entry, "set aside for its top-up")
+        if second and entry.checks < MAX_CHECKS:
+            # The top-up came and the station still waits: look again once its view of
+            # the order has caught up (e.g. after a central outage).
+            self.later(SET_ASIDE_CHECK_S, lambda: self._check_aside(entry))
+
+    def _check_aside(self, entry: Tote) -> None:
+        """Take ``entry`` off the waiting shelf and offer it to a packer again."""
+        with self._lock:
+            shelf = self._waiting.get(entry.order_id) or []
+            if entry not in shelf:
+                return  # brought over to another tote meanwhile
+            shelf.remove(entry)
+            if not shelf:
+                del self._waiting[entry.order_id]
+        entry.checks += 1
+        self._note(entry, "taken off the waiting shelf to look again")
+        self._to_pack(entry)
+
+    def _rejoin(self, entry: Tote) -> None:
+        """The order is packed: the totes set aside for it went into its parcel."""
+        with self._lock:
+            waiting = self._waiting.pop(entry.order_id, [])
+        for earlier in [*entry.brought, *waiting]:
             self.counts["rejoined"] += 1
             self._note(earlier, f"rejoined with {entry.tote}")
+        entry.brought = []
 
     def _retry_pack(self, entry: Tote, answer: dict[str, Any]) -> None:
         entry.tries += 1
@@ -412,5 +469,5 @@ class World:
             "waiting_for_top_up": sorted(self._waiting),
             "world_failures": self.failures[:20],
             "station_refusals": dict(self.refusals.most_common(10)),
-            "tote_trails": {t.order_id: [t.tote, *t.trail] for t in self.totes.values()},
+            "tote_trails": {t.tote: [t.order_id, *t.trail] for t in self.totes.values()},
         }
