@@ -233,9 +233,9 @@ class SorterAgent(Agent):
     def _after_event(self, event: ConveyorEvent) -> None:
         if event.type is EventType.DIVERTED and event.tote:
             self.planner.left_lane(event.lane)
-            self.planner.diverted(event.tote)
-            self.counts["diverted"] += 1
             info = self.cache.get(event.tote)
+            self.planner.diverted(event.tote, event.lane, info.order_id if info else None)
+            self.counts["diverted"] += 1
             data: dict[str, Any] = {
                 "tote": event.tote,
                 "lane": event.lane,

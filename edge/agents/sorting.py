@@ -7,6 +7,7 @@ few comparisons, and so it can be tested without a conveyor.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -168,13 +169,21 @@ class Decision:
 
     tote: str
     lane: int
-    reason: str  # urgent|balanced|unknown|cancelled|on_hold|missed|closed
+    reason: str  # urgent|balanced|joins|unknown|cancelled|on_hold|missed|closed
     order_id: str | None = None
     level: str | None = None
 
 
 class LanePlanner:
-    """Chooses lanes and keeps lane queue lengths and miss counts (thread-safe)."""
+    """Chooses lanes and keeps lane queue lengths and miss counts (thread-safe).
+
+    A tote of an order whose earlier tote went down a pack lane follows it there
+    (``joins``): that tote waits at the lane's pack station, set aside for the units this
+    one brings (a top-up after a short pick), and the parcel closes only when both meet.
+    """
+
+    # Orders whose last pack lane is remembered (the oldest are forgotten first).
+    REMEMBERED_ORDERS = 5_000
 
     def __init__(self, config: SorterConfig) -> None:
         self.config = config
@@ -184,6 +193,7 @@ class LanePlanner:
         }
         self.misses: dict[str, int] = {}
         self._turn = 0
+        self._order_lane: OrderedDict[str, int] = OrderedDict()
 
     def decide(self, tote: str, info: ToteInfo | None) -> Decision:
         """Pick the lane for ``tote`` and count it in that lane's queue."""
@@ -197,6 +207,8 @@ class LanePlanner:
                 decision = Decision(tote, cfg.exception_lane, info.status, *_ids(info))
             elif info.status in DONE_STATUSES:
                 decision = Decision(tote, cfg.exception_lane, "closed", *_ids(info))
+            elif (joined := self._order_lane.get(info.order_id)) is not None:
+                decision = Decision(tote, joined, "joins", *_ids(info))
             elif info.level in cfg.urgent_levels:
                 decision = Decision(tote, cfg.express_lane, "urgent", *_ids(info))
             else:
@@ -222,10 +234,17 @@ class LanePlanner:
             self.misses[tote] = self.misses.get(tote, 0) + 1
             return self.misses[tote]
 
-    def diverted(self, tote: str) -> None:
-        """The tote reached a lane: forget its misses."""
+    def diverted(self, tote: str, lane: int | None = None, order_id: str | None = None) -> None:
+        """The tote reached ``lane``: forget its misses; a pack lane is remembered for
+        the order's next tote."""
         with self._lock:
             self.misses.pop(tote, None)
+            if order_id is None or lane is None or lane == self.config.exception_lane:
+                return
+            self._order_lane[order_id] = lane
+            self._order_lane.move_to_end(order_id)
+            while len(self._order_lane) > self.REMEMBERED_ORDERS:
+                self._order_lane.popitem(last=False)
 
 
 def _ids(info: ToteInfo | None) -> tuple[str | None, str | None]:

@@ -248,6 +248,46 @@ def test_lane_planner_balances_by_queue_length() -> None:
     assert planner.decide("T2", cache.get("T2")).lane == first  # the shorter queue
 
 
+def test_lane_planner_sends_an_orders_next_tote_down_its_first_totes_lane() -> None:
+    planner = LanePlanner(SorterConfig("c1", lanes=(2, 3)))
+    cache = ToteCache()
+    cache.load([order_row("O1", "T1"), order_row("O2", "T2")])
+    first = planner.decide("T1", cache.get("T1"))
+    planner.diverted("T1", first.lane, "O1")
+    # The top-up of O1 comes in T3, now urgent: it joins T1 at its pack station.
+    cache.put("O1", order_row("O1", "T3", level="P2"))
+    top_up = planner.decide("T3", cache.get("T3"))
+    assert (top_up.lane, top_up.reason) == (first.lane, "joins")
+    # A tote that went to the exception lane leaves nothing to follow.
+    planner.diverted("T2", 4, "O2")
+    assert planner.decide("T2", cache.get("T2")).reason == "balanced"
+    # Only the most recent orders are remembered.
+    planner.REMEMBERED_ORDERS = 2
+    for order_id in ("O7", "O8"):
+        planner.diverted(f"T-{order_id}", 2, order_id)
+    cache.put("O1", order_row("O1", "T4"))
+    assert planner.decide("T4", cache.get("T4")).reason == "balanced"
+
+
+def test_a_top_up_tote_is_diverted_to_the_lane_its_first_tote_took(agent_settings, sim) -> None:
+    orders = [order_row("O-SPLIT", "TOTE-0500")]
+    with sorter_rig(agent_settings, orders, sim) as (agent, events):
+        sim.induct("TOTE-0500")
+        wait_until(lambda: events.of("diverted", "TOTE-0500"), what="first tote diverted")
+        lane = events.of("diverted", "TOTE-0500")[0]["lane"]
+        # The top-up was picked into TOTE-0501 (a pull brings the order's new tote).
+        agent.store.apply_changes(
+            [{"entity": "order", "id": "O-SPLIT", "data": order_row("O-SPLIT", "TOTE-0501")}],
+            cursor=2,
+            epoch="e1",
+        )
+        wait_until(lambda: agent.cache.get("TOTE-0501") is not None, what="cache update")
+        sim.induct("TOTE-0501")
+        wait_until(lambda: events.of("diverted", "TOTE-0501"), what="top-up tote diverted")
+    assert events.of("diverted", "TOTE-0501")[0]["lane"] == lane
+    assert events.of("inducted", "TOTE-0501")[0]["reason"] == "joins"
+
+
 def test_central_down_sorter_keeps_diverting_and_reconciles(
     agent_settings, sim, floor_central
 ) -> None:
