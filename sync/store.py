@@ -325,6 +325,16 @@ class LocalStore(ViewReads):
         sql = f"SELECT {_OP_COLUMNS} FROM outbox ORDER BY seq"
         return [_op(r) for r in self._reader().execute(sql).fetchall()]
 
+    def recent_ops(self, kind: str, limit: int) -> list[Op]:
+        """The last ``limit`` ops of ``kind`` this device recorded (not rejected), oldest
+        first (e.g. the sorter's diverts, to remember lanes across a restart)."""
+        sql = (
+            f"SELECT {_OP_COLUMNS} FROM outbox WHERE kind = ? AND state != 'rejected' "
+            "ORDER BY seq DESC LIMIT ?"
+        )
+        rows = self._reader().execute(sql, (kind, int(limit))).fetchall()
+        return [_op(r) for r in reversed(rows)]
+
     def mark_acked(self, results: Iterable[Mapping[str, Any]], acked_seq: int) -> int:
         """Record a push response: each result's status per op_id (applied/duplicate ->
         acked, rejected -> rejected with its reason). A rejected op leaves the view at

@@ -74,6 +74,11 @@ class SorterAgent(Agent):
     def on_start(self) -> None:
         if self.store is not None:
             self.cache.load(self.store.orders())
+            # The lanes the orders' totes went down before a restart (see ``joins``).
+            for op in self.store.recent_ops("tote.diverted", self.planner.REMEMBERED_ORDERS):
+                lane, order_id = op.data.get("lane"), op.data.get("order_id")
+                if isinstance(lane, int) and isinstance(order_id, str):
+                    self.planner.diverted(str(op.data.get("tote")), lane, order_id)
         self._worker = threading.Thread(target=self._work, name="sorter-worker", daemon=True)
         self._worker.start()
         url = self.settings.devices.conveyor or ""

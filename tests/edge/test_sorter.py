@@ -284,8 +284,25 @@ def test_a_top_up_tote_is_diverted_to_the_lane_its_first_tote_took(agent_setting
         wait_until(lambda: agent.cache.get("TOTE-0501") is not None, what="cache update")
         sim.induct("TOTE-0501")
         wait_until(lambda: events.of("diverted", "TOTE-0501"), what="top-up tote diverted")
-    assert events.of("diverted", "TOTE-0501")[0]["lane"] == lane
-    assert events.of("inducted", "TOTE-0501")[0]["reason"] == "joins"
+        assert events.of("diverted", "TOTE-0501")[0]["lane"] == lane
+        assert events.of("inducted", "TOTE-0501")[0]["reason"] == "joins"
+        # The sorter restarts; a second top-up (TOTE-0502) still finds the lane, from the
+        # diverts in the sorter's own store.
+        agent.stop()
+        again = SorterAgent(agent.settings).start(bus_wait=5)
+        try:
+            again.store.apply_changes(  # type: ignore[union-attr]
+                [{"entity": "order", "id": "O-SPLIT", "data": order_row("O-SPLIT", "TOTE-0502")}],
+                cursor=3,
+                epoch="e1",
+            )
+            wait_until(lambda: again.cache.get("TOTE-0502") is not None, what="cache update")
+            sim.induct("TOTE-0502")
+            wait_until(lambda: events.of("inducted", "TOTE-0502"), what="second top-up inducted")
+        finally:
+            again.stop()
+    inducted = events.of("inducted", "TOTE-0502")[0]
+    assert (inducted["lane"], inducted["reason"]) == (lane, "joins")
 
 
 def test_central_down_sorter_keeps_diverting_and_reconciles(

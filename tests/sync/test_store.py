@@ -107,6 +107,18 @@ def test_no_double_count_after_ack_and_pull(store):
     assert (hist.state, hist.result) == ("acked", "applied")
 
 
+def test_recent_ops_are_the_last_of_a_kind_oldest_first_without_rejected_ones(store):
+    diverts = [
+        store.record("tote.diverted", {"tote": f"TOTE-{i}", "lane": 2, "conveyor": "C1"}, AT)
+        for i in range(4)
+    ]
+    store.record("tote.assigned", {"tote": "TOTE-9", "order_id": "O1"}, AT)
+    store.mark_acked([{"op_id": diverts[3].op_id, "status": "rejected", "reason": "x"}], 5)
+    recent = store.recent_ops("tote.diverted", 2)
+    assert [op.data["tote"] for op in recent] == ["TOTE-1", "TOTE-2"]
+    assert store.recent_ops("pick.short", 5) == []
+
+
 def test_rejected_op_leaves_the_view_at_once(store):
     seed(store)
     op = store.record(
