@@ -16,8 +16,9 @@ from sync.schema import gtin_key
 Row = dict[str, Any]
 
 # Orders whose totes are free again: packed (every tote's units are in the parcel) or
-# closed.
+# closed; and the statuses of an order that can have a tote set aside for a top-up.
 _TOTE_FREED = ("packed", "shipped", "delivered", "cancelled")
+_TOTE_HELD = ("picking", "picked", "on_hold")
 
 
 class ViewReads:
@@ -125,13 +126,14 @@ class ViewReads:
         row = self.order_by_tote(tote)
         if row is not None and row.get("status") not in _TOTE_FREED:
             return row
-        # Not indexed (every open order's tote list): only for a tote not found above.
+        # An order with a tote set aside has been picked into it: only orders being
+        # picked, picked or held are read (by the status index), not every open order.
         earlier = self._one(
             "SELECT data FROM view WHERE entity = 'order' "
-            f"AND status NOT IN ({','.join('?' * len(_TOTE_FREED))}) "
+            f"AND status IN ({','.join('?' * len(_TOTE_HELD))}) "
             "AND EXISTS (SELECT 1 FROM json_each(data, '$.totes') WHERE value = ?) "
             "ORDER BY rank LIMIT 1",
-            (*_TOTE_FREED, tote),
+            (*_TOTE_HELD, tote),
         )
         return earlier or row
 

@@ -204,7 +204,10 @@ def test_tote_set_aside_for_another_orders_top_up_is_refused(
     session.start("BATCH-1")
     assert session.scan("TOTE-0001").ok
     session.back_to_tasks()
-    # O-SLOW's top-up was picked into TOTE-0002; TOTE-0001 waits at packing with its units.
+    # O-SLOW went to packing in TOTE-0001 with what was picked; its top-up was picked
+    # into TOTE-0002, and TOTE-0001 waits at packing with its units.
+    pick = {"order_id": "O-SLOW", "sku": "SKU-CUP", "location": "A01-02-1", "qty": 1}
+    store.record("pick.confirmed", {**pick, "operator": "op7", "tote": "TOTE-0001"}, clock())
     store.record("tote.assigned", {"tote": "TOTE-0002", "order_id": "O-SLOW"}, clock())
     session.start("HOT-O-HOT")
     refused = session.scan("TOTE-0001")

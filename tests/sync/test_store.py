@@ -74,6 +74,26 @@ def test_a_tote_set_aside_for_a_top_up_still_finds_its_order(store):
     assert (store.order_in_tote("TOTE-8") or {}).get("status") == "packed"
 
 
+def test_look_ups_by_tote_gtin_and_status_search_the_views_indexes(store):
+    seed(store)
+    reader = store._reader()
+    statements: list[str] = []
+    reader.set_trace_callback(statements.append)
+    try:
+        store.order_by_tote("TOTE-7")
+        store.sku_by_gtin("04006381333931")
+        store.order_in_tote("TOTE-7")
+    finally:
+        reader.set_trace_callback(None)
+    plans = [
+        " ".join(str(r[3]) for r in reader.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in statements
+        if sql.lstrip().upper().startswith("SELECT")
+    ]
+    assert len(plans) >= 3
+    assert all("USING INDEX view_lookup" in p or "USING INDEX view_status" in p for p in plans)
+
+
 def test_pending_pick_is_visible_over_pulled_base(store):
     seed(store)
     op = store.record("pick.confirmed", pick(qty=1, tote="TOTE-7"), AT)
