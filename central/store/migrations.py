@@ -145,6 +145,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "transfer_sites", TRANSFER_SITES, _transfer_sites),
     Migration(9, "orders_waiting_stock", ORDERS_WAITING_STOCK, _orders_waiting_stock),
     Migration(10, "ops_bin_checks", OPS_BIN_CHECKS),
+    # A tracking page lists its order's questions: found by order, not by reading all.
+    Migration(
+        11, "inquiries_order", ["CREATE INDEX inquiries_order ON inquiries (order_id, created_at)"]
+    ),
 )
 
 BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

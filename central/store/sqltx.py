@@ -24,6 +24,15 @@ from central.store.base import (
 )
 from central.store.sql_stock import StockSql
 from central.store.sqlbase import LEVEL_ORDER, dumps, feed_columns, line_short, loads
+from domain.models import OrderStatus
+
+# The statuses of orders still open, as an IN list the ``orders_status`` index serves
+# (``NOT IN`` the closed ones would read every order ever shipped).
+_OPEN = ",".join(
+    f"'{s.value}'"
+    for s in OrderStatus
+    if s not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
+)
 
 # Backends built on SqlTx import these names from here.
 _dumps = dumps
@@ -177,10 +186,7 @@ class SqlTx(StockSql):
         return [loads(r[0]) for r in rows]
 
     def open_orders(self) -> list[JsonDoc]:
-        rows = self._all(
-            "SELECT doc FROM orders WHERE status NOT IN ('shipped', 'delivered', 'cancelled') "
-            "ORDER BY id"
-        )
+        rows = self._all(f"SELECT doc FROM orders WHERE status IN ({_OPEN}) ORDER BY id")
         return [loads(r[0]) for r in rows]
 
     def order_by_token(self, token: str) -> JsonDoc | None:
@@ -189,8 +195,7 @@ class SqlTx(StockSql):
 
     def order_by_tote(self, tote: str) -> JsonDoc | None:
         row = self._one(
-            "SELECT doc FROM orders WHERE tote = ? "
-            "AND status NOT IN ('shipped', 'delivered', 'cancelled') ORDER BY id",
+            f"SELECT doc FROM orders WHERE tote = ? AND status IN ({_OPEN}) ORDER BY id",
             (tote,),
         )
         return None if row is None else loads(row[0])

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central.clock import ManualClock
+from central.feedback.notify.outbox import feedback_tx
 from central.settings import ServerSettings
 from central.store import open_store
 from central.store.base import BinRef, DuplicateOps, MovementRow, OpRecord, Store
@@ -234,6 +235,32 @@ def test_the_bins_to_count_are_read_by_index_not_from_every_op(tmp_path: Path) -
         assert "ops_bin_checks" in plan, plan
     finally:
         store.close()
+
+
+def test_open_orders_and_an_orders_questions_are_read_by_index(tmp_path: Path) -> None:
+    # Shipped orders pile up for years; the periodic re-ranking, the risk monitor and the
+    # alerts read the open ones only, and a tracking page its own order's questions.
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with store.reader() as tx:
+            conn = tx._conn  # type: ignore[attr-defined]
+            statements: list[str] = []
+            conn.set_trace_callback(statements.append)
+            tx.open_orders()
+            feedback_tx(tx).inquiries(order_id="O-1")
+            tx.order_by_tote("TOTE-1")
+            conn.set_trace_callback(None)
+            plans = [
+                " ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+                for sql in statements
+                if sql.lstrip().startswith("SELECT")
+            ]
+    finally:
+        store.close()
+    assert len(plans) == 3, statements
+    assert "INDEX orders_status" in plans[0], plans[0]
+    assert "INDEX inquiries_order" in plans[1], plans[1]
+    assert "INDEX orders_tote" in plans[2], plans[2]
 
 
 def test_op_ids_are_unique_in_the_database(tmp_path: Path) -> None:
