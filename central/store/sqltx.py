@@ -186,8 +186,10 @@ class SqlTx(StockSql):
         return [loads(r[0]) for r in rows]
 
     def open_orders(self) -> list[JsonDoc]:
-        rows = self._all(f"SELECT doc FROM orders WHERE status IN ({_OPEN}) ORDER BY id")
-        return [loads(r[0]) for r in rows]
+        # Sorted here: an ORDER BY would make the database sort the documents themselves.
+        rows = self._all(f"SELECT id, doc FROM orders WHERE status IN ({_OPEN})")
+        rows.sort(key=lambda r: r[0])
+        return [loads(r[1]) for r in rows]
 
     def order_by_token(self, token: str) -> JsonDoc | None:
         row = self._one("SELECT doc FROM orders WHERE tracking_token = ?", (token,))
