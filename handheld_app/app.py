@@ -286,6 +286,7 @@ class HandheldApp(App):  # type: ignore[misc]
                 self.clock,
                 feedback=self.feedback,
                 last_sync=lambda: self.sync.status.last_success_at if self.sync else None,
+                on_tote=self.push.announce_tote if self.push is not None else None,
             )
         self.screen("signin").show("", True)
         self.screen("signin").ids.operator_input.text = ""

@@ -41,6 +41,7 @@ class PickerSession:
         feedback: FeedbackPort | None = None,
         prefixes: Prefixes = DEFAULT_PREFIXES,
         last_sync: Callable[[], datetime | None] = lambda: None,
+        on_tote: Callable[[str, str], None] | None = None,
     ) -> None:
         if not operator or not str(operator).strip():
             raise ValueError("operator: required (the signed-in picker's id)")
@@ -49,6 +50,7 @@ class PickerSession:
         self.clock = clock
         self.feedback_port: FeedbackPort = feedback or SilentFeedback()
         self.prefixes = prefixes
+        self.on_tote = on_tote  # told (order id, tote) when a tote is bound
         self.progress = TaskProgress(store.outbox_history(), orders=store.order)
         self.tasks = TaskListPresenter(store, self.progress, clock)
         self.stock = StockPresenter(store, clock, last_sync, self.operator)
@@ -72,7 +74,9 @@ class PickerSession:
             if self.progress.finished(task):
                 return self._ring(Feedback.refuse("task_done", f"Task {task_id} is done"))
         if self.flow is None or self.flow.task_id != str(task["id"]):
-            self.flow = PickFlow(self.store, self.progress, task, self.operator, self.clock)
+            self.flow = PickFlow(
+                self.store, self.progress, task, self.operator, self.clock, self.on_tote
+            )
         self.mode = "pick"
         self.tasks.dismiss_banner()
         view = self.flow.view()

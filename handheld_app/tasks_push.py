@@ -1,5 +1,7 @@
-"""The handheld on the floor bus: pushed hot picks on ``rushline/v1/{site}/task/{device_id}``
-and its presence on ``rushline/v1/{site}/dev/{device_id}/state``.
+"""The handheld on the floor bus: pushed hot picks on ``rushline/v1/{site}/task/{device_id}``,
+its presence on ``rushline/v1/{site}/dev/{device_id}/state``, and the tote an order was
+put in on ``rushline/v1/{site}/order/{order_id}/event`` (so the sorter and the pack
+stations know the tote even while the central server is away).
 
 The task dispatcher pushes hot picks only to handhelds it sees online (retained state,
 role ``handheld``): the handheld is available while a picker is signed in; signing out,
@@ -8,7 +10,7 @@ open tasks go to someone else. The state follows the bus's shape: {online, epoch
 plus ``v``, ``seq``, ``at``, ``from``; the will carries the same ``epoch``.
 
 The floor bus (``edge.bus``) belongs to the station agents; the handheld needs one topic
-in and one out, so it keeps this thin paho-mqtt client rather than importing its
+in and two out, so it keeps this thin paho-mqtt client rather than importing its
 sibling. A persistent session (fixed client id, no clean start) means a task pushed
 while the handheld was briefly off the air is delivered when it reconnects.
 """
@@ -49,6 +51,12 @@ def state_topic(site: str, device_id: str) -> str:
     return f"rushline/v1/{site}/dev/{device_id}/state"
 
 
+def order_event_topic(site: str, order_id: str) -> str:
+    """The topic of an order's floor news (DESIGN.md §4.3)."""
+    task_topic(site, order_id)  # the same checks on the two levels
+    return f"rushline/v1/{site}/order/{order_id}/event"
+
+
 def task_from_payload(payload: bytes | bytearray) -> dict[str, Any] | None:
     """The task in a pushed message: the payload's ``task`` object, or the payload
     itself (the bus envelope flattens its body); None when it is not a task."""
@@ -82,6 +90,7 @@ class TaskPush:
     ) -> None:
         self.topic = task_topic(site, device_id)
         self.state_topic = state_topic(site, device_id)
+        self.site = site
         self.device_id = device_id
         self.role = role
         self.epoch = uuid.uuid4().hex  # a new one per run: a stale will is told apart
@@ -90,6 +99,7 @@ class TaskPush:
         self.port = port
         self.received = 0
         self.malformed = 0
+        self.announced = 0
         self.connected = False
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -135,21 +145,34 @@ class TaskPush:
         if self.connected:
             self._publish_state()
 
-    def _state(self, online: bool) -> bytes:
+    def announce_tote(self, order_id: str, tote: str) -> None:
+        """Tell the floor that ``order_id`` is in ``tote`` now (``order/{id}/event``):
+        the sorter and the pack stations know the tote even while central is away.
+        Sent at QoS 1; paho keeps it until the broker is reachable again."""
+        try:
+            topic = order_event_topic(self.site, order_id)
+        except ValueError as exc:
+            log.warning("tote %s not announced: %s", tote, exc)
+            return
+        body = self._envelope({"order_id": order_id, "tote": tote})
+        self.client.publish(topic, body, qos=1)
+        self.announced += 1
+
+    def _envelope(self, body: dict[str, Any]) -> bytes:
+        """``body`` with the bus's ``v``, ``seq``, ``at`` and ``from``."""
         with self._lock:
             self._seq += 1
-            body: dict[str, Any] = {
-                "online": online,
-                "epoch": self.epoch,
-                "role": self.role,
-                "v": 1,
-                "seq": self._seq,
-                "at": datetime.now(UTC).isoformat(),
-                "from": self.device_id,
-            }
+            seq = self._seq
+        stamped = {**body, "v": 1, "seq": seq, "at": datetime.now(UTC).isoformat()}
+        stamped["from"] = self.device_id
+        return json.dumps(stamped, separators=(",", ":")).encode()
+
+    def _state(self, online: bool) -> bytes:
+        with self._lock:
+            body: dict[str, Any] = {"online": online, "epoch": self.epoch, "role": self.role}
             if online and self._operator:
                 body["operator"] = self._operator
-        return json.dumps(body, separators=(",", ":")).encode()
+        return self._envelope(body)
 
     def _publish_state(self) -> None:
         self.client.publish(self.state_topic, self._state(self._available), qos=1, retain=True)

@@ -158,7 +158,8 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
     elif device.role == "dispatch":
         rules += [f"topic readwrite {p}/task/#", f"topic write {p}/order/+/event"]
     elif device.role == "handheld":
-        rules.append(f"topic read {p}/task/{device.id}")
+        # A handheld says which tote an order went into, for the sorter and the stations.
+        rules += [f"topic read {p}/task/{device.id}", f"topic write {p}/order/+/event"]
     elif device.role == "monitor":
         rules.append(f"topic read {p}/#")
     elif device.role == "supervisor":

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from domain.models import OrderStatus
 from domain.status import status_rank
+from domain.totes import totes_of
 from edge import topics
 from edge.bus import Bus, BusMessage
 from edge.central_watch import CentralWatch
@@ -30,9 +31,11 @@ from sync.store import LocalStore
 
 log = logging.getLogger(__name__)
 
-# Fields of an ``order/{id}/event`` that are applied to the local view at once: status
-# and priority changes (dispatcher), and the parcel of a packed/shipped order (stations).
+# Fields of an ``order/{id}/event`` that are applied to the local view at once: the tote
+# a handheld put the order in, status and priority changes (dispatcher), and the parcel
+# of a packed/shipped order (stations).
 ORDER_EVENT_FIELDS = (
+    "tote",
     "status",
     "priority",
     "level",
@@ -72,6 +75,9 @@ def news_covered(row: dict[str, Any] | None, news: dict[str, Any]) -> bool:
     for key, value in news.items():
         if key == "priority":
             if (row.get("priority") or {}).get("level") != (value or {}).get("level"):
+                return False
+        elif key == "tote":
+            if value not in totes_of(row):  # a later tote in the store also covers it
                 return False
         elif not moved_on and row.get(key) != value:
             return False

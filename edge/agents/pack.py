@@ -114,7 +114,10 @@ class PackAgent(StationAgent):
         if scan.kind is ScanKind.TOTE:
             tote = str(scan.data.get("tote") or scan.raw)
             row = self.store.order_in_tote(tote)  # also a tote set aside for a top-up
-            return (self.order_view(str(row["id"])) if row else None), tote
+            if row is None:  # bound on a handheld whose op has not come through central yet
+                told = self.orders_in_news("tote", lambda t: t == tote)
+                return (self.order_view(told[-1]) if told else None), tote
+            return self.order_view(str(row["id"])), tote
         order_id = str(scan.data.get("order_id") or "")
         for candidate in (order_id, scan.raw.strip()):
             if candidate:

@@ -290,11 +290,18 @@ class SorterAgent(Agent):
             return
         if entity == "*":
             self.cache.load(self.store.orders())
-        elif entity == "order":
+            ids = self.orders_in_news("tote", lambda tote: True)
+        if entity in ("*", "order"):
+            # With the floor's news on top: a tote a handheld announced that the store
+            # does not show yet stays known.
             for order_id in ids:
-                self.cache.put(order_id, self.store.order(order_id))
+                self.cache.put(order_id, self.order_view(order_id))
 
     def on_order_event(self, order_id: str, event: dict[str, Any]) -> None:
+        if isinstance(event.get("tote"), str):
+            # A handheld put the order in a tote: known here before central hears of it.
+            self.cache.put(order_id, self.order_view(order_id))
+            return
         level = event.get("level") or (event.get("priority") or {}).get("level")
         status = event.get("status")
         self.cache.news(

@@ -7,6 +7,7 @@ Every accepted action is one ``LocalStore.record`` (local effect + outbox op).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,6 +24,8 @@ from sync.store import LocalStore
 
 Row = dict[str, Any]
 # Statuses in which an order physically occupies its tote.
+log = logging.getLogger(__name__)
+
 _IN_TOTE = ("received", "allocated", "picking", "picked")
 
 
@@ -88,12 +91,14 @@ class PickFlow:
         task: Row,
         operator: str,
         clock: Callable[[], datetime],
+        on_tote: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.progress = progress
         self.task = task
         self.operator = operator
         self.clock = clock
+        self.on_tote = on_tote  # (order id, tote) once a tote is bound, e.g. the floor bus
         self._at_location: str | None = None
         self._item: dict[str, Any] | None = None
         self._alternatives: tuple[str, ...] = ()
@@ -307,6 +312,11 @@ class PickFlow:
         except SyncError as exc:  # a bad op is refused and nothing changes
             return Feedback.refuse("not_recorded", f"Not saved: {exc}")
         self.progress.note(kind, data)
+        if kind == "tote.assigned" and self.on_tote is not None:
+            try:
+                self.on_tote(str(data["order_id"]), str(data["tote"]))
+            except Exception:  # the bus is a courtesy: the op is recorded either way
+                log.exception("announcing tote %s failed", data["tote"])
         return None
 
     def _done(self, feedback: Feedback) -> Feedback:

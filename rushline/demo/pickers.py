@@ -143,7 +143,11 @@ class SimPicker:
             backoff_cap=1.0,
         )
         self.session = PickerSession(
-            self.store, self.operator, clock.now, last_sync=lambda: self.sync.status.last_success_at
+            self.store,
+            self.operator,
+            clock.now,
+            last_sync=lambda: self.sync.status.last_success_at,
+            on_tote=self._announce_tote,
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,6 +158,11 @@ class SimPicker:
         self.push: Any = None
         if bus is not None:
             self.push = self._task_push(site, *bus)
+
+    def _announce_tote(self, order_id: str, tote: str) -> None:
+        """The handheld tells the floor bus the order's tote (as the app does)."""
+        if self.push is not None:
+            self.push.announce_tote(order_id, tote)
 
     def _task_push(self, site: str, host: str, port: int, password: str) -> Any:
         """Hot picks pushed by the dispatcher to this handheld (None without that part)."""

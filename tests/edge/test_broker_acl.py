@@ -44,6 +44,8 @@ def test_roles_own_only_their_station_topics() -> None:
     assert writes == [
         "topic readwrite rushline/v1/DE-FRA/dev/handheld-1/#",
         "topic readwrite rushline/v1/DE-FRA/central/state",
+        # It says which tote an order went into (the sorter and stations listen).
+        "topic write rushline/v1/DE-FRA/order/+/event",
     ]
 
 

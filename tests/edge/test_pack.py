@@ -30,6 +30,7 @@ from edge.agents.pack import PackAgent
 from edge.agents.station_shell import display_topic
 from edge.settings import AgentSettings
 from edge.tracking_numbers import parse_tracking
+from handheld_app.tasks_push import TaskPush
 from sync.store import LocalStore
 from tests.edge.conftest import FloorBroker
 from tests.support.waiting import wait_until
@@ -260,6 +261,41 @@ def test_pack_flow_prints_label_with_tracking(
     status_topic = f"rushline/v1/{SITE}/printer/printer-pack-1/status"
     wait_until(lambda: monitor.on(status_topic), what="printer status")
     assert monitor.on(status_topic)[-1]["online"] is True
+
+
+def test_a_tote_a_handheld_announced_opens_its_order_before_central_hears_of_it(
+    start_pack: StartPack,
+    pty: Pty,
+    printer: PrinterSim,
+    monitor: Monitor,
+    floor_broker: FloorBroker,
+) -> None:
+    # The station's store knows A600 without a tote: the binding is still in the
+    # handheld's outbox (central is away). The handheld said it on the floor bus.
+    agent = start_pack([order_row("A600", {"SKU-1001": 1})])
+    handheld = TaskPush(
+        "127.0.0.1",
+        floor_broker.port,
+        SITE,
+        "handheld-1",
+        lambda task: None,
+        username="handheld-1",
+        password=floor_broker.passwords["handheld-1"],
+    )
+    handheld.start()
+    try:
+        wait_until(lambda: handheld.connected, what="handheld on the bus")
+        handheld.announce_tote("A600", "TOTE-0600")
+        wait_until(lambda: agent.order_news("A600"), what="the station heard it")
+    finally:
+        handheld.stop()
+    display = display_topic(SITE, "pack-1")
+    pty.scan("TOTE-0600")
+    wait_until(lambda: monitor.on(display), what="tote opened")
+    opened = monitor.on(display)[-1]
+    assert (opened["order_id"], opened["level"]) == ("A600", "info"), opened
+    pty.scan(GTIN["SKU-1001"])
+    wait_until(lambda: len(printer.jobs) == 2, timeout=15, what="label and slip printed")
 
 
 def test_the_tote_set_aside_for_a_top_up_is_named_and_found_by_its_scan(

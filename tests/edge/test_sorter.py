@@ -21,6 +21,7 @@ from edge.agents.sorter import SorterAgent
 from edge.agents.sorting import LanePlanner, SorterConfig, ToteCache
 from edge.bus import Bus, BusMessage
 from edge.errors import AgentSettingsError
+from handheld_app.tasks_push import TaskPush
 from sync.store import LocalStore
 from tests.support.waiting import wait_until
 
@@ -28,7 +29,7 @@ SITE = "DE-FRA"
 SORTER = {"conveyor_id": "conveyor-1", "express_lane": 1, "lanes": [2, 3], "exception_lane": 4}
 
 
-def order_row(order_id: str, tote: str, level: str = "P4", status: str = "picked") -> dict:
+def order_row(order_id: str, tote: str | None, level: str = "P4", status: str = "picked") -> dict:
     """An order as the change feed sends it (only what the sorter reads, plus shape)."""
     return {
         "id": order_id,
@@ -303,6 +304,35 @@ def test_a_top_up_tote_is_diverted_to_the_lane_its_first_tote_took(agent_setting
             again.stop()
     inducted = events.of("inducted", "TOTE-0502")[0]
     assert (inducted["lane"], inducted["reason"]) == (lane, "joins")
+
+
+def test_a_tote_a_handheld_announced_is_sorted_before_central_hears_of_it(
+    agent_settings, sim, floor_broker
+) -> None:
+    # The sorter's store knows O-NEW without a tote (the binding is still in the
+    # handheld's outbox: central is away). The handheld says it on the floor bus.
+    orders = [order_row("O-NEW", None, level="P2", status="picking")]
+    with sorter_rig(agent_settings, orders, sim) as (agent, events):
+        handheld = TaskPush(
+            "127.0.0.1",
+            floor_broker.port,
+            SITE,
+            "handheld-1",
+            lambda task: None,
+            username="handheld-1",
+            password=floor_broker.passwords["handheld-1"],
+        )
+        handheld.start()
+        try:
+            wait_until(lambda: handheld.connected, what="handheld on the bus")
+            handheld.announce_tote("O-NEW", "TOTE-0700")
+            wait_until(lambda: agent.cache.get("TOTE-0700") is not None, what="tote known")
+        finally:
+            handheld.stop()
+        sim.induct("TOTE-0700")
+        wait_until(lambda: events.of("inducted", "TOTE-0700"), what="inducted")
+    inducted = events.of("inducted", "TOTE-0700")[0]
+    assert (inducted["lane"], inducted["reason"], inducted["order_id"]) == (1, "urgent", "O-NEW")
 
 
 def test_central_down_sorter_keeps_diverting_and_reconciles(

@@ -197,6 +197,29 @@ def test_tote_holding_another_open_order_is_refused(store: LocalStore, clock: Cl
     assert [k for k, _ in _ops(store)] == ["tote.assigned"]
 
 
+def test_a_bound_tote_is_announced_once_and_a_refused_one_not_at_all(
+    store: LocalStore, clock: Clock
+) -> None:
+    told: list[tuple[str, str]] = []
+    session = PickerSession(store, "op7", clock, on_tote=lambda o, t: told.append((o, t)))
+    session.start("BATCH-1")
+    assert session.scan("TOTE-0001").ok
+    session.back_to_tasks()
+    session.start("HOT-O-HOT")
+    assert not session.scan("TOTE-0001").ok  # holds O-SLOW
+    assert told == [("O-SLOW", "TOTE-0001")]
+
+
+def test_a_failing_announcement_does_not_undo_the_binding(store: LocalStore, clock: Clock) -> None:
+    def broken(order_id: str, tote: str) -> None:
+        raise OSError("bus down")
+
+    session = PickerSession(store, "op7", clock, on_tote=broken)
+    session.start("BATCH-1")
+    assert session.scan("TOTE-0001").ok
+    assert [k for k, _ in _ops(store)] == ["tote.assigned"]
+
+
 def test_tote_set_aside_for_another_orders_top_up_is_refused(
     store: LocalStore, clock: Clock
 ) -> None:
