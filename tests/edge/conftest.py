@@ -35,7 +35,7 @@ from config.broker.generate import (
 )
 from edge.settings import AgentSettings, load_agent_settings
 from tests.support.broker import Broker
-from tests.support.waiting import free_port
+from tests.support.waiting import free_port, wait_until
 
 SITE = "DE-FRA"
 
@@ -102,6 +102,31 @@ class FloorBroker(Broker):
             if device.id == device_id:
                 return device.role
         raise KeyError(f"{device_id} is not in the floor device list")
+
+
+def handheld_announces(
+    broker: FloorBroker, order_id: str, tote: str, heard: Callable[[], object]
+) -> None:
+    """handheld-1's own bus client says that ``order_id`` is in ``tote``; returns once
+    ``heard()`` is true (the listener got it)."""
+    from handheld_app.tasks_push import TaskPush
+
+    handheld = TaskPush(
+        "127.0.0.1",
+        broker.port,
+        broker.site,
+        "handheld-1",
+        lambda task: None,
+        username="handheld-1",
+        password=broker.passwords["handheld-1"],
+    )
+    handheld.start()
+    try:
+        wait_until(lambda: handheld.connected, what="handheld on the bus")
+        handheld.announce_tote(order_id, tote)
+        wait_until(heard, what=f"{tote} announced for {order_id}")
+    finally:
+        handheld.stop()
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ from edge.agents.pack import PackAgent
 from edge.agents.station_shell import display_topic
 from edge.settings import AgentSettings
 from edge.tracking_numbers import parse_tracking
-from handheld_app.tasks_push import TaskPush
 from sync.store import LocalStore
-from tests.edge.conftest import FloorBroker
+from tests.edge.conftest import FloorBroker, handheld_announces
 from tests.support.waiting import wait_until
 
 SITE = "DE-FRA"
@@ -273,22 +272,7 @@ def test_a_tote_a_handheld_announced_opens_its_order_before_central_hears_of_it(
     # The station's store knows A600 without a tote: the binding is still in the
     # handheld's outbox (central is away). The handheld said it on the floor bus.
     agent = start_pack([order_row("A600", {"SKU-1001": 1})])
-    handheld = TaskPush(
-        "127.0.0.1",
-        floor_broker.port,
-        SITE,
-        "handheld-1",
-        lambda task: None,
-        username="handheld-1",
-        password=floor_broker.passwords["handheld-1"],
-    )
-    handheld.start()
-    try:
-        wait_until(lambda: handheld.connected, what="handheld on the bus")
-        handheld.announce_tote("A600", "TOTE-0600")
-        wait_until(lambda: agent.order_news("A600"), what="the station heard it")
-    finally:
-        handheld.stop()
+    handheld_announces(floor_broker, "A600", "TOTE-0600", lambda: agent.order_news("A600"))
     display = display_topic(SITE, "pack-1")
     pty.scan("TOTE-0600")
     wait_until(lambda: monitor.on(display), what="tote opened")

@@ -21,8 +21,8 @@ from edge.agents.sorter import SorterAgent
 from edge.agents.sorting import LanePlanner, SorterConfig, ToteCache
 from edge.bus import Bus, BusMessage
 from edge.errors import AgentSettingsError
-from handheld_app.tasks_push import TaskPush
 from sync.store import LocalStore
+from tests.edge.conftest import handheld_announces
 from tests.support.waiting import wait_until
 
 SITE = "DE-FRA"
@@ -313,22 +313,9 @@ def test_a_tote_a_handheld_announced_is_sorted_before_central_hears_of_it(
     # handheld's outbox: central is away). The handheld says it on the floor bus.
     orders = [order_row("O-NEW", None, level="P2", status="picking")]
     with sorter_rig(agent_settings, orders, sim) as (agent, events):
-        handheld = TaskPush(
-            "127.0.0.1",
-            floor_broker.port,
-            SITE,
-            "handheld-1",
-            lambda task: None,
-            username="handheld-1",
-            password=floor_broker.passwords["handheld-1"],
+        handheld_announces(
+            floor_broker, "O-NEW", "TOTE-0700", lambda: agent.cache.get("TOTE-0700") is not None
         )
-        handheld.start()
-        try:
-            wait_until(lambda: handheld.connected, what="handheld on the bus")
-            handheld.announce_tote("O-NEW", "TOTE-0700")
-            wait_until(lambda: agent.cache.get("TOTE-0700") is not None, what="tote known")
-        finally:
-            handheld.stop()
         sim.induct("TOTE-0700")
         wait_until(lambda: events.of("inducted", "TOTE-0700"), what="inducted")
     inducted = events.of("inducted", "TOTE-0700")[0]
