@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rushline.demo.report_text import totes_by_lane
+
 STATUS_ORDER = (
     "received",
     "allocated",
@@ -187,6 +189,11 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
             "<p>Urgent packed before a standard order that arrived with it or within the "
             "minute after: "
             f"{pairs['urgent_first']} of {pairs['pairs']} pairs.</p>"
+        )
+    lanes = totes_by_lane(report)
+    if lanes:
+        parts.append(
+            f"<p>Totes by lane (express / standard / exception): {html.escape(lanes)}.</p>"
         )
     parts.append(
         _grid(

@@ -9,6 +9,19 @@ from rich.console import Console
 from rich.table import Table
 
 
+def totes_by_lane(report: dict[str, Any]) -> str:
+    """How many totes the sorter sent down the express, the standard and the exception
+    lanes ("" when the demo ran without a sorter)."""
+    from rushline.demo.stations import EXCEPTION_LANE, EXPRESS_LANE, LANES
+
+    world = (report.get("stations") or {}).get("world") or {}
+    if not world.get("inducted"):
+        return ""
+    express = world.get(f"lane_{EXPRESS_LANE}", 0)
+    standard = sum(world.get(f"lane_{lane}", 0) for lane in LANES)
+    return f"{express} / {standard} / {world.get(f'lane_{EXCEPTION_LANE}', 0)}"
+
+
 def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -50,6 +63,9 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
             f"top-up picks {len(phantom['top_ups'])}, totes rejoined {world.get('rejoined', 0)}"
             + (f", orders still waiting {len(waiting)}" if waiting else ""),
         )
+    lanes = totes_by_lane(report)
+    if lanes:
+        t.add_row("totes by lane (express / standard / exception)", lanes)
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(

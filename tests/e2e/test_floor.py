@@ -75,6 +75,34 @@ def test_run_finishes_cleanly_and_ships(run: dict[str, Any]) -> None:
     assert (run["out"] / "report.html").stat().st_size > 10_000
 
 
+def test_the_sorter_knows_every_tote_also_those_bound_during_the_outage(
+    run: dict[str, Any],
+) -> None:
+    """No order of the run is cancelled or held, so a tote on the exception lane either
+    missed its divert too often (its order has a ``missed_divert`` exception) or the
+    sorter did not know it: bound on a handheld whose op had not come through central.
+    The handheld says the binding on the floor bus, so the second does not happen."""
+    stations = run["report"]["stations"]
+    assert stations["world"]["inducted"] >= 15
+    conn = _central(run["out"])
+    try:
+        missed = {
+            order_id
+            for (order_id,) in conn.execute(
+                "SELECT json_extract(data, '$.order_id') FROM ops WHERE kind = "
+                "'exception.raised' AND json_extract(data, '$.kind') = 'missed_divert'"
+            )
+        }
+    finally:
+        conn.close()
+    unknown = [
+        (tote, trail)
+        for tote, trail in stations["tote_trails"].items()
+        if any(step.endswith(" lane 4") for step in trail[1:]) and trail[0] not in missed
+    ]
+    assert unknown == []
+
+
 def test_no_op_lost_and_none_applied_twice(run: dict[str, Any]) -> None:
     out = run["out"]
     recorded: dict[str, str] = {}
