@@ -22,10 +22,10 @@ from handheld_app.presenters.timefmt import countdown, parse_when
 from sync.errors import SyncError
 from sync.store import LocalStore
 
-Row = dict[str, Any]
-# Statuses in which an order physically occupies its tote.
 log = logging.getLogger(__name__)
 
+Row = dict[str, Any]
+# Statuses in which an order physically occupies its tote.
 _IN_TOTE = ("received", "allocated", "picking", "picked")
 
 
