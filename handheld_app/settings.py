@@ -12,7 +12,7 @@ url = "http://127.0.0.1:8700"
 token = "..."
 [scanner]
 source = "wedge://"     # wedge://, serial:///dev/ttyACM0?baudrate=9600, evdev:///dev/input/..., sim://
-[mqtt]                  # optional: pushed hot picks on rushline/v1/{site}/task/{device id}
+[mqtt]                  # optional: pushed hot picks, presence, and the totes it binds
 host = "127.0.0.1"
 port = 1883
 username = ""          # default: the device id (the shipped broker ACL's user)
