@@ -20,7 +20,7 @@ from central.service.op_fields import (
     text_field,
 )
 from central.service.stock import allocate_orders, allocate_waiting
-from central.service.tasks import close_tasks_of, top_up
+from central.service.tasks import close_tasks_of, close_top_ups, top_up
 from central.store.base import MovementRow, ReservationRow
 from domain.models import ExceptionKind, LocationKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
@@ -63,8 +63,10 @@ class PushState:
     # units into (see ``stock_arrived``).
     shrunk: set[tuple[str, str, str]] = field(default_factory=set)
     grown: set[tuple[str, str, str]] = field(default_factory=set)
-    # Orders whose tote left the picker in this push (see ``tasks.top_up``).
+    # Orders whose tote left the picker in this push (see ``tasks.top_up``), and the
+    # top-up tasks this push's picks were made for, per order (see ``close_top_ups``).
     handed: set[str] = field(default_factory=set)
+    top_up_picks: dict[str, set[str]] = field(default_factory=dict)
     # Latest recorded count time per bin, read from ``counts_read_from`` on (see
     # ``counted_since``).
     counted_at: dict[tuple[Any, Any, Any], datetime] = field(default_factory=dict)
@@ -304,6 +306,9 @@ class PushState:
         tote = data.get("tote")
         if tote and type(tote) is str and doc.get("tote") != tote:
             put_in_tote(doc, tote)
+        task_id = data.get("task_id")
+        if type(task_id) is str and task_id.startswith("TOP-"):
+            self.top_up_picks.setdefault(doc["id"], set()).add(task_id)
         if doc["status"] not in _PICKING_OR_LATER:
             self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
         else:
@@ -519,6 +524,14 @@ class PushState:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
                 doc["allocations"] = allocations_from(self.holds[order_id], doc["allocations"])
+        for order_id in sorted(self.dirty_holds | self.reallocate):
+            doc = self.ctx.changed.get(order_id)
+            if (
+                doc is not None
+                and doc.get("handed_over")
+                and not any(a["qty"] > 0 for a in doc["allocations"])
+            ):
+                close_top_ups(self.ctx, doc, self.top_up_picks.get(order_id, set()))
         for order_id in sorted(self.handed | self.reallocate):
             doc = self.ctx.changed.get(order_id)
             if doc is not None and doc.get("handed_over"):

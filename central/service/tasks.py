@@ -81,6 +81,21 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     return _save(ctx, doc["warehouse"], [task])[0]
 
 
+def close_top_ups(ctx: Ctx, doc: dict[str, Any], picked_for: set[str]) -> None:
+    """The order has nothing left to pick: its open top-up tasks are closed. One is done
+    when picks in this step were made for it. Otherwise it is cancelled: the first
+    picker's picks reached central after the tote did (a handheld that was offline), or
+    a short left nothing to pick. A cancelled top-up does not stop a new one when
+    stock for the order arrives."""
+    for task in ctx.tx.tasks_of(doc["id"]):
+        if task["kind"] != "topup" or task["status"] != "open":
+            continue
+        task["status"] = "done" if task["id"] in picked_for else "cancelled"
+        ctx.tx.upsert_tasks([task])
+        ctx.feed.append(("task", task["id"], task["warehouse"], task))
+        ctx.note(doc["id"], "task", f"top-up {task['id']} {task['status']}: nothing left to pick")
+
+
 def batch_waiting(
     ctx: Ctx, force: bool = False, warehouse: str | None = None
 ) -> list[dict[str, Any]]:

@@ -342,7 +342,12 @@ def build(floor: Floor) -> dict[str, Any]:
             "shorts": sum(p.stats.shorts for p in floor.pickers),
             "counts": sum(p.stats.counts for p in floor.pickers),
             "top_ups": [
-                {"id": t["id"], "order_id": t["order_ids"][0], "after_tote": t.get("after_tote")}
+                {
+                    "id": t["id"],
+                    "order_id": t["order_ids"][0],
+                    "after_tote": t.get("after_tote"),
+                    "status": t.get("status"),
+                }
                 for t in central_top_ups(db)
             ],
         },

@@ -22,6 +22,14 @@ def totes_by_lane(report: dict[str, Any]) -> str:
     return f"{express} / {standard} / {world.get(f'lane_{EXCEPTION_LANE}', 0)}"
 
 
+def _top_ups(tasks: list[dict[str, Any]]) -> str:
+    """How many top-up tasks were picked (or are open), and how many central cancelled
+    because the first picker's picks came in after all."""
+    cancelled = sum(t.get("status") == "cancelled" for t in tasks)
+    text = str(len(tasks) - cancelled)
+    return f"{text} ({cancelled} not needed: late picks)" if cancelled else text
+
+
 def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -60,7 +68,7 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
         t.add_row(
             f"phantom stock ({len(phantom['bins'])} pick bins held less than recorded)",
             f"short picks {phantom['shorts']}, bins counted {phantom['counts']}, "
-            f"top-up picks {len(phantom['top_ups'])}, totes rejoined {world.get('rejoined', 0)}"
+            f"top-up picks {_top_ups(phantom['top_ups'])}, totes rejoined {world.get('rejoined', 0)}"
             + (f", orders still waiting {len(waiting)}" if waiting else ""),
         )
     lanes = totes_by_lane(report)

@@ -189,20 +189,46 @@ def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
         op("pack.verified", 7, order_id="TU-1", sku="SKU-1001", qty=1),
     )
     assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
-    # The top-up is picked into tote T-2 and leaves: nothing is left to top up.
+    # The top-up is picked into tote T-2 and leaves: nothing is left to top up, and the
+    # top-up task is done.
     push(
         device,
         op("tote.assigned", 8, tote="T-2", order_id="TU-1", task_id="TOP-TU-1-1"),
         _pick(9, "TU-1", "A02-05-1", 4, tote="T-2", task_id="TOP-TU-1-1"),
         op("tote.diverted", 10, tote="T-2", lane=2, conveyor="CV-1"),
     )
-    assert [t["id"] for t in _tasks_of(device, "TU-1")] == ["TOP-TU-1-1"]
+    assert [(t["id"], t["status"]) for t in _tasks_of(device, "TU-1")] == [("TOP-TU-1-1", "done")]
     doc = http.get("/v1/orders/TU-1").json()
     assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 6)
     assert sum(a["qty"] for a in doc["allocations"]) == 0
     assert doc["handed_over"] == "T-2"
     # Both totes are listed: T-1 waits at packing, set aside, for T-2.
     assert (doc["tote"], doc["totes"]) == ("T-2", ["T-1", "T-2"])
+
+
+def test_a_top_up_made_before_the_pickers_late_picks_arrived_is_cancelled(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    # The picker's first pick reached central; then the handheld went offline, and the
+    # sorter's divert of tote T-7 reached central before the other picks: central sees
+    # 2 units still to pick and makes a top-up for them.
+    http.post("/v1/orders", json=order_body("TU-7", [("SKU-1001", 3)])).raise_for_status()
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-7", order_id="TU-7"),
+        _pick(2, "TU-7", "A01-01-1", 1, tote="T-7"),
+        op("tote.diverted", 3, tote="T-7", lane=2, order_id="TU-7"),
+    )
+    (task,) = _tasks_of(device, "TU-7")
+    assert (task["kind"], task["status"], task["lines"][0]["qty"]) == ("topup", "open", 2)
+    # The handheld comes back: the 2 units were in T-7 after all.
+    push(device, _pick(4, "TU-7", "A01-01-1", 2, tote="T-7"))
+    (task,) = _tasks_of(device, "TU-7")
+    assert task["status"] == "cancelled"
+    doc = http.get("/v1/orders/TU-7").json()
+    assert doc["status"] == "picked"
+    notes = [e["detail"] for e in doc["timeline"] if e["event"] == "task"]
+    assert f"top-up {task['id']} cancelled: nothing left to pick" in notes
 
 
 def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(
