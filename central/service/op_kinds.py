@@ -19,10 +19,11 @@ from central.service.op_fields import (
     number_field,
     text_field,
 )
-from central.service.stock import allocate_orders, allocate_waiting
+from central.service.stock import allocate_orders
+from central.service.stock_follow import follow_stock, stock_arrived
 from central.service.tasks import close_tasks_of, close_top_ups, top_up
 from central.store.base import MovementRow, ReservationRow
-from domain.models import ExceptionKind, LocationKind, OrderStatus, parse_time
+from domain.models import ExceptionKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
 from domain.totes import put_in_tote
 
@@ -33,9 +34,6 @@ _PICKING_OR_LATER = frozenset(
     if s not in (OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD)
 )
 
-
-# Orders whose reservations may be moved to other bins (not yet picking).
-_REALLOCATABLE = frozenset((OrderStatus.RECEIVED.value, OrderStatus.ALLOCATED.value))
 
 __all__ = ["LATE", "PushState", "Rejected"]
 
@@ -59,8 +57,8 @@ class PushState:
     pick_at: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
-    # Bins a count, adjustment or move took units out of (see ``follow_stock``) or put
-    # units into (see ``stock_arrived``).
+    # Bins a count, adjustment or move took units out of (see ``stock_follow.follow_stock``)
+    # or put units into (see ``stock_follow.stock_arrived``).
     shrunk: set[tuple[str, str, str]] = field(default_factory=set)
     grown: set[tuple[str, str, str]] = field(default_factory=set)
     # Orders whose tote left the picker in this push (see ``tasks.top_up``), and the
@@ -509,7 +507,7 @@ class PushState:
         for order_id in list(self.left):
             self.settle(order_id)
         if self.shrunk:
-            self.follow_stock()
+            follow_stock(self)
         tx.replace_reservations_of({o: self.holds[o] for o in sorted(self.dirty_holds)})
         for order_id in self.dirty_holds:
             for r in [*self.holds_before[order_id], *self.holds[order_id]]:
@@ -519,7 +517,7 @@ class PushState:
         docs = [self.ctx.changed[o] for o in sorted(self.reallocate) if o in self.ctx.changed]
         allocate_orders(self.ctx, docs, self.excluded)
         if self.grown:
-            self.stock_arrived()
+            stock_arrived(self)
         for order_id in self.dirty_holds - self.reallocate:
             doc = self.ctx.changed.get(order_id)
             if doc is not None:
@@ -536,67 +534,3 @@ class PushState:
             doc = self.ctx.changed.get(order_id)
             if doc is not None and doc.get("handed_over"):
                 top_up(self.ctx, doc)
-
-    def follow_stock(self) -> None:
-        """Reservations follow the stock: where a count, adjustment or move left a bin
-        holding less than is reserved there, orders not yet being picked and without an
-        open pick task give up their share there, least urgent first, and are allocated
-        again (elsewhere, or from what the bin still has). Orders being picked, or in a
-        task a picker may be walking, keep theirs: a short pick moves them."""
-        tx = self.ctx.tx
-        skus = {sku for _, _, sku in self.shrunk}
-        by_bin: dict[tuple[str, str, str], list[ReservationRow]] = {}
-        for r in tx.reservations(skus=skus):
-            if r.order_id not in self.holds:  # this push's orders: their rows as changed
-                by_bin.setdefault((r.warehouse, r.location, r.sku), []).append(r)
-        for rows in self.holds.values():
-            for r in rows:
-                if r.sku in skus:
-                    by_bin.setdefault((r.warehouse, r.location, r.sku), []).append(r)
-        for key in sorted(self.shrunk):
-            rows = by_bin.get(key, [])
-            on_hand = self.on_hand.get(key, 0)
-            reserved = sum(r.qty for r in rows)
-            excess = reserved - max(on_hand, 0)
-            held: dict[str, int] = {}
-            level: dict[str, str] = {}
-            for r in rows:
-                if not r.picking:
-                    held[r.order_id] = held.get(r.order_id, 0) + r.qty
-                    level[r.order_id] = r.level
-            for order_id in sorted(held, key=lambda o: (level[o], o), reverse=True):
-                if excess <= 0:
-                    break
-                if order_id in self.reallocate or any(
-                    t["status"] == "open" for t in tx.tasks_of(order_id)
-                ):
-                    continue
-                doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
-                if doc is None:
-                    row = tx.get_order(order_id)
-                    doc = row.doc if row is not None else None
-                if doc is None or doc["status"] not in _REALLOCATABLE:
-                    continue
-                _, location, sku = key
-                self.release(order_id, sku, location)
-                self.reallocate.add(order_id)
-                self.ctx.change(doc)
-                self.ctx.note(
-                    order_id,
-                    "reallocated",
-                    f"{location} {sku}: {on_hand} on hand for {reserved} reserved",
-                )
-                excess -= held[order_id]
-
-    def stock_arrived(self) -> None:
-        """Units came into pick bins (a count found more, a receipt, a move from a
-        reserve bin): orders of that warehouse waiting for them are allocated again.
-        Orders this push already decides on are left to it."""
-        skus_of: dict[str, set[str]] = {}
-        for wh, code, sku in self.grown:
-            location = self.locations.get((wh, code))
-            if location is None or location.kind is LocationKind.PICK:
-                skus_of.setdefault(wh, set()).add(sku)
-        skip = set(self.holds) | self.reallocate
-        for wh, skus in sorted(skus_of.items()):
-            allocate_waiting(self.ctx, wh, skus, skip)

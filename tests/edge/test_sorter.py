@@ -52,6 +52,17 @@ def seed(settings, orders: list[dict]) -> None:
         )
 
 
+def pull_new_tote(agent: SorterAgent, order_id: str, tote: str, cursor: int) -> None:
+    """A pull brings ``order_id`` in its new ``tote``; returns once the sorter knows it."""
+    assert agent.store is not None
+    agent.store.apply_changes(
+        [{"entity": "order", "id": order_id, "data": order_row(order_id, tote)}],
+        cursor=cursor,
+        epoch="e1",
+    )
+    wait_until(lambda: agent.cache.get(tote) is not None, what=f"{tote} in the sorter's cache")
+
+
 class Events:
     """conveyor events seen by a monitor, thread-safe, deduplicated by the bus."""
 
@@ -277,12 +288,7 @@ def test_a_top_up_tote_is_diverted_to_the_lane_its_first_tote_took(agent_setting
         wait_until(lambda: events.of("diverted", "TOTE-0500"), what="first tote diverted")
         lane = events.of("diverted", "TOTE-0500")[0]["lane"]
         # The top-up was picked into TOTE-0501 (a pull brings the order's new tote).
-        agent.store.apply_changes(
-            [{"entity": "order", "id": "O-SPLIT", "data": order_row("O-SPLIT", "TOTE-0501")}],
-            cursor=2,
-            epoch="e1",
-        )
-        wait_until(lambda: agent.cache.get("TOTE-0501") is not None, what="cache update")
+        pull_new_tote(agent, "O-SPLIT", "TOTE-0501", cursor=2)
         sim.induct("TOTE-0501")
         wait_until(lambda: events.of("diverted", "TOTE-0501"), what="top-up tote diverted")
         assert events.of("diverted", "TOTE-0501")[0]["lane"] == lane
@@ -292,12 +298,7 @@ def test_a_top_up_tote_is_diverted_to_the_lane_its_first_tote_took(agent_setting
         agent.stop()
         again = SorterAgent(agent.settings).start(bus_wait=5)
         try:
-            again.store.apply_changes(  # type: ignore[union-attr]
-                [{"entity": "order", "id": "O-SPLIT", "data": order_row("O-SPLIT", "TOTE-0502")}],
-                cursor=3,
-                epoch="e1",
-            )
-            wait_until(lambda: again.cache.get("TOTE-0502") is not None, what="cache update")
+            pull_new_tote(again, "O-SPLIT", "TOTE-0502", cursor=3)
             sim.induct("TOTE-0502")
             wait_until(lambda: events.of("inducted", "TOTE-0502"), what="second top-up inducted")
         finally:
