@@ -37,6 +37,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+TOKEN_PREFIX = "rl_"
+
+
 def create_token(
     store: Store, role: str, device: str | None = None, site: str | None = None
 ) -> str:
@@ -45,7 +48,9 @@ def create_token(
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if role == "device" and not (device and site):
         raise ValueError("a device token needs --device and --site")
-    token = secrets.token_urlsafe(32)
+    # A fixed prefix: a token that began with "-" could not follow ``--token`` on a
+    # command line, and the prefix tells a Rushline token apart in a config file.
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = TokenRecord(hash_token(token), role, device if role == "device" else None, site)
     with store.transaction() as tx:
         tx.add_token(record, datetime.now(UTC).isoformat())

@@ -25,8 +25,23 @@ def test_token_is_printed_alone_on_the_last_line(tmp_path: Path) -> None:
     token = lines[-1]
     assert len(lines) >= 2 and token.strip() == token and " " not in token and len(token) >= 40
     assert token not in (tmp_path / "c.db").read_bytes().decode("latin-1")  # stored hashed
+    # Never a leading "-": the token must be usable as the value of --token.
+    assert token.startswith("rl_")
     bad = run_cli("central", "token", "--db", db, "--role", "device", check=False)
     assert bad.returncode == 2 and "--device" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_tokens_never_begin_like_an_option(tmp_path: Path) -> None:
+    from central.auth import create_token
+    from central.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        tokens = [create_token(store, "admin") for _ in range(200)]
+    finally:
+        store.close()
+    assert all(t.startswith("rl_") and len(t) >= 45 for t in tokens)
+    assert len(set(tokens)) == len(tokens)
 
 
 def _token(db: str, *args: str) -> str:
