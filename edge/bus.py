@@ -353,6 +353,8 @@ class Bus:
         self._jobs.put(("acked", (row_id, reason_code)))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not msg.payload:
+            return  # a retained message cleared (e.g. a task claim): nothing to deliver
         try:
             payload = json.loads(msg.payload)
             if not isinstance(payload, dict):
@@ -367,10 +369,10 @@ class Bus:
             sender, seq = None, None
         try:
             parsed = topics.parse(msg.topic)
-            kind, ident = parsed.kind, parsed.id
+            kind, ident, sub = parsed.kind, parsed.id, parsed.sub
         except BusError:
-            kind, ident = None, None
-        message = BusMessage(msg.topic, payload, sender, seq, bool(msg.retain), kind, ident)
+            kind, ident, sub = None, None, None
+        message = BusMessage(msg.topic, payload, sender, seq, bool(msg.retain), kind, ident, sub)
         dedupe = sender is not None and seq is not None and not msg.retain
         if dedupe and self._store.is_duplicate(sender, seq):  # type: ignore[arg-type]
             self.counters.duplicates += 1

@@ -22,6 +22,7 @@ class BusMessage:
     retained: bool
     kind: str | None = None  # the §4.3 topic kind (``topics.KINDS``), None if foreign
     id: str | None = None  # the id level of the topic (device, conveyor, order...)
+    sub: str | None = None  # a second id level (the device of a task claim)
 
 
 Handler = Callable[[BusMessage], None]

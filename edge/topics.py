@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "printer_status": ("printer", "*", "status"),
     "order_event": ("order", "*", "event"),
     "task": ("task", "*"),
+    "claim": ("claim", "*", "*"),
     "central_state": ("central", "state"),
 }
 
@@ -96,6 +97,11 @@ def task(site: str, device_id: str) -> str:
     return _build(site, "task", device_id)
 
 
+def claim(site: str, task_id: str, device_id: str) -> str:
+    """A handheld's retained claim on a task (see ``domain.claims``)."""
+    return "/".join([prefix(site), "claim", _level("id", task_id), _level("id", device_id)])
+
+
 def central_state(site: str) -> str:
     """Retained {reachable} of the central server, as an agent sees it."""
     return _build(site, "central_state")
@@ -110,11 +116,13 @@ def any_of(site: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class Topic:
-    """A parsed floor-bus topic: its ``kind`` (a key of ``KINDS``), ``site`` and ``id``."""
+    """A parsed floor-bus topic: its ``kind`` (a key of ``KINDS``), ``site``, ``id`` (the
+    first id level) and ``sub`` (a second one: the device of a ``claim``)."""
 
     kind: str
     site: str
     id: str | None = None
+    sub: str | None = None
 
 
 def parse(topic: str) -> Topic:
@@ -126,14 +134,15 @@ def parse(topic: str) -> Topic:
     for kind, shape in KINDS.items():
         if len(shape) != len(rest):
             continue
-        ident: str | None = None
+        idents: list[str] = []
         for want, got in zip(shape, rest, strict=True):
             if want == "*":
                 if not got or any(c in got for c in "+#"):
                     break
-                ident = got
+                idents.append(got)
             elif want != got:
                 break
         else:
-            return Topic(kind, parts[2], ident)
+            first = idents[0] if idents else None
+            return Topic(kind, parts[2], first, idents[1] if len(idents) > 1 else None)
     raise BusError(f"topic {topic!r} is not a floor-bus topic (DESIGN.md §4.3)")

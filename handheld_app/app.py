@@ -143,6 +143,7 @@ class HandheldApp(App):  # type: ignore[misc]
             )
             self.push.start()
         Clock.schedule_interval(lambda _dt: self.refresh(), 1.0)
+        Clock.schedule_interval(lambda _dt: self._tidy_claims(), 15.0)
         if self.initial_operator:
             self.sign_in(self.initial_operator)
         else:
@@ -287,6 +288,7 @@ class HandheldApp(App):  # type: ignore[misc]
                 feedback=self.feedback,
                 last_sync=lambda: self.sync.status.last_success_at if self.sync else None,
                 on_tote=self.push.announce_tote if self.push is not None else None,
+                claims=self.push,
             )
         self.screen("signin").show("", True)
         self.screen("signin").ids.operator_input.text = ""
@@ -394,6 +396,11 @@ class HandheldApp(App):  # type: ignore[misc]
             self.feedback.on_ok()
         else:
             self.feedback.on_error()
+
+    def _tidy_claims(self) -> None:
+        """Clear the claims on tasks central has closed since (see ``domain.claims``)."""
+        if self.session is not None:
+            self.session.tidy_claims()
 
     # --- refresh -------------------------------------------------------------------
 

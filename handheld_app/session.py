@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
+from domain.claims import Claim
 from handheld_app.presenters.feedback import Feedback, FeedbackPort, SilentFeedback
 from handheld_app.presenters.pick import PickFlow, PickView, ShortReason, Step
 from handheld_app.presenters.progress import TaskProgress
@@ -18,6 +20,23 @@ from handheld_app.presenters.tasks import TaskListPresenter, TaskListView
 from sync.store import LocalStore
 
 View = PickView | TaskListView | StockView
+
+
+class ClaimPort(Protocol):
+    """The floor bus's task claims (``TaskPush``; see ``domain.claims``)."""
+
+    def holder(self, task_id: str) -> Claim | None:
+        """Another handheld's claim that holds ``task_id``, else None."""
+
+    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
+        """Say this handheld works on ``task_id`` (``done``: finished it)."""
+
+    def release(self, task_id: str) -> None:
+        """This handheld no longer works on ``task_id``."""
+
+    def own_tasks(self) -> list[str]:
+        """Tasks this handheld has a claim on."""
+
 
 # A typed number of up to this many digits is a quantity; a longer one is an item number
 # keyed by hand (a label that will not scan) and is read as a barcode.
@@ -42,6 +61,7 @@ class PickerSession:
         prefixes: Prefixes = DEFAULT_PREFIXES,
         last_sync: Callable[[], datetime | None] = lambda: None,
         on_tote: Callable[[str, str], None] | None = None,
+        claims: ClaimPort | None = None,
     ) -> None:
         if not operator or not str(operator).strip():
             raise ValueError("operator: required (the signed-in picker's id)")
@@ -51,8 +71,10 @@ class PickerSession:
         self.feedback_port: FeedbackPort = feedback or SilentFeedback()
         self.prefixes = prefixes
         self.on_tote = on_tote  # told (order id, tote) when a tote is bound
+        self.claims = claims  # None: no floor bus, every open task is on the list
         self.progress = TaskProgress(store.outbox_history(), orders=store.order)
-        self.tasks = TaskListPresenter(store, self.progress, clock)
+        held = claims.holder if claims is not None else None
+        self.tasks = TaskListPresenter(store, self.progress, clock, held=held)
         self.stock = StockPresenter(store, clock, last_sync, self.operator)
         self.flow: PickFlow | None = None
         self.mode = "tasks"
@@ -73,10 +95,18 @@ class PickerSession:
                 return self._ring(Feedback.refuse("no_task", f"Task {task_id} is not open"))
             if self.progress.finished(task):
                 return self._ring(Feedback.refuse("task_done", f"Task {task_id} is done"))
+            if not self.tasks.free(task):
+                holder = self.claims.holder(task_id) if self.claims is not None else None
+                if holder is not None:
+                    return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
+                why = f"Task {task_id} was picked on another handheld: choose another"
+                return self._ring(Feedback.refuse("task_taken", why))
         if self.flow is None or self.flow.task_id != str(task["id"]):
             self.flow = PickFlow(
                 self.store, self.progress, task, self.operator, self.clock, self.on_tote
             )
+        if self.claims is not None:
+            self.claims.claim(self.flow.task_id, self.operator)
         self.mode = "pick"
         self.tasks.dismiss_banner()
         view = self.flow.view()
@@ -101,19 +131,48 @@ class PickerSession:
 
     def _task_gone(self) -> Feedback | None:
         """Central may cancel a task (its order cancelled) while it is being picked:
-        refuse further work on it and go back to the list."""
+        refuse further work on it and go back to the list. Another handheld may have
+        opened the task a moment before this one (both claimed it, the earlier claim
+        holds it): before the first pick, leave it to them."""
         if self.flow is None:
             return None
-        fresh = self.store.get("task", self.flow.task_id)
+        task_id = self.flow.task_id
+        holder = self.claims.holder(task_id) if self.claims is not None else None
+        if holder is not None and not self.progress.started(task_id):
+            self._leave_task()
+            return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
+        fresh = self.store.get("task", task_id)
         if fresh is not None and fresh.get("status") != "cancelled":
             self.flow.task = fresh  # central may re-route the lines
             return None
-        task_id = self.flow.task_id
-        self.flow = None
-        self.mode = "tasks"
+        self._leave_task()
         return self._ring(
             Feedback.refuse("task_cancelled", f"Task {task_id} was cancelled: put items back")
         )
+
+    def _leave_task(self, finished: bool = False) -> None:
+        """Drop the started task. A finished one stays claimed (done) until central
+        closes it; a cancelled or taken one is freed."""
+        if self.flow is not None and self.claims is not None:
+            if finished:
+                self.claims.claim(self.flow.task_id, self.operator, done=True)
+            else:
+                self.claims.release(self.flow.task_id)
+        self.flow = None
+        self.mode = "tasks"
+
+    def tidy_claims(self) -> int:
+        """Clear this handheld's claims on tasks central has closed (or that are gone
+        from the store); returns how many. Run now and then (the task list refresh)."""
+        if self.claims is None:
+            return 0
+        cleared = 0
+        for task_id in self.claims.own_tasks():
+            row = self.store.get("task", task_id)
+            if row is None or row.get("status") != "open":
+                self.claims.release(task_id)
+                cleared += 1
+        return cleared
 
     def scan(self, code: str | Scan) -> Feedback:
         """A scanned code (raw text or an already decoded scan)."""
@@ -207,8 +266,7 @@ class PickerSession:
 
     def _after_flow(self, feedback: Feedback) -> Feedback:
         if self.flow is not None and self.progress.finished(self.flow.task):
-            self.flow = None
-            self.mode = "tasks"
+            self._leave_task(finished=True)
         return self._ring(feedback)
 
     def _ring(self, feedback: Feedback) -> Feedback:
@@ -218,3 +276,10 @@ class PickerSession:
         else:
             self.feedback_port.on_error()
         return feedback
+
+
+def _taken(task_id: str, holder: Claim) -> str:
+    who = f"{holder.operator} on {holder.device}" if holder.operator else holder.device
+    if holder.done:
+        return f"Task {task_id} was picked by {who}: choose another"
+    return f"Task {task_id} is being picked by {who}: choose another"

@@ -1,7 +1,10 @@
 """The handheld on the floor bus: pushed hot picks on ``rushline/v1/{site}/task/{device_id}``,
-its presence on ``rushline/v1/{site}/dev/{device_id}/state``, and the tote an order was
+its presence on ``rushline/v1/{site}/dev/{device_id}/state``, the tote an order was
 put in on ``rushline/v1/{site}/order/{order_id}/event`` (so the sorter and the pack
-stations know the tote even while the central server is away).
+stations know the tote even while the central server is away), and the tasks its
+picker is working on, on ``rushline/v1/{site}/claim/{task_id}/{device_id}`` (retained;
+see ``domain.claims``): it hears every handheld's claims and presence, so a task
+another picker has opened is left off this handheld's list.
 
 The task dispatcher pushes hot picks only to handhelds it sees online (retained state,
 role ``handheld``): the handheld is available while a picker is signed in; signing out,
@@ -9,8 +12,8 @@ closing the app or dropping off the air (the last will) makes it unavailable, so
 open tasks go to someone else. The state follows the bus's shape: {online, epoch, role}
 plus ``v``, ``seq``, ``at``, ``from``; the will carries the same ``epoch``.
 
-The floor bus (``edge.bus``) belongs to the station agents; the handheld needs one topic
-in and two out, so it keeps this thin paho-mqtt client rather than importing its
+The floor bus (``edge.bus``) belongs to the station agents; the handheld needs a few
+topics, so it keeps this thin paho-mqtt client rather than importing its
 sibling. A persistent session (fixed client id, no clean start) means a task pushed
 while the handheld was briefly off the air is delivered when it reconnects.
 """
@@ -30,6 +33,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from domain.claims import Claim, ClaimBook, claim_from_payload
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,13 @@ def order_event_topic(site: str, order_id: str) -> str:
     """The topic of an order's floor news (DESIGN.md §4.3)."""
     task_topic(site, order_id)  # the same checks on the two levels
     return f"rushline/v1/{site}/order/{order_id}/event"
+
+
+def claim_topic(site: str, task_id: str, device_id: str) -> str:
+    """The retained topic of one device's claim on one task (DESIGN.md §4.3)."""
+    task_topic(site, task_id)  # the same checks on the levels
+    task_topic(site, device_id)
+    return f"rushline/v1/{site}/claim/{task_id}/{device_id}"
 
 
 def task_from_payload(payload: bytes | bytearray) -> dict[str, Any] | None:
@@ -101,6 +113,7 @@ class TaskPush:
         self.malformed = 0
         self.announced = 0
         self.connected = False
+        self.claims = ClaimBook(device_id)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"{device_id}-tasks",
@@ -142,8 +155,51 @@ class TaskPush:
         with self._lock:
             self._available = available
             self._operator = operator if available else ""
+        if not available:
+            for task_id in self.claims.own_tasks():  # signed out: unfinished tasks are free
+                claim = self.claims.own(task_id)
+                if claim is not None and not claim.done:
+                    self.release(task_id)
         if self.connected:
             self._publish_state()
+
+    # --- task claims (``session.ClaimPort``) ----------------------------------------
+
+    def holder(self, task_id: str) -> Claim | None:
+        """Another handheld's claim that holds ``task_id``, else None."""
+        return self.claims.holder(task_id)
+
+    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
+        """Say this handheld's picker works on ``task_id``, or (``done``) finished it
+        (retained, QoS 1; paho keeps it until the broker is reachable). A claim keeps the
+        time it was first made: that time decides who holds the task."""
+        before = self.claims.own(task_id)
+        if before is not None and before.done == done:
+            return
+        try:
+            topic = claim_topic(self.site, task_id, self.device_id)
+        except ValueError as exc:
+            log.warning("task %s not claimed: %s", task_id, exc)
+            return
+        at = before.at if before is not None else datetime.now(UTC).isoformat()
+        claim = Claim(task_id, self.device_id, operator, at, done)
+        self.claims.heard(task_id, self.device_id, claim)
+        self.client.publish(topic, self._envelope(claim.body(), at=at), qos=1, retain=True)
+
+    def own_tasks(self) -> list[str]:
+        """Tasks this handheld has a claim on."""
+        return self.claims.own_tasks()
+
+    def release(self, task_id: str) -> None:
+        """Clear this handheld's claim on ``task_id`` (an empty retained message)."""
+        if self.claims.own(task_id) is None:
+            return
+        self.claims.heard(task_id, self.device_id, None)
+        try:
+            topic = claim_topic(self.site, task_id, self.device_id)
+        except ValueError:
+            return
+        self.client.publish(topic, b"", qos=1, retain=True)
 
     def announce_tote(self, order_id: str, tote: str) -> None:
         """Tell the floor that ``order_id`` is in ``tote`` now (``order/{id}/event``):
@@ -158,12 +214,12 @@ class TaskPush:
         self.client.publish(topic, body, qos=1)
         self.announced += 1
 
-    def _envelope(self, body: dict[str, Any]) -> bytes:
-        """``body`` with the bus's ``v``, ``seq``, ``at`` and ``from``."""
+    def _envelope(self, body: dict[str, Any], at: str | None = None) -> bytes:
+        """``body`` with the bus's ``v``, ``seq``, ``at`` (default now) and ``from``."""
         with self._lock:
             self._seq += 1
             seq = self._seq
-        stamped = {**body, "v": 1, "seq": seq, "at": datetime.now(UTC).isoformat()}
+        stamped = {**body, "v": 1, "seq": seq, "at": at or datetime.now(UTC).isoformat()}
         stamped["from"] = self.device_id
         return json.dumps(stamped, separators=(",", ":")).encode()
 
@@ -182,13 +238,28 @@ class TaskPush:
             log.warning("task push: broker refused the connection: %s", reason)
             return
         self.connected = True
-        client.subscribe(self.topic, qos=1)
+        client.subscribe(
+            [
+                (self.topic, 1),
+                (f"rushline/v1/{self.site}/claim/+/+", 1),
+                (f"rushline/v1/{self.site}/dev/+/state", 1),
+            ]
+        )
         self._publish_state()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
         self.connected = False
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        levels = msg.topic.split("/")
+        if len(levels) == 6 and levels[3] == "claim":
+            self._on_claim(levels[4], levels[5], msg.payload)
+            return
+        if len(levels) == 6 and levels[3] == "dev" and levels[5] == "state":
+            if levels[4] != self.device_id:
+                body = _json_object(msg.payload)
+                self.claims.device_state(levels[4], bool(body and body.get("online")))
+            return
         task = task_from_payload(msg.payload)
         if task is None:
             self.malformed += 1
@@ -199,3 +270,24 @@ class TaskPush:
             self.on_task(task)
         except Exception:  # a UI bug must not kill the network thread
             log.exception("task push: handler failed")
+
+    def _on_claim(self, task_id: str, device: str, payload: bytes | bytearray) -> None:
+        claim = claim_from_payload(task_id, device, _json_object(payload))
+        self.claims.heard(task_id, device, claim)
+        if device != self.device_id or claim is None:
+            return
+        with self._lock:
+            available = self._available
+        if not available and not claim.done:
+            # Our own claim on an unfinished task from an earlier run, kept by the broker:
+            # nobody here is picking it. (A finished one stays until the task closes.)
+            self.release(task_id)
+
+
+def _json_object(payload: bytes | bytearray) -> dict[str, Any] | None:
+    """A message's JSON object, None when it is empty or not one."""
+    try:
+        data = json.loads(payload) if payload else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -7,8 +7,8 @@ The ACL follows the device's role (DESIGN.md §4.3, prefix ``rushline/v1/{site}`
 | sorter | ``conveyor/{conveyor}/#`` | |
 | pack | ``printer/{printer}/#``, ``order/+/event`` | ``conveyor/+/event`` |
 | dock | ``printer/{printer}/#``, ``order/+/event`` | |
-| dispatch | ``task/#``, ``order/+/event`` | ``task/#`` |
-| handheld | (only its own ``dev/``) | ``task/{id}`` |
+| dispatch | ``task/#``, ``order/+/event`` | ``task/#``, ``claim/#`` |
+| handheld | ``order/+/event``, ``claim/+/{id}`` (its own task claims) | ``task/{id}``, ``claim/#`` |
 | monitor | (only its own ``dev/``) | everything of the site |
 | supervisor | ``dev/+/command`` (operators' tools: the dock's ``close_pickup``) | everything of the site |
 | conveyor | ``conveyor/{conveyor}/#`` (an MQTT conveyor bridge) | |
@@ -156,10 +156,20 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
         if device.role == "pack":
             rules.append(f"topic read {p}/conveyor/+/event")
     elif device.role == "dispatch":
-        rules += [f"topic readwrite {p}/task/#", f"topic write {p}/order/+/event"]
+        rules += [
+            f"topic readwrite {p}/task/#",
+            f"topic write {p}/order/+/event",
+            f"topic read {p}/claim/#",
+        ]
     elif device.role == "handheld":
-        # A handheld says which tote an order went into, for the sorter and the stations.
-        rules += [f"topic read {p}/task/{device.id}", f"topic write {p}/order/+/event"]
+        # A handheld says which tote an order went into, for the sorter and the stations,
+        # and which tasks its picker works on (only under its own id), for the others.
+        rules += [
+            f"topic read {p}/task/{device.id}",
+            f"topic write {p}/order/+/event",
+            f"topic read {p}/claim/#",
+            f"topic readwrite {p}/claim/+/{device.id}",
+        ]
     elif device.role == "monitor":
         rules.append(f"topic read {p}/#")
     elif device.role == "supervisor":

@@ -3,8 +3,10 @@
 It follows the feed through its own store and sync client. A new open hot task (P1/P2)
 is assigned to an online handheld of the site (known from retained ``dev/+/state``,
 role handheld) with the fewest open tasks, round-robin among equals, and published on
-``task/{device_id}`` (durable, QoS 1). Tasks of a handheld that goes offline are given
-to another. Priority and status changes of orders are published on
+``task/{device_id}`` (durable, QoS 1). A task a handheld's picker opened (its claim on
+``claim/{task_id}/{device}``, see ``domain.claims``) is that handheld's: it is not
+pushed to anyone else. Tasks of a handheld that goes offline are given to another.
+Priority and status changes of orders are published on
 ``order/{order_id}/event``. Central never talks MQTT; this agent does.
 """
 
@@ -14,6 +16,7 @@ import logging
 import threading
 from typing import Any
 
+from domain.claims import ClaimBook, claim_from_payload
 from edge import topics
 from edge.agents.base import Agent
 from edge.bus import BusMessage, Presence
@@ -47,6 +50,7 @@ class DispatchAgent(Agent):
         self.presence = Presence()
         self._lock = threading.RLock()
         self.assigned: dict[str, str] = {}  # task id -> handheld
+        self.claims = ClaimBook(self.device_id)  # what the handhelds say they work on
         self.waiting: dict[str, dict[str, Any]] = {}  # hot tasks with no handheld yet
         self._known_orders: dict[str, tuple[str | None, str | None]] = {}
         self._last_pick: str | None = None
@@ -61,6 +65,7 @@ class DispatchAgent(Agent):
                 self._known_orders[str(order.get("id"))] = _news_key(order)
         if self.bus is not None:
             self.bus.subscribe(topics.any_of(self.site, "dev_state"), self._on_device_state)
+            self.bus.subscribe(topics.any_of(self.site, "claim"), self._on_claim)
         self._scan_tasks()
 
     # --- presence -----------------------------------------------------------------
@@ -71,17 +76,24 @@ class DispatchAgent(Agent):
             return
         if not self.presence.update(device, message.payload):
             return
+        self.claims.device_state(device, bool(message.payload.get("online")))
         if message.payload.get("online"):
             self._assign_waiting()
         else:
             self._take_back(device)
 
     def _take_back(self, device: str) -> None:
-        """A handheld went offline: its open tasks go to someone else."""
+        """A handheld went offline: its open tasks go to someone else, except those its
+        picker finished (a done claim) or another handheld has claimed."""
         with self._lock:
-            tasks = [t for t, d in self.assigned.items() if d == device]
-            for task_id in tasks:
+            tasks = []
+            for task_id in [t for t, d in self.assigned.items() if d == device]:
+                holding = self.claims.holding(task_id)
+                if holding is not None:
+                    self.assigned[task_id] = holding.device
+                    continue
                 del self.assigned[task_id]
+                tasks.append(task_id)
                 row = self.store.get("task", task_id) if self.store is not None else None
                 if row is not None and row.get("status") == "open":
                     self.waiting[task_id] = row
@@ -90,6 +102,29 @@ class DispatchAgent(Agent):
                 "%s: %s went offline; reassigning %d tasks", self.device_id, device, len(tasks)
             )
             self._assign_waiting()
+
+    def _on_claim(self, message: BusMessage) -> None:
+        """A handheld's picker opened a task: the task is that handheld's now (the
+        earliest claim when two opened it at once), and no longer waits for a push."""
+        task_id, device = message.id, message.sub
+        if task_id is None or device is None:
+            return
+        self.claims.heard(task_id, device, claim_from_payload(task_id, device, message.payload))
+        holding = self.claims.holding(task_id)
+        if holding is None:
+            return
+        with self._lock:
+            before = self.assigned.get(task_id)
+            self.waiting.pop(task_id, None)
+            self.assigned[task_id] = holding.device
+        if before not in (None, holding.device):
+            log.info(
+                "%s: task %s taken by %s (pushed to %s)",
+                self.device_id,
+                task_id,
+                holding.device,
+                before,
+            )
 
     # --- tasks --------------------------------------------------------------------
 
@@ -114,6 +149,7 @@ class DispatchAgent(Agent):
                 if row.get("status") in CLOSED_TASK:
                     self.assigned.pop(task_id, None)
                     self.waiting.pop(task_id, None)
+                    self.claims.forget(task_id)
                 elif self.is_hot(row) and task_id not in self.assigned:
                     self.waiting[task_id] = row
         self._assign_waiting()

@@ -144,6 +144,11 @@ class TaskProgress:
                     todo -= qty
         return extra
 
+    def started(self, task_id: str) -> bool:
+        """Whether this device picked, shorted or filled a tote for the task yet."""
+        task_id = str(task_id)
+        return bool(self._done.get(task_id) or self._dropped.get(task_id))
+
     def totes(self, task_id: str) -> dict[str, str]:
         """order_id -> tote bound by this task's tote scans."""
         return dict(self._dropped.get(str(task_id), {}))

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.claims import Claim
 from handheld_app.presenters.progress import TaskProgress
 from handheld_app.presenters.timefmt import countdown, parse_when
 from sync.store import LocalStore
 
 Row = dict[str, Any]
 URGENT_LEVELS = ("P1", "P2")
+# An order in one of these has nothing left to pick (or must not be picked).
+_PICKED_OR_LATER = frozenset({"picked", "packed", "shipped", "delivered", "cancelled"})
 
 
 def task_reasons(store: LocalStore, task: Row, limit: int = 4) -> tuple[str, ...]:
@@ -53,23 +56,54 @@ class TaskListView:
 
 
 class TaskListPresenter:
-    """Open tasks of this device's site that still have work on this device."""
+    """Open tasks of this device's site that still have work on this device and that no
+    other handheld holds (``held``: the claim holding a task, when another's)."""
 
     def __init__(
-        self, store: LocalStore, progress: TaskProgress, clock: Callable[[], datetime]
+        self,
+        store: LocalStore,
+        progress: TaskProgress,
+        clock: Callable[[], datetime],
+        held: Callable[[str], Claim | None] | None = None,
     ) -> None:
         self.store = store
         self.progress = progress
         self.clock = clock
+        self.held = held
         self._banner = ""
         self._banner_level = ""
         self._banner_task = ""
         self._announced: set[str] = set()
 
     def open_tasks(self) -> list[Row]:
-        """Open tasks with work left here, most urgent first (level, deadline)."""
+        """Open tasks with work left here, most urgent first (level, deadline); a task
+        another handheld's picker is working on is left off, unless this device has
+        started it too (its picks are in a tote here)."""
         rows = self.store.tasks(status="open", warehouse=self.store.site)
-        return [t for t in rows if not self.progress.finished(t)]
+        return [t for t in rows if not self.progress.finished(t) and self.free(t)]
+
+    def free(self, task: Row) -> bool:
+        """Whether this handheld may take the task: it started it itself, or nobody else
+        holds it and its orders still need picking."""
+        task_id = str(task["id"])
+        if self.progress.started(task_id):
+            return True
+        if self.held is not None and self.held(task_id) is not None:
+            return False
+        return not self.picked_elsewhere(task)
+
+    def picked_elsewhere(self, task: Row) -> bool:
+        """Every order of the task is picked or later in the replica: another handheld
+        picked it (central keeps a task open until its orders ship, and the picker's
+        claim may be gone by then). A top-up task is for units still to pick."""
+        order_ids = task.get("order_ids") or []
+        if task.get("kind") == "topup" or not order_ids:
+            return False
+        for order_id in order_ids:
+            order = self.store.order(str(order_id))
+            if order is None or order.get("status") not in _PICKED_OR_LATER:
+                return False
+        return True
 
     def row(self, task: Row) -> TaskRow:
         """The list row of one task."""
@@ -109,6 +143,8 @@ class TaskListPresenter:
         level = str(task.get("level") or "")
         if not task_id or level not in URGENT_LEVELS or task_id in self._announced:
             return False
+        if self.held is not None and self.held(task_id) is not None:
+            return False  # another picker has it already
         self._announced.add(task_id)
         order_ids = ", ".join(str(o) for o in task.get("order_ids") or [])
         if task.get("kind") == "topup":

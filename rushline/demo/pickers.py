@@ -1,7 +1,8 @@
 """Simulated pickers: each drives the handheld's ``PickerSession`` (the app's own code,
 without the UI) against its own ``LocalStore``, synced to central by a ``SyncClient``.
 
-A picker takes the most urgent open task nobody else holds, walks to each bin (simulated
+A picker takes the most urgent open task nobody else holds (the handhelds' task claims
+on the floor bus; without a bus, a shared ``TaskBoard``), walks to each bin (simulated
 time), scans the location and the item, confirms the quantity, scans a tote for each
 order and drops the totes on the conveyor (``on_drop``, with what each tote holds).
 Units come off the floor's ``Shelves``: a bin holding fewer than the line asks for is
@@ -41,7 +42,8 @@ DropCallback = Callable[[str, str, str, dict[str, int]], None]
 
 
 class TaskBoard:
-    """Which picker holds which task (pickers share the floor, not a store)."""
+    """Which picker holds which task, for pickers without the floor bus (they share the
+    floor, not a store)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -84,6 +86,7 @@ class PickerStats:
     shorts: int = 0
     totes: int = 0
     refusals: int = 0
+    taken_first: int = 0  # tasks another picker opened a moment earlier (left to them)
     pushed: int = 0
     pushed_taken: int = 0
     moves: int = 0  # bin-to-bin moves (a replenisher's work)
@@ -142,22 +145,23 @@ class SimPicker:
             backoff_base=0.1,
             backoff_cap=1.0,
         )
+        self._pushed: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.push: Any = None
+        if bus is not None:
+            self.push = self._task_push(site, *bus)
         self.session = PickerSession(
             self.store,
             self.operator,
             clock.now,
             last_sync=lambda: self.sync.status.last_success_at,
             on_tote=self._announce_tote,
+            claims=self.push,
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.current_task: str | None = None
         self._in_totes: dict[str, dict[str, int]] = {}  # per order: units per SKU
         self._got = 0  # units in hand at the current bin (taken off the shelf)
-        self._pushed: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.push: Any = None
-        if bus is not None:
-            self.push = self._task_push(site, *bus)
 
     def _announce_tote(self, order_id: str, tote: str) -> None:
         """The handheld tells the floor bus the order's tote (as the app does)."""
@@ -235,19 +239,27 @@ class SimPicker:
                     return
 
     def _next_task(self) -> dict[str, Any] | None:
+        self.session.tidy_claims()  # tasks central closed since: their claims go
         # A hot pick pushed to this handheld comes first (the banner on the screen).
         while not self._pushed.empty():
             pushed = self._pushed.get_nowait()
             self.session.pushed_task(pushed)
             self.stats.pushed += 1
             task = self.session.tasks.find(str(pushed.get("id")))
-            if task is not None and self.board.claim(str(task["id"]), self.device_id):
+            if task is not None and self._free(str(task["id"])):
                 self.stats.pushed_taken += 1
                 return task
-        for task in self.session.tasks.open_tasks():
-            if self.board.claim(str(task["id"]), self.device_id):
+        for task in self.session.tasks.open_tasks():  # without those other handhelds hold
+            if self._free(str(task["id"])):
                 return task
         return None
+
+    def _free(self, task_id: str) -> bool:
+        """Nobody else holds the task: on the bus, the session claims it when it opens
+        it; without one, the shared board is asked."""
+        if self.push is not None:
+            return self.push.holder(task_id) is None
+        return self.board.claim(task_id, self.device_id)
 
     def _pick(self, task: dict[str, Any]) -> None:
         task_id = str(task["id"])
@@ -255,6 +267,7 @@ class SimPicker:
         feedback = self.session.start(task_id)
         if not feedback.ok:
             self.stats.refusals += 1
+            self.current_task = None
             return
         dropped: dict[str, str] = {}
         self._in_totes = {}
@@ -268,8 +281,11 @@ class SimPicker:
                 return  # shift over; the task stays open for the next shift
             if not self._act(view, dropped):
                 break
-        self.stats.tasks += 1
         self.current_task = None
+        if self.session.last.code == "task_taken":
+            self.stats.taken_first += 1  # two handhelds opened it; the earlier claim has it
+            return
+        self.stats.tasks += 1
         for order_id, tote in dropped.items():
             self.on_drop(tote, order_id, self.device_id, self._in_totes.get(order_id, {}))
 

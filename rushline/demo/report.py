@@ -263,6 +263,16 @@ def _spread(seconds: list[float]) -> dict[str, float]:
     return {"p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1] * 1000, 1)}
 
 
+def picked_on_two(ops: dict[str, dict[str, Any]]) -> list[str]:
+    """Tasks whose picks came from more than one handheld (task claims keep it at none)."""
+    devices: dict[str, set[str]] = {}
+    for op in ops.values():
+        task_id = op["data"].get("task_id")
+        if op["kind"] == "pick.confirmed" and task_id:
+            devices.setdefault(str(task_id), set()).add(str(op["device"]))
+    return sorted(t for t, seen in devices.items() if len(seen) > 1)
+
+
 def build(floor: Floor) -> dict[str, Any]:
     """Collect every figure of the run."""
     db = floor.central.db_path
@@ -329,6 +339,10 @@ def build(floor: Floor) -> dict[str, Any]:
         "carriers": carriers_used(orders, times, floor.site),
         "labels": {"printed": len(labels), "mismatched": [m.__dict__ for m in mismatched]},
         "pickers": {p.device_id: p.stats.__dict__ for p in floor.pickers},
+        "task_claims": {
+            "taken_first": sum(p.stats.taken_first for p in floor.pickers),
+            "picked_on_two_handhelds": picked_on_two(ops),
+        },
         "replenishment": {
             "low_at_start": floor.run_info.low_at_start,
             "moves": sum(p.stats.moves for p in floor.pickers),

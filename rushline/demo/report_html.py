@@ -195,6 +195,13 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
         parts.append(
             f"<p>Totes by lane (express / standard / exception): {html.escape(lanes)}.</p>"
         )
+    claims = report.get("task_claims") or {}
+    if claims:
+        parts.append(
+            f"<p>Tasks opened on two handhelds at once: {claims['taken_first']} (the later "
+            "picker left each before picking); tasks picked on two handhelds: "
+            f"{len(claims['picked_on_two_handhelds'])}.</p>"
+        )
     parts.append(
         _grid(
             [f"{report['site']} orders", "on time", "late", "open, not late yet", "open and late"],

@@ -74,6 +74,13 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     lanes = totes_by_lane(report)
     if lanes:
         t.add_row("totes by lane (express / standard / exception)", lanes)
+    claims = report.get("task_claims") or {}
+    if claims:
+        t.add_row(
+            "tasks opened on two handhelds at once (the later picker left it) / "
+            "picked on two handhelds",
+            f"{claims['taken_first']} / {len(claims['picked_on_two_handhelds'])}",
+        )
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(

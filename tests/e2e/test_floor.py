@@ -75,6 +75,23 @@ def test_run_finishes_cleanly_and_ships(run: dict[str, Any]) -> None:
     assert (run["out"] / "report.html").stat().st_size > 10_000
 
 
+def test_no_task_is_picked_on_two_handhelds(run: dict[str, Any]) -> None:
+    """The simulated pickers choose their tasks the way the app does: off the list of
+    tasks no other handheld has claimed on the floor bus (there is no other go-between).
+    Checked against central's op records, not the report's own count."""
+    conn = _central(run["out"])
+    try:
+        rows = conn.execute(
+            "SELECT json_extract(data, '$.task_id'), count(DISTINCT device) FROM ops "
+            "WHERE kind = 'pick.confirmed' GROUP BY 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert len(rows) >= 10  # tasks were picked
+    assert [task for task, devices in rows if devices > 1] == []
+    assert run["report"]["task_claims"]["picked_on_two_handhelds"] == []
+
+
 def test_the_sorter_knows_every_tote_also_those_bound_during_the_outage(
     run: dict[str, Any],
 ) -> None:

@@ -46,7 +46,13 @@ def test_roles_own_only_their_station_topics() -> None:
         "topic readwrite rushline/v1/DE-FRA/central/state",
         # It says which tote an order went into (the sorter and stations listen).
         "topic write rushline/v1/DE-FRA/order/+/event",
+        # It claims the tasks its picker opens, under its own id only.
+        "topic readwrite rushline/v1/DE-FRA/claim/+/handheld-1",
     ]
+    assert "topic read rushline/v1/DE-FRA/claim/#" in handheld
+    dispatch = acl_rules(BrokerDevice("dispatch-1", "dispatch"), SITE)
+    assert "topic read rushline/v1/DE-FRA/claim/#" in dispatch
+    assert not any("claim" in rule for rule in sorter)
 
 
 def test_a_supervisor_reads_the_site_and_writes_only_station_commands() -> None:
@@ -152,14 +158,21 @@ def test_publishing_outside_the_acl_is_refused(agent_settings) -> None:
         for bus in (monitor, handheld, sorter):
             bus.wait_connected(5)
         handheld.publish(topics.conveyor_divert(SITE, "conveyor-1"), {"tote": "TOTE-1", "lane": 1})
+        # A claim in another handheld's name.
+        handheld.publish(topics.claim(SITE, "T-1", "handheld-2"), {"task_id": "T-1"}, retain=True)
+        mine = handheld.publish(topics.claim(SITE, "T-1", "handheld-1"), {"task_id": "T-1"})
         sorter.publish(topics.task(SITE, "handheld-1"), {"task": "fake"})
         sorter.publish(topics.conveyor_event(SITE, "conveyor-2"), {"type": "fault"})
         allowed = sorter.publish(topics.conveyor_event(SITE, "conveyor-1"), {"type": "fault"})
-        wait_until(lambda: handheld.counters.refused == 1, what="handheld refusal")
+        wait_until(lambda: handheld.counters.refused == 2, what="handheld refusals")
         wait_until(lambda: sorter.counters.refused == 2, what="sorter refusals")
         wait_until(
             lambda: any(m.seq == allowed and m.sender == "sorter-1" for m in seen),
             what="the allowed event",
+        )
+        wait_until(
+            lambda: any(m.seq == mine and m.sender == "handheld-1" for m in seen),
+            what="the handheld's own claim",
         )
         assert handheld.pending == 0 and sorter.pending == 0  # refused: not retried forever
     assert all("Not authorized" in r for r in handheld.counters.refusal_reasons)
@@ -168,4 +181,7 @@ def test_publishing_outside_the_acl_is_refused(agent_settings) -> None:
     assert ("conveyor_divert", "conveyor-1") not in kinds
     assert ("task", "handheld-1") not in kinds
     assert ("conveyor_event", "conveyor-2") not in kinds
+    with lock:
+        claims = {(m.id, m.sub) for m in seen if m.kind == "claim"}
+    assert claims == {("T-1", "handheld-1")}
     assert ("conveyor_event", "conveyor-1") in kinds

@@ -64,3 +64,64 @@ def test_dispatcher_pushes_hot_picks_to_the_signed_in_handheld(
     finally:
         push.stop()
         agent.stop()
+
+
+def test_a_task_a_picker_opened_is_theirs_and_is_pushed_again_when_they_leave(
+    floor_broker: FloorBroker,  # noqa: F811
+    agent_settings,  # noqa: F811
+) -> None:
+    lock = threading.Lock()
+    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
+
+    def collect(device: str):
+        def on_task(task: dict) -> None:
+            with lock:
+                received[device].append(str(task["id"]))
+
+        return on_task
+
+    pushes = {
+        device: TaskPush(
+            floor_broker.host,
+            floor_broker.port,
+            SITE,
+            device,
+            collect(device),
+            username=device,
+            password=floor_broker.passwords[device],
+        )
+        for device in received
+    }
+    agent = DispatchAgent(agent_settings("dispatch-1")).start(bus_wait=5)
+    for push in pushes.values():
+        push.start()
+    try:
+        for device, push in pushes.items():
+            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
+            push.set_available(True, f"op-{device}")
+        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+        # handheld-2's picker opened T1 from the list before central's task reached the
+        # dispatcher (and handheld-1 would be next in turn).
+        pushes["handheld-2"].claim("T1", "op-handheld-2")
+        wait_until(lambda: agent.assigned.get("T1") == "handheld-2", what="the claim heard")
+        agent.store.apply_changes(
+            [
+                {"entity": "task", "id": "T1", "data": hot_task("T1")},
+                {"entity": "task", "id": "T2", "data": hot_task("T2")},
+            ],
+            cursor=2,
+            epoch="e1",
+        )
+        wait_until(lambda: received["handheld-1"] == ["T2"], what="T2 pushed to handheld-1")
+        assert agent.open_counts() == {"handheld-1": 1, "handheld-2": 1}
+        with lock:
+            assert "T1" not in received["handheld-1"] + received["handheld-2"]
+        # The picker signs out with T1 unfinished: it goes to the other handheld.
+        pushes["handheld-2"].set_available(False)
+        wait_until(lambda: "T1" in received["handheld-1"], what="T1 pushed to handheld-1")
+        assert agent.assigned["T1"] == "handheld-1"
+        assert agent.bus is not None and agent.bus.counters.malformed == 0  # cleared claim
+    finally:
+        for push in pushes.values():
+            push.stop()
+        agent.stop()

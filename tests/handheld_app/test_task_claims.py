@@ -1,0 +1,236 @@
+"""Task claims: two handhelds on the shipped broker set-up (passwords, per-device ACL)
+never pick the same task, and a task both opened at once is settled the same way on
+each of them. No central server: the claims go over the floor bus only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from domain.claims import Claim, ClaimBook
+from handheld_app.presenters import PickView, TaskListView
+from handheld_app.session import PickerSession
+from handheld_app.tasks_push import TaskPush
+from sync.store import LocalStore
+from tests.edge.conftest import FloorBroker, floor_broker  # noqa: F401
+from tests.handheld_app.floor import GTIN_BAG, GTIN_PEN, Clock, gs1, seeded_store
+from tests.support.waiting import wait_until
+
+HOT = "HOT-O-HOT"
+
+
+def _push(broker: FloorBroker, device: str) -> TaskPush:
+    push = TaskPush(
+        "127.0.0.1",
+        broker.port,
+        broker.site,
+        device,
+        lambda task: None,
+        username=device,
+        password=broker.passwords[device],
+    )
+    push.start()
+    wait_until(lambda: push.connected, what=f"{device} on the bus")
+    return push
+
+
+def _open(session: PickerSession) -> list[str]:
+    return [str(t["id"]) for t in session.tasks.open_tasks()]
+
+
+@pytest.fixture
+def floor(
+    floor_broker: FloorBroker,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[tuple[list[TaskPush], list[PickerSession], list[LocalStore]]]:
+    """handheld-1 (OP-anna) and handheld-2 (OP-ben), signed in, same open tasks."""
+    pushes, sessions, stores = [], [], []
+    clock = Clock()
+    try:
+        for device, operator in (("handheld-1", "OP-anna"), ("handheld-2", "OP-ben")):
+            push = _push(floor_broker, device)
+            push.set_available(True, operator)
+            store = seeded_store(tmp_path / f"{device}.db", device)
+            pushes.append(push)
+            stores.append(store)
+            sessions.append(PickerSession(store, operator, clock, claims=push))
+        yield pushes, sessions, stores
+    finally:
+        for push in pushes:
+            push.stop()
+        for store in stores:
+            store.close()
+
+
+def test_a_task_one_picker_opened_leaves_the_other_handhelds_list(floor) -> None:
+    (h1, h2), (anna, ben), _ = floor
+    assert _open(ben) == [HOT, "BATCH-1"]
+    assert anna.start(HOT).ok
+    wait_until(lambda: h2.holder(HOT) is not None, what="handheld-2 hears the claim")
+    assert h2.holder(HOT) == Claim(HOT, "handheld-1", "OP-anna", h2.holder(HOT).at)
+    assert h1.holder(HOT) is None  # its own claim holds nothing against itself
+    assert _open(ben) == ["BATCH-1"]
+    view = ben.current_view()
+    assert isinstance(view, TaskListView) and [r.task_id for r in view.rows] == ["BATCH-1"]
+    refused = ben.start(HOT)
+    assert (refused.ok, refused.code) == (False, "task_taken")
+    assert refused.message == f"Task {HOT} is being picked by OP-anna on handheld-1: choose another"
+    assert ben.pushed_task(ben.tasks.find(HOT) or {}) is False  # no banner for it
+    assert ben.start().ok  # the next free task
+    view = ben.current_view()
+    assert isinstance(view, PickView) and view.task_id == "BATCH-1"
+    # Anna signs out: her task is free again.
+    h1.set_available(False)
+    wait_until(lambda: h2.holder(HOT) is None, what="the claim cleared")
+    wait_until(lambda: h2.claims.claimants(HOT) == [], what="the retained claim gone")
+    assert HOT in _open(ben)
+
+
+def test_a_finished_task_stays_claimed_until_central_closes_it(
+    floor,
+    floor_broker: FloorBroker,  # noqa: F811
+) -> None:
+    """The other handhelds do not see this one's picks while central is away: the done
+    claim keeps them off the task, also after the picker signs out."""
+    (h1, h2), (anna, ben), (store1, _s2) = floor
+    assert anna.start(HOT).ok
+    wait_until(lambda: h2.holder(HOT) is not None, what="the claim")
+    assert anna.scan("LOC-A01-01-1").ok
+    assert anna.scan(gs1(GTIN_BAG)).ok
+    assert anna.enter_qty(2).code == "picked"
+    assert anna.scan("LOC-B02-05-2").ok
+    assert anna.scan(GTIN_PEN).code == "picked"
+    assert anna.scan("TOTE-0042").code == "task_done"
+    wait_until(lambda: (h2.holder(HOT) or Claim("", "", "", "")).done, what="the done claim")
+    h1.set_available(False)  # Anna signs out, and even off the air the task stays picked
+    h1.stop()
+    wait_until(lambda: h2.claims.holding(HOT) is not None, what="still held")
+    assert HOT not in _open(ben)
+    refused = ben.start(HOT)
+    assert refused.message == f"Task {HOT} was picked by OP-anna on handheld-1: choose another"
+    assert anna.tidy_claims() == 0  # still open at central
+    # handheld-1 runs again and Anna signs in; central ships the order and closes the
+    # task: her handheld clears the claim.
+    again = _push(floor_broker, "handheld-1")
+    try:
+        again.set_available(True, "OP-anna")
+        anna = PickerSession(store1, "OP-anna", Clock(), claims=again)
+        wait_until(lambda: again.own_tasks() == [HOT], what="its own done claim heard")
+        assert anna.tidy_claims() == 0
+        closed = {**(store1.get("task", HOT) or {}), "status": "done"}
+        store1.apply_changes([{"entity": "task", "id": HOT, "data": closed}], cursor=99, epoch="e1")
+        assert anna.tidy_claims() == 1
+        wait_until(lambda: h2.claims.claimants(HOT) == [], what="the claim cleared")
+    finally:
+        again.stop()
+
+
+def test_a_handheld_off_the_bus_holds_nothing_and_clears_its_claim_when_back(
+    floor,
+    floor_broker: FloorBroker,  # noqa: F811
+) -> None:
+    (h1, h2), (anna, ben), _ = floor
+    assert anna.start(HOT).ok
+    wait_until(lambda: h2.holder(HOT) is not None, what="the claim")
+    h1.stop()  # the app closed: offline, the retained claim stays
+    wait_until(lambda: h2.holder(HOT) is None, what="handheld-1 seen offline")
+    assert [c.device for c in h2.claims.claimants(HOT)] == ["handheld-1"]
+    assert HOT in _open(ben)
+    # handheld-1 runs again, nobody signed in: its claim from the last run is cleared.
+    again = _push(floor_broker, "handheld-1")
+    try:
+        wait_until(lambda: h2.claims.claimants(HOT) == [], what="the old claim cleared")
+        assert again.claims.own_tasks() == []
+    finally:
+        again.stop()
+
+
+class BookPort:
+    """The claim port over a real ``ClaimBook``, without the bus: what the other
+    handheld says is told to ``book`` by the test, in the order a race would bring it."""
+
+    def __init__(self, device: str, at: str) -> None:
+        self.book = ClaimBook(device)
+        self.device = device
+        self.at = at
+        self.released: list[str] = []
+
+    def holder(self, task_id: str) -> Claim | None:
+        return self.book.holder(task_id)
+
+    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
+        claim = Claim(task_id, self.device, operator, self.at, done)
+        self.book.heard(task_id, self.device, claim)
+
+    def release(self, task_id: str) -> None:
+        self.book.heard(task_id, self.device, None)
+        self.released.append(task_id)
+
+    def own_tasks(self) -> list[str]:
+        return self.book.own_tasks()
+
+
+def test_the_later_of_two_pickers_leaves_the_task_before_picking(
+    store: LocalStore, clock: Clock
+) -> None:
+    port = BookPort("handheld-2", "2026-11-25T10:00:00.200000+00:00")
+    ben = PickerSession(store, "OP-ben", clock, claims=port)
+    assert ben.start(HOT).ok
+    # Anna's claim, made 0.1 s earlier, arrives now: hers holds the task.
+    earlier = Claim(HOT, "handheld-1", "OP-anna", "2026-11-25T10:00:00.100000+00:00")
+    port.book.heard(HOT, "handheld-1", earlier)
+    refused = ben.scan("LOC-A01-01-1")
+    assert (refused.ok, refused.code) == (False, "task_taken")
+    assert isinstance(ben.current_view(), TaskListView) and ben.flow is None
+    assert port.released == [HOT] and port.book.own(HOT) is None
+    assert list(store.outbox_history()) == []  # nothing recorded for it
+
+
+def test_a_picker_with_units_in_the_tote_keeps_the_task(store: LocalStore, clock: Clock) -> None:
+    port = BookPort("handheld-2", "2026-11-25T10:00:00.200000+00:00")
+    ben = PickerSession(store, "OP-ben", clock, claims=port)
+    assert ben.start(HOT).ok
+    assert ben.scan("LOC-A01-01-1").ok
+    assert ben.scan(gs1(GTIN_BAG)).ok
+    assert ben.enter_qty(2).code == "picked"
+    earlier = Claim(HOT, "handheld-1", "OP-anna", "2026-11-25T10:00:00.100000+00:00")
+    port.book.heard(HOT, "handheld-1", earlier)
+    assert ben.scan("LOC-B02-05-2").ok  # two units are in the tote: finish the task
+    assert HOT in _open(ben)  # still on this handheld's list
+    assert port.released == []
+    # Same rule on both handhelds: the earlier claim holds the task.
+    anna_book = ClaimBook("handheld-1")
+    for claim in (port.book.own(HOT), earlier):
+        assert claim is not None
+        anna_book.heard(HOT, claim.device, claim)
+    assert anna_book.holding(HOT) == port.book.holding(HOT) == earlier
+
+
+def test_a_task_whose_orders_were_picked_elsewhere_is_not_offered(
+    store: LocalStore, clock: Clock
+) -> None:
+    """Central keeps a task open until its orders ship; a handheld that has not heard
+    the picker's claim (or whose claim is gone) still sees the orders picked."""
+    ben = PickerSession(store, "OP-ben", clock)
+    order = store.order("O-HOT")
+    assert order is not None
+    picked = {**order, "status": "picked", "tote": "TOTE-7"}
+    store.apply_changes([{"entity": "order", "id": "O-HOT", "data": picked}], cursor=99, epoch="e1")
+    assert _open(ben) == ["BATCH-1"]
+    refused = ben.start(HOT)
+    assert (refused.ok, refused.code) == (False, "task_taken")
+    assert refused.message == f"Task {HOT} was picked on another handheld: choose another"
+    # A top-up for the same order is for units still to pick: it is offered.
+    task = store.get("task", HOT)
+    assert task is not None
+    rest = {"order_id": "O-HOT", "sku": "SKU-PEN", "location": "C03-01-1", "qty": 1}
+    still = {**picked, "allocations": [{k: rest[k] for k in ("sku", "location", "qty")}]}
+    store.apply_changes([{"entity": "order", "id": "O-HOT", "data": still}], cursor=100, epoch="e1")
+    top_up = {**task, "id": "TOP-O-HOT-1", "kind": "topup", "after_tote": "TOTE-7"}
+    top_up["lines"] = [rest]
+    store.apply_changes(
+        [{"entity": "task", "id": "TOP-O-HOT-1", "data": top_up}], cursor=101, epoch="e1"
+    )
+    assert "TOP-O-HOT-1" in _open(ben)
