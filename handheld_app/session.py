@@ -71,7 +71,7 @@ class PickerSession:
         self.feedback_port: FeedbackPort = feedback or SilentFeedback()
         self.prefixes = prefixes
         self.on_tote = on_tote  # told (order id, tote) when a tote is bound
-        self.claims = claims  # None: no floor bus, every open task is on the list
+        self.claims = claims  # None: no floor bus (no claims heard or made)
         self.progress = TaskProgress(store.outbox_history(), orders=store.order)
         held = claims.holder if claims is not None else None
         self.tasks = TaskListPresenter(store, self.progress, clock, held=held)

@@ -76,9 +76,8 @@ class TaskListPresenter:
         self._announced: set[str] = set()
 
     def open_tasks(self) -> list[Row]:
-        """Open tasks with work left here, most urgent first (level, deadline); a task
-        another handheld's picker is working on is left off, unless this device has
-        started it too (its picks are in a tote here)."""
+        """Open tasks with work left here, most urgent first (level, deadline), that
+        this handheld may take (``free``)."""
         rows = self.store.tasks(status="open", warehouse=self.store.site)
         return [t for t in rows if not self.progress.finished(t) and self.free(t)]
 
