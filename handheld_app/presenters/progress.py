@@ -10,6 +10,10 @@ that comes back in the order (a sync later), the task gets a follow-up line at t
 bin for the units still to pick, as long as the order is not in its tote yet: the
 picker takes them on the same walk, into the same tote.
 
+No line asks for more than its order still misses in the replica (ordered less picked
+and short, by any handheld): a task taken over from a handheld that went off the air
+sends the next picker for the units whose picks central has not seen, not for the lot.
+
 A top-up task (central's, for units still reserved for an order whose tote has left the
 picker) sends no one for units the order no longer holds in that bin: when the first
 picker's own picks reach central after the tote did (a handheld that was offline), the
@@ -80,7 +84,9 @@ class TaskProgress:
         """The task's lines in route order with what is left of each."""
         # Units done for a (order, sku, bin) fill that key's lines in route order.
         budget = dict(self._done.get(str(task.get("id")), {}))
-        held = self._held(task) if task.get("kind") == "topup" else None
+        topup = task.get("kind") == "topup"
+        held = self._held(task) if topup else None
+        missing = None if topup else self._missing(task)
         out = []
         for index, line in enumerate(task.get("lines") or []):
             key = (str(line["order_id"]), str(line["sku"]), str(line["location"]))
@@ -91,6 +97,9 @@ class TaskProgress:
             if held is not None and key[0] in held:
                 left = max(0, min(left, held[key[0]].get(key, 0)))
                 held[key[0]][key] = held[key[0]].get(key, 0) - left
+            elif missing is not None and key[:2] in missing:
+                left = max(0, min(left, missing[key[:2]]))
+                missing[key[:2]] -= left
             out.append(LineState(index, *key, qty, left))
         return out + self._follow_ups(task, out)
 
@@ -107,6 +116,19 @@ class TaskProgress:
                 key = (str(order_id), str(alloc.get("sku")), str(alloc.get("location")))
                 per_bin[key] = per_bin.get(key, 0) + int(alloc.get("qty") or 0)
         return held
+
+    def _missing(self, task: Row) -> dict[tuple[str, str], int]:
+        """Units each (order, SKU) of the task still misses in the replica: ordered less
+        picked and short, by every handheld. A task taken over from a handheld that went
+        off the air (its picks synced) then sends the new picker for the rest only."""
+        missing: dict[tuple[str, str], int] = {}
+        for order_id in task.get("order_ids") or []:
+            order = self._orders(str(order_id)) if self._orders is not None else None
+            for line in (order or {}).get("lines") or []:
+                key = (str(order_id), str(line.get("sku")))
+                todo = int(line.get("qty") or 0) - int(line.get("picked") or 0)
+                missing[key] = missing.get(key, 0) + todo - int(line.get("short") or 0)
+        return missing
 
     def _follow_ups(self, task: Row, lines: list[LineState]) -> list[LineState]:
         """Lines at the bins central moved shorted units to (see the module docstring):
@@ -154,14 +176,13 @@ class TaskProgress:
         return dict(self._dropped.get(str(task_id), {}))
 
     def unbound(self, task: Row) -> list[str]:
-        """Orders of the task that still need a tote scanned: all not bound yet, except,
-        on a top-up task, an order with nothing left to pick and nothing picked or
-        shorted here (the first picker's own picks took its units after all)."""
+        """Orders of the task that still need a tote scanned: all not bound yet, except
+        an order with nothing left to pick and nothing picked or shorted here (on a
+        top-up task, the first picker's own picks took its units after all; on another,
+        a handheld before this one picked them)."""
         task_id = str(task.get("id"))
         bound = self.totes(task_id)
         orders = [str(o) for o in task.get("order_ids") or [] if str(o) not in bound]
-        if task.get("kind") != "topup":
-            return orders
         picked = {key[0] for key, qty in self._done.get(task_id, {}).items() if qty > 0}
         return [o for o in orders if o in picked or self._left_for(task, o)]
 

@@ -234,3 +234,25 @@ def test_a_task_whose_orders_were_picked_elsewhere_is_not_offered(
         [{"entity": "task", "id": "TOP-O-HOT-1", "data": top_up}], cursor=101, epoch="e1"
     )
     assert "TOP-O-HOT-1" in _open(ben)
+
+
+def test_a_task_taken_over_sends_the_next_picker_for_the_missing_units_only(
+    store: LocalStore, clock: Clock
+) -> None:
+    """Anna's handheld went off the air halfway through the hot pick (her claim holds
+    nothing then); the two bags she picked had reached central."""
+    order = store.order("O-HOT")
+    assert order is not None
+    lines = [{**li, "picked": 2} if li["sku"] == "SKU-BAG" else li for li in order["lines"]]
+    half = {**order, "lines": lines, "status": "picking"}
+    store.apply_changes([{"entity": "order", "id": "O-HOT", "data": half}], cursor=99, epoch="e1")
+    ben = PickerSession(store, "OP-ben", clock)
+    assert HOT in _open(ben)
+    assert ben.start(HOT).ok
+    view = ben.current_view()
+    assert isinstance(view, PickView)
+    assert (view.location, view.sku, view.left) == ("B02-05-2", "SKU-PEN", 1)
+    assert ben.scan("LOC-B02-05-2").ok
+    assert ben.scan(GTIN_PEN).code == "picked"
+    assert ben.scan("TOTE-0050").code == "task_done"
+    assert [op.kind for op in store.outbox_history()] == ["pick.confirmed", "tote.assigned"]
