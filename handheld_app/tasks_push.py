@@ -186,6 +186,17 @@ class TaskPush:
         self.claims.heard(task_id, self.device_id, claim)
         self.client.publish(topic, self._envelope(claim.body(), at=at), qos=1, retain=True)
 
+    def _claim_again(self) -> None:
+        """Publish this handheld's claims once more (at every connect): a broker that
+        lost its retained messages (a restart without its store) has them back."""
+        for task_id in self.claims.own_tasks():
+            claim = self.claims.own(task_id)
+            if claim is None:
+                continue
+            topic = claim_topic(self.site, task_id, self.device_id)
+            body = self._envelope(claim.body(), at=claim.at)
+            self.client.publish(topic, body, qos=1, retain=True)
+
     def own_tasks(self) -> list[str]:
         """Tasks this handheld has a claim on."""
         return self.claims.own_tasks()
@@ -246,6 +257,7 @@ class TaskPush:
             ]
         )
         self._publish_state()
+        self._claim_again()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
         self.connected = False

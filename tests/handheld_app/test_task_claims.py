@@ -147,6 +147,26 @@ def test_a_handheld_off_the_bus_holds_nothing_and_clears_its_claim_when_back(
         again.stop()
 
 
+def test_claims_are_back_after_the_broker_lost_its_retained_messages(
+    floor,
+    floor_broker: FloorBroker,  # noqa: F811
+) -> None:
+    (h1, h2), (anna, _ben), _ = floor
+    assert anna.start(HOT).ok
+    wait_until(lambda: h2.holder(HOT) is not None, what="the claim")
+    floor_broker.stop(kill=True)
+    for saved in floor_broker.workdir.glob("*.db"):
+        saved.unlink()  # the broker comes back without its store
+    floor_broker.restart()
+    wait_until(lambda: h1.connected and h2.connected, timeout=20, what="both back")
+    newcomer = _push(floor_broker, "handheld-3")
+    try:
+        wait_until(lambda: newcomer.holder(HOT) is not None, what="the claim, published again")
+        assert newcomer.holder(HOT) == h2.holder(HOT)
+    finally:
+        newcomer.stop()
+
+
 class BookPort:
     """The claim port over a real ``ClaimBook``, without the bus: what the other
     handheld says is told to ``book`` by the test, in the order a race would bring it."""
