@@ -176,26 +176,30 @@ class TaskPush:
         before = self.claims.own(task_id)
         if before is not None and before.done == done:
             return
-        try:
-            topic = claim_topic(self.site, task_id, self.device_id)
-        except ValueError as exc:
-            log.warning("task %s not claimed: %s", task_id, exc)
-            return
         at = before.at if before is not None else datetime.now(UTC).isoformat()
         claim = Claim(task_id, self.device_id, operator, at, done)
-        self.claims.heard(task_id, self.device_id, claim)
-        self.client.publish(topic, self._envelope(claim.body(), at=at), qos=1, retain=True)
+        if self._publish_claim(claim):
+            self.claims.heard(task_id, self.device_id, claim)
 
     def _claim_again(self) -> None:
         """Publish this handheld's claims once more (at every connect): a broker that
         lost its retained messages (a restart without its store) has them back."""
         for task_id in self.claims.own_tasks():
             claim = self.claims.own(task_id)
-            if claim is None:
-                continue
-            topic = claim_topic(self.site, task_id, self.device_id)
-            body = self._envelope(claim.body(), at=claim.at)
-            self.client.publish(topic, body, qos=1, retain=True)
+            if claim is not None:
+                self._publish_claim(claim)
+
+    def _publish_claim(self, claim: Claim) -> bool:
+        """Send ``claim`` retained at QoS 1, stamped with its own time; False when the
+        task id cannot be a topic level."""
+        try:
+            topic = claim_topic(self.site, claim.task_id, self.device_id)
+        except ValueError as exc:
+            log.warning("task %s not claimed: %s", claim.task_id, exc)
+            return False
+        body = self._envelope(claim.body(), at=claim.at)
+        self.client.publish(topic, body, qos=1, retain=True)
+        return True
 
     def own_tasks(self) -> list[str]:
         """Tasks this handheld has a claim on."""
