@@ -5,7 +5,10 @@ is assigned to an online handheld of the site (known from retained ``dev/+/state
 role handheld) with the fewest open tasks, round-robin among equals, and published on
 ``task/{device_id}`` (durable, QoS 1). A task a handheld's picker opened (its claim on
 ``claim/{task_id}/{device}``, see ``domain.claims``) is that handheld's: it is not
-pushed to anyone else. Tasks of a handheld that goes offline are given to another.
+pushed to anyone else, and it counts as one of that handheld's open tasks until the
+picker finishes it, so a picker halfway through a batch is not the first choice for the
+next hot pick. Hot tasks of a handheld that goes offline unfinished are given to
+another.
 Priority and status changes of orders are published on
 ``order/{order_id}/event``. Central never talks MQTT; this agent does.
 """
@@ -93,9 +96,9 @@ class DispatchAgent(Agent):
                     self.assigned[task_id] = holding.device
                     continue
                 del self.assigned[task_id]
-                tasks.append(task_id)
                 row = self.store.get("task", task_id) if self.store is not None else None
-                if row is not None and row.get("status") == "open":
+                if row is not None and self.is_hot(row):  # a batch task waits on the lists
+                    tasks.append(task_id)
                     self.waiting[task_id] = row
         if tasks:
             log.info(
@@ -155,11 +158,13 @@ class DispatchAgent(Agent):
         self._assign_waiting()
 
     def open_counts(self) -> dict[str, int]:
-        """Open tasks per online handheld."""
+        """Open tasks per online handheld: hot tasks pushed to it and tasks its picker
+        opened, less those the picker finished (a done claim)."""
         with self._lock:
             counts = dict.fromkeys(self.presence.online(self.handheld_role), 0)
-            for device in self.assigned.values():
-                if device in counts:
+            for task_id, device in self.assigned.items():
+                holding = self.claims.holding(task_id)
+                if device in counts and (holding is None or not holding.done):
                     counts[device] += 1
             return counts
 

@@ -125,3 +125,67 @@ def test_a_task_a_picker_opened_is_theirs_and_is_pushed_again_when_they_leave(
         for push in pushes.values():
             push.stop()
         agent.stop()
+
+
+def test_the_next_hot_pick_goes_to_the_picker_who_is_not_halfway_through_a_task(
+    floor_broker: FloorBroker,  # noqa: F811
+    agent_settings,  # noqa: F811
+) -> None:
+    lock = threading.Lock()
+    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
+
+    def collect(device: str):
+        def on_task(task: dict) -> None:
+            with lock:
+                received[device].append(str(task["id"]))
+
+        return on_task
+
+    pushes = {
+        device: TaskPush(
+            floor_broker.host,
+            floor_broker.port,
+            SITE,
+            device,
+            collect(device),
+            username=device,
+            password=floor_broker.passwords[device],
+        )
+        for device in received
+    }
+    agent = DispatchAgent(agent_settings("dispatch-1")).start(bus_wait=5)
+    batch = {**hot_task("B1"), "kind": "batch", "level": "P4"}
+    agent.store.apply_changes([{"entity": "task", "id": "B1", "data": batch}], cursor=1, epoch="e1")
+    for push in pushes.values():
+        push.start()
+    try:
+        for device, push in pushes.items():
+            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
+            push.set_available(True, f"op-{device}")
+        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+        # handheld-1's picker is halfway through a batch: the hot pick goes to handheld-2,
+        # and the next one too while the batch is open.
+        pushes["handheld-1"].claim("B1", "op-handheld-1")
+        wait_until(lambda: agent.open_counts() == {"handheld-1": 1, "handheld-2": 0}, what="busy")
+        agent.store.apply_changes(
+            [{"entity": "task", "id": "T1", "data": hot_task("T1")}], cursor=2, epoch="e1"
+        )
+        wait_until(lambda: received["handheld-2"] == ["T1"], what="T1 pushed to handheld-2")
+        # The batch is finished: handheld-1 is free again and gets the next one.
+        pushes["handheld-1"].claim("B1", "op-handheld-1", done=True)
+        wait_until(lambda: agent.open_counts() == {"handheld-1": 0, "handheld-2": 1}, what="done")
+        agent.store.apply_changes(
+            [{"entity": "task", "id": "T2", "data": hot_task("T2")}], cursor=3, epoch="e1"
+        )
+        wait_until(lambda: received["handheld-1"] == ["T2"], what="T2 pushed to handheld-1")
+        # handheld-1 leaves: the hot pick it had not started goes to handheld-2; the
+        # finished batch is nobody's to push.
+        pushes["handheld-1"].set_available(False)
+        wait_until(lambda: received["handheld-2"] == ["T1", "T2"], what="T2 pushed again")
+        assert agent.open_counts() == {"handheld-2": 2}
+        with lock:
+            assert received == {"handheld-1": ["T2"], "handheld-2": ["T1", "T2"]}
+    finally:
+        for push in pushes.values():
+            push.stop()
+        agent.stop()
