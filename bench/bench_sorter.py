@@ -49,15 +49,23 @@ def wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyp
         time.sleep(0.01)
 
 
-def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_broker(
+    folder: Path,
+    devices: list[BrokerDevice] | None = None,
+    passwords: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Mosquitto on a free loopback port with the shipped ACL for ``devices`` (default:
+    sorter-1 and monitor-1) and their ``passwords``."""
     import getpass
 
     port = free_port()
-    devices = [
-        BrokerDevice("sorter-1", "sorter", conveyor="conveyor-1"),
-        BrokerDevice("monitor-1", "monitor"),
-    ]
-    (folder / "passwd").write_text(passwd_text({"sorter-1": "pw-s", "monitor-1": "pw-m"}))
+    if devices is None:
+        devices = [
+            BrokerDevice("sorter-1", "sorter", conveyor="conveyor-1"),
+            BrokerDevice("monitor-1", "monitor"),
+        ]
+        passwords = {"sorter-1": "pw-s", "monitor-1": "pw-m"}
+    (folder / "passwd").write_text(passwd_text(passwords or {}))
     (folder / "acl").write_text(acl_text(SITE, devices))
     for name in ("passwd", "acl"):
         (folder / name).chmod(0o600)

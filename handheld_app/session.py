@@ -72,7 +72,9 @@ class PickerSession:
         self.prefixes = prefixes
         self.on_tote = on_tote  # told (order id, tote) when a tote is bound
         self.claims = claims  # None: no floor bus (no claims heard or made)
-        self.progress = TaskProgress(store.outbox_history(), orders=store.order)
+        self.progress = TaskProgress(
+            store.outbox_history(), orders=store.order, statuses=store.order_statuses
+        )
         held = claims.holder if claims is not None else None
         self.tasks = TaskListPresenter(store, self.progress, clock, held=held)
         self.stock = StockPresenter(store, clock, last_sync, self.operator)

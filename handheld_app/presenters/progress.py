@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 Row = dict[str, Any]
 LineKey = tuple[str, str, str]  # (order_id, sku, location)
+# Order statuses before the first pick: nothing is picked or short yet.
+_NOT_STARTED = frozenset({"received", "allocated"})
 
 
 class OpRecord(Protocol):
@@ -56,12 +58,18 @@ class TaskProgress:
     """Units picked/shorted per task line and orders dropped in a tote, per task."""
 
     def __init__(
-        self, ops: Iterable[OpRecord] = (), orders: Callable[[str], Row | None] | None = None
+        self,
+        ops: Iterable[OpRecord] = (),
+        orders: Callable[[str], Row | None] | None = None,
+        statuses: Callable[[list[str]], Mapping[str, str]] | None = None,
     ) -> None:
         self._done: dict[str, dict[LineKey, int]] = {}
         self._shorted: dict[str, set[tuple[str, str]]] = {}  # task -> (order, sku)
         self._dropped: dict[str, dict[str, str]] = {}
         self._orders = orders  # the replica's order documents (for follow-up lines)
+        # The replica's order statuses, read without the documents: an order nobody has
+        # picked from yet (received, allocated) is not looked up for what it misses.
+        self._statuses = statuses
         for op in ops:
             self.note(op.kind, op.data)
 
@@ -80,13 +88,13 @@ class TaskProgress:
         elif kind == "tote.assigned":
             self._dropped.setdefault(str(task_id), {})[str(data["order_id"])] = str(data["tote"])
 
-    def lines(self, task: Row) -> list[LineState]:
+    def lines(self, task: Row, statuses: Mapping[str, str] | None = None) -> list[LineState]:
         """The task's lines in route order with what is left of each."""
         # Units done for a (order, sku, bin) fill that key's lines in route order.
         budget = dict(self._done.get(str(task.get("id")), {}))
         topup = task.get("kind") == "topup"
         held = self._held(task) if topup else None
-        missing = None if topup else self._missing(task)
+        missing = None if topup else self._missing(task, statuses)
         out = []
         for index, line in enumerate(task.get("lines") or []):
             key = (str(line["order_id"]), str(line["sku"]), str(line["location"]))
@@ -117,13 +125,22 @@ class TaskProgress:
                 per_bin[key] = per_bin.get(key, 0) + int(alloc.get("qty") or 0)
         return held
 
-    def _missing(self, task: Row) -> dict[tuple[str, str], int]:
+    def _missing(
+        self, task: Row, statuses: Mapping[str, str] | None = None
+    ) -> dict[tuple[str, str], int]:
         """Units each (order, SKU) of the task still misses in the replica: ordered less
         picked and short, by every handheld. A task taken over from a handheld that went
         off the air (its picks synced) then sends the new picker for the rest only."""
         missing: dict[tuple[str, str], int] = {}
-        for order_id in task.get("order_ids") or []:
-            order = self._orders(str(order_id)) if self._orders is not None else None
+        order_ids = [str(o) for o in task.get("order_ids") or []]
+        if self._orders is None or not order_ids:
+            return missing
+        if statuses is None and self._statuses is not None:
+            statuses = self._statuses(order_ids)
+        if statuses is not None:
+            order_ids = [o for o in order_ids if statuses.get(o) not in _NOT_STARTED]
+        for order_id in order_ids:
+            order = self._orders(order_id)
             for line in (order or {}).get("lines") or []:
                 key = (str(order_id), str(line.get("sku")))
                 todo = int(line.get("qty") or 0) - int(line.get("picked") or 0)
@@ -175,7 +192,7 @@ class TaskProgress:
         """order_id -> tote bound by this task's tote scans."""
         return dict(self._dropped.get(str(task_id), {}))
 
-    def unbound(self, task: Row) -> list[str]:
+    def unbound(self, task: Row, statuses: Mapping[str, str] | None = None) -> list[str]:
         """Orders of the task that still need a tote scanned: all not bound yet, except
         an order with nothing left to pick and nothing picked or shorted here (on a
         top-up task, the first picker's own picks took its units after all; on another,
@@ -184,14 +201,14 @@ class TaskProgress:
         bound = self.totes(task_id)
         orders = [str(o) for o in task.get("order_ids") or [] if str(o) not in bound]
         picked = {key[0] for key, qty in self._done.get(task_id, {}).items() if qty > 0}
-        return [o for o in orders if o in picked or self._left_for(task, o)]
+        if all(o in picked for o in orders):
+            return orders
+        left = {line.order_id for line in self.lines(task, statuses) if line.left}
+        return [o for o in orders if o in picked or o in left]
 
-    def _left_for(self, task: Row, order_id: str) -> bool:
-        return any(line.left for line in self.lines(task) if line.order_id == order_id)
-
-    def finished(self, task: Row) -> bool:
+    def finished(self, task: Row, statuses: Mapping[str, str] | None = None) -> bool:
         """Every line picked or shorted and every order that needs one dropped in a
         tote."""
-        if any(line.left for line in self.lines(task)):
+        if any(line.left for line in self.lines(task, statuses)):
             return False
-        return not self.unbound(task)
+        return not self.unbound(task, statuses)

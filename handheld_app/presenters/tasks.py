@@ -3,7 +3,7 @@ the deadline and the priority reasons; a banner when a hot task is pushed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,9 +79,12 @@ class TaskListPresenter:
         """Open tasks with work left here, most urgent first (level, deadline), that
         this handheld may take (``free``)."""
         rows = self.store.tasks(status="open", warehouse=self.store.site)
-        return [t for t in rows if not self.progress.finished(t) and self.free(t)]
+        # The orders' statuses in one read for the whole list.
+        statuses = self.store.order_statuses(o for t in rows for o in t.get("order_ids") or [])
+        progress = self.progress
+        return [t for t in rows if not progress.finished(t, statuses) and self.free(t, statuses)]
 
-    def free(self, task: Row) -> bool:
+    def free(self, task: Row, statuses: Mapping[str, str] | None = None) -> bool:
         """Whether this handheld may take the task: it started it itself, or nobody else
         holds it and its orders still need picking."""
         task_id = str(task["id"])
@@ -89,20 +92,18 @@ class TaskListPresenter:
             return True
         if self.held is not None and self.held(task_id) is not None:
             return False
-        return not self.picked_elsewhere(task)
+        return not self.picked_elsewhere(task, statuses)
 
-    def picked_elsewhere(self, task: Row) -> bool:
+    def picked_elsewhere(self, task: Row, statuses: Mapping[str, str] | None = None) -> bool:
         """Every order of the task is picked or later in the replica: another handheld
         picked it (central keeps a task open until its orders ship, and the picker's
         claim may be gone by then). A top-up task is for units still to pick."""
-        order_ids = task.get("order_ids") or []
+        order_ids = [str(o) for o in task.get("order_ids") or []]
         if task.get("kind") == "topup" or not order_ids:
             return False
-        for order_id in order_ids:
-            order = self.store.order(str(order_id))
-            if order is None or order.get("status") not in _PICKED_OR_LATER:
-                return False
-        return True
+        if statuses is None:
+            statuses = self.store.order_statuses(order_ids)
+        return all(statuses.get(o) in _PICKED_OR_LATER for o in order_ids)
 
     def row(self, task: Row) -> TaskRow:
         """The list row of one task."""
