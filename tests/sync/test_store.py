@@ -74,6 +74,21 @@ def test_a_tote_set_aside_for_a_top_up_still_finds_its_order(store):
     assert (store.order_in_tote("TOTE-8") or {}).get("status") == "packed"
 
 
+def test_order_statuses_are_read_in_one_go_with_own_picks_included(store):
+    many = [change("order", f"O{i:04d}", order(f"O{i:04d}")) for i in range(600)]
+    shipped = change("order", "OS", order("OS", status="shipped"))
+    store.apply_changes([*many, shipped], 601, "e1")
+    store.record("pick.confirmed", pick(order_id="O0001", qty=1), AT)  # 1 of 2: picking
+    wanted = ["O0001", "OS", "NOPE", *(f"O{i:04d}" for i in range(600))]
+    statuses = store.order_statuses(wanted)
+    assert len(statuses) == 601 and "NOPE" not in statuses  # past the 500-id chunk
+    assert (statuses["O0001"], statuses["OS"], statuses["O0599"]) == (
+        "picking",
+        "shipped",
+        "allocated",
+    )
+
+
 def test_look_ups_by_tote_gtin_and_status_search_the_views_indexes(store):
     seed(store)
     reader = store._reader()
