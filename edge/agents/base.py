@@ -363,8 +363,15 @@ class Agent:
         extra["bus_pending"] = self.bus.pending
         self.bus.publish_state(**extra)
 
+    def on_tick(self) -> None:
+        """Called every ``status_interval`` seconds, before the status is published."""
+
     def _status_loop(self) -> None:
         while not self._stop.wait(self.status_interval):
+            try:
+                self.on_tick()
+            except Exception:
+                log.exception("%s: periodic work failed", self.device_id)
             try:
                 self.publish_status()
             except Exception:

@@ -8,7 +8,9 @@ role handheld) with the fewest open tasks, round-robin among equals, and publish
 pushed to anyone else, and it counts as one of that handheld's open tasks until the
 picker finishes it, so a picker halfway through a batch is not the first choice for the
 next hot pick. Hot tasks of a handheld that goes offline unfinished are given to
-another.
+another. A pushed hot task nobody has opened after ``repush_after_s`` (simulated time
+in the demo) is pushed to a handheld with no open task, if there is one: its picker may
+be busy, or away from the handheld.
 Priority and status changes of orders are published on
 ``order/{order_id}/event``. Central never talks MQTT; this agent does.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from domain.claims import ClaimBook, claim_from_payload
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 HOT_LEVELS = ("P1", "P2")
 CLOSED_TASK = ("done", "cancelled")
+REPUSH_AFTER_S = 120.0
 
 
 class DispatchAgent(Agent):
@@ -39,7 +43,7 @@ class DispatchAgent(Agent):
     def __init__(self, settings: AgentSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         table = settings.role_table("dispatch")
-        unknown = sorted(set(table) - {"hot_levels", "handheld_role"})
+        unknown = sorted(set(table) - {"hot_levels", "handheld_role", "repush_after_s"})
         if unknown:
             raise settings.fail(f"dispatch.{unknown[0]}", "unknown key")
         levels = table.get("hot_levels", list(HOT_LEVELS))
@@ -48,8 +52,16 @@ class DispatchAgent(Agent):
         role = table.get("handheld_role", "handheld")
         if not isinstance(role, str) or not role:
             raise settings.fail("dispatch.handheld_role", f"must be a role name, got {role!r}")
+        repush = table.get("repush_after_s", REPUSH_AFTER_S)
+        if isinstance(repush, bool) or not isinstance(repush, int | float) or repush < 0:
+            raise settings.fail(
+                "dispatch.repush_after_s", f"must be seconds >= 0 (0: never), got {repush!r}"
+            )
         self.hot_levels = tuple(levels)
         self.handheld_role = role
+        self.repush_after = float(repush)
+        self._pushed_at: dict[str, datetime] = {}  # pushed, not opened yet
+        self.repushed = 0
         self.presence = Presence()
         self._lock = threading.RLock()
         self.assigned: dict[str, str] = {}  # task id -> handheld
@@ -119,6 +131,7 @@ class DispatchAgent(Agent):
         with self._lock:
             before = self.assigned.get(task_id)
             self.waiting.pop(task_id, None)
+            self._pushed_at.pop(task_id, None)
             self.assigned[task_id] = holding.device
         if before not in (None, holding.device):
             log.info(
@@ -152,6 +165,7 @@ class DispatchAgent(Agent):
                 if row.get("status") in CLOSED_TASK:
                     self.assigned.pop(task_id, None)
                     self.waiting.pop(task_id, None)
+                    self._pushed_at.pop(task_id, None)
                     self.claims.forget(task_id)
                 elif self.is_hot(row) and task_id not in self.assigned:
                     self.waiting[task_id] = row
@@ -196,7 +210,49 @@ class DispatchAgent(Agent):
                 self._last_pick = device
                 self._push(device, task)
 
+    def on_tick(self) -> None:
+        self.repush_overdue()
+
+    def repush_overdue(self) -> list[str]:
+        """Push again, to a handheld with no open task, each hot task nobody has opened
+        ``repush_after_s`` after it was pushed; returns their ids."""
+        if self.repush_after <= 0 or self.store is None:
+            return []
+        now = self.clock()
+        moved = []
+        with self._lock:
+            for task_id, at in sorted(self._pushed_at.items(), key=lambda kv: kv[1]):
+                current = self.assigned.get(task_id)
+                if current is None or self.claims.holding(task_id) is not None:
+                    self._pushed_at.pop(task_id, None)
+                    continue
+                if (now - at).total_seconds() < self.repush_after:
+                    continue
+                row = self.store.get("task", task_id)
+                if row is None or not self.is_hot(row):
+                    self._pushed_at.pop(task_id, None)
+                    continue
+                counts = self.open_counts()
+                free = [d for d in sorted(counts) if counts[d] == 0 and d != current]
+                if not free:
+                    continue  # nobody free now: look again at the next tick
+                device = free[0]
+                self.assigned[task_id] = device
+                self._push(device, row)
+                self.repushed += 1
+                moved.append(task_id)
+                log.info(
+                    "%s: task %s not opened on %s in %.0f s; pushed to %s",
+                    self.device_id,
+                    task_id,
+                    current,
+                    self.repush_after,
+                    device,
+                )
+        return moved
+
     def _push(self, device: str, task: dict[str, Any]) -> None:
+        self._pushed_at[str(task.get("id"))] = self.clock()
         if self.bus is None:
             return
         self.bus.publish(
@@ -246,6 +302,7 @@ class DispatchAgent(Agent):
             return {
                 "dispatch": {
                     "pushed": self.pushed,
+                    "repushed": self.repushed,
                     "waiting": len(self.waiting),
                     "assigned_open": len(self.assigned),
                     "handhelds_online": self.presence.online(self.handheld_role),

@@ -128,7 +128,10 @@ class TaskListPresenter:
         )
 
     def view(self) -> TaskListView:
-        """The list as it should be shown now."""
+        """The list as it should be shown now (a banner for a task another picker has
+        opened since is dropped)."""
+        if self._banner_task and self.held is not None and self.held(self._banner_task):
+            self.dismiss_banner()
         rows = tuple(self.row(t) for t in self.open_tasks())
         return TaskListView(rows, self._banner, self._banner_level, self._banner_task)
 

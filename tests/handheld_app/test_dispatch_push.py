@@ -5,6 +5,7 @@ no longer a target."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 from edge.agents.dispatch import DispatchAgent
 from handheld_app.tasks_push import TaskPush
@@ -185,6 +186,78 @@ def test_the_next_hot_pick_goes_to_the_picker_who_is_not_halfway_through_a_task(
         assert agent.open_counts() == {"handheld-2": 2}
         with lock:
             assert received == {"handheld-1": ["T2"], "handheld-2": ["T1", "T2"]}
+    finally:
+        for push in pushes.values():
+            push.stop()
+        agent.stop()
+
+
+class FloorClock:
+    """The dispatcher's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def test_a_hot_pick_nobody_opens_is_pushed_to_a_free_picker(
+    floor_broker: FloorBroker,  # noqa: F811
+    agent_settings,  # noqa: F811
+) -> None:
+    lock = threading.Lock()
+    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
+
+    def collect(device: str):
+        def on_task(task: dict) -> None:
+            with lock:
+                received[device].append(str(task["id"]))
+
+        return on_task
+
+    pushes = {
+        device: TaskPush(
+            floor_broker.host,
+            floor_broker.port,
+            SITE,
+            device,
+            collect(device),
+            username=device,
+            password=floor_broker.passwords[device],
+        )
+        for device in received
+    }
+    clock = FloorClock()
+    settings = agent_settings("dispatch-1", tables={"dispatch": {"repush_after_s": 60}})
+    agent = DispatchAgent(settings, clock=clock).start(bus_wait=5)
+    for push in pushes.values():
+        push.start()
+    try:
+        for device, push in pushes.items():
+            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
+            push.set_available(True, f"op-{device}")
+        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+        agent.store.apply_changes(
+            [{"entity": "task", "id": "T1", "data": hot_task("T1")}], cursor=1, epoch="e1"
+        )
+        wait_until(lambda: received["handheld-1"] == ["T1"], what="T1 pushed to handheld-1")
+        clock.advance(59)
+        assert agent.repush_overdue() == []  # not yet
+        clock.advance(2)
+        assert agent.repush_overdue() == ["T1"]  # nobody opened it: the free picker gets it
+        wait_until(lambda: received["handheld-2"] == ["T1"], what="T1 pushed to handheld-2")
+        assert agent.open_counts() == {"handheld-1": 0, "handheld-2": 1}
+        pushes["handheld-2"].claim("T1", "op-handheld-2")
+        wait_until(lambda: agent.claims.holding("T1") is not None, what="the claim heard")
+        clock.advance(600)
+        assert agent.repush_overdue() == []  # opened: it stays where it is
+        assert agent.metrics()["dispatch"]["repushed"] == 1
+        with lock:
+            assert received == {"handheld-1": ["T1"], "handheld-2": ["T1"]}
     finally:
         for push in pushes.values():
             push.stop()

@@ -65,8 +65,10 @@ def floor(
 
 
 def test_a_task_one_picker_opened_leaves_the_other_handhelds_list(floor) -> None:
-    (h1, h2), (anna, ben), _ = floor
+    (h1, h2), (anna, ben), (_s1, store2) = floor
     assert _open(ben) == [HOT, "BATCH-1"]
+    assert ben.pushed_task(ben.tasks.find(HOT) or {})  # the dispatcher pushed it to Ben too
+    assert ben.tasks.view().banner == "NEW P1 HOT PICK O-HOT"
     assert anna.start(HOT).ok
     wait_until(lambda: h2.holder(HOT) is not None, what="handheld-2 hears the claim")
     assert h2.holder(HOT) == Claim(HOT, "handheld-1", "OP-anna", h2.holder(HOT).at)
@@ -74,10 +76,12 @@ def test_a_task_one_picker_opened_leaves_the_other_handhelds_list(floor) -> None
     assert _open(ben) == ["BATCH-1"]
     view = ben.current_view()
     assert isinstance(view, TaskListView) and [r.task_id for r in view.rows] == ["BATCH-1"]
+    assert view.banner == ""  # Anna has it: Ben's banner is gone
     refused = ben.start(HOT)
     assert (refused.ok, refused.code) == (False, "task_taken")
     assert refused.message == f"Task {HOT} is being picked by OP-anna on handheld-1: choose another"
-    assert ben.pushed_task(ben.tasks.find(HOT) or {}) is False  # no banner for it
+    later = PickerSession(store2, "OP-ben", Clock(), claims=h2)
+    assert later.pushed_task(later.tasks.find(HOT) or {}) is False  # no banner for it
     assert ben.start().ok  # the next free task
     view = ben.current_view()
     assert isinstance(view, PickView) and view.task_id == "BATCH-1"
