@@ -197,6 +197,9 @@ def test_cli_refuses_a_role_mismatch_and_bad_settings(tmp_path, capsys) -> None:
     copy.write_text(shipped.read_text().replace('hot_levels = ["P1", "P2"]', "hot_levels = 3"))
     assert main(["agent", "dispatch", "--config", str(copy)]) == 2
     assert "dispatch.hot_levels: must be a list of P1..P4" in capsys.readouterr().err
+    copy.write_text(shipped.read_text().replace("repush_after_s = 120", "repush_after_s = -5"))
+    assert main(["agent", "dispatch", "--config", str(copy)]) == 2
+    assert "dispatch.repush_after_s: must be seconds >= 0" in capsys.readouterr().err
 
 
 def test_agent_process_stops_cleanly_on_sigterm_and_its_will_marks_a_crash(
