@@ -98,8 +98,8 @@ class DispatchAgent(Agent):
             self._take_back(device)
 
     def _take_back(self, device: str) -> None:
-        """A handheld went offline: its open tasks go to someone else, except those its
-        picker finished (a done claim) or another handheld has claimed."""
+        """A handheld went offline: its unfinished hot tasks go to someone else (not
+        those its picker finished, a done claim, nor those another handheld opened)."""
         with self._lock:
             tasks = []
             for task_id in [t for t, d in self.assigned.items() if d == device]:
