@@ -74,6 +74,12 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
     lanes = totes_by_lane(report)
     if lanes:
         t.add_row("totes by lane (express / standard / exception)", lanes)
+    dispatch = (report.get("stations") or {}).get("dispatch") or {}
+    if dispatch:
+        t.add_row(
+            "hot picks pushed to handhelds (pushed again to a free picker)",
+            f"{dispatch.get('pushed', 0)} ({dispatch.get('repushed', 0)})",
+        )
     claims = report.get("task_claims") or {}
     if claims:
         t.add_row(

@@ -113,6 +113,7 @@ class Stations:
         self.printers: dict[str, Any] = {}
         self.scanners: dict[str, ScannerPty] = {}
         self.monitor: FloorMonitor | None = None
+        self.dispatch: dict[str, Any] = {}  # the dispatcher's last published metrics
         self.world: World | None = None
 
     # --- broker users ------------------------------------------------------------------
@@ -147,12 +148,20 @@ class Stations:
         if floor.broker is None:
             raise ProcessError("no broker")
         self.monitor = FloorMonitor(floor.broker, self.site)
+        for device, role in self.devices:
+            if role == "dispatch":  # its metrics ride on its retained state
+                self.monitor.handlers[f"dev/{device}/state"] = self._dispatch_state
         self.monitor.start()
         self._start_devices()
         for device, role in self.devices:
             self._start_agent(device, role)
         self.world = World(self)
         self.world.start()
+
+    def _dispatch_state(self, payload: dict[str, Any]) -> None:
+        metrics = payload.get("dispatch")
+        if isinstance(metrics, dict):
+            self.dispatch = metrics
 
     def _start_devices(self) -> None:
         from devices.conveyor.sim import ConveyorSim
@@ -308,6 +317,8 @@ class Stations:
     def summary(self) -> dict[str, Any]:
         """What the stations did, for the report."""
         out: dict[str, Any] = {"agents": self.running}
+        if self.dispatch:
+            out["dispatch"] = dict(self.dispatch)
         if self.world is not None:
             out.update(self.world.summary())
         if self.monitor is not None:

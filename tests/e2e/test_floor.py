@@ -90,6 +90,9 @@ def test_no_task_is_picked_on_two_handhelds(run: dict[str, Any]) -> None:
     assert len(rows) >= 10  # tasks were picked
     assert [task for task, devices in rows if devices > 1] == []
     assert run["report"]["task_claims"]["picked_on_two_handhelds"] == []
+    # The dispatcher's metrics reach the report through its retained state.
+    dispatch = run["report"]["stations"]["dispatch"]
+    assert dispatch["pushed"] >= 1 and dispatch["repushed"] >= 0
 
 
 def test_the_sorter_knows_every_tote_also_those_bound_during_the_outage(
