@@ -3,9 +3,10 @@
 A handheld that opens a pick task claims it (``claim/{task_id}/{device}``, retained), so
 the other handhelds leave the task off their lists and the dispatcher counts it as that
 handheld's. When the picker finishes the task, the claim says so (``done``) and stays
-until the handheld sees the task closed by the central server (its orders shipped or
-cancelled): until then the other handhelds, which do not see each other's picks while
-central is away, still leave it alone. A claim on an unfinished task is cleared when the
+until ten minutes after the handheld sees the task closed by the central server (its
+orders shipped or cancelled): until then the other handhelds, which do not see each
+other's picks while central is away and may pull the close later, still leave it
+alone. A claim on an unfinished task is cleared when the
 picker signs out or the task is cancelled. This works without the central server: the
 bus is on site.
 

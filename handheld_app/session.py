@@ -7,7 +7,7 @@ test proves here is what the floor does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
@@ -37,6 +37,9 @@ class ClaimPort(Protocol):
     def own_tasks(self) -> list[str]:
         """Tasks this handheld has a claim on."""
 
+
+# How long a claim outlives its task's close (see ``tidy_claims``).
+CLAIM_GRACE = timedelta(minutes=10)
 
 # A typed number of up to this many digits is a quantity; a longer one is an item number
 # keyed by hand (a label that will not scan) and is read as a barcode.
@@ -72,6 +75,7 @@ class PickerSession:
         self.prefixes = prefixes
         self.on_tote = on_tote  # told (order id, tote) when a tote is bound
         self.claims = claims  # None: no floor bus (no claims heard or made)
+        self._closed_seen: dict[str, datetime] = {}  # own claimed tasks seen closed, since
         self.progress = TaskProgress(
             store.outbox_history(), orders=store.order, statuses=store.order_statuses
         )
@@ -165,14 +169,21 @@ class PickerSession:
 
     def tidy_claims(self) -> int:
         """Clear this handheld's claims on tasks central has closed (or that are gone
-        from the store); returns how many. Run now and then (the task list refresh)."""
+        from the store) ``CLAIM_GRACE`` ago, by this handheld's clock; returns how many.
+        The grace lets the other handhelds pull the close too: one that was cut off
+        longer would otherwise see the task open and unclaimed. Run now and then (the
+        task list refresh)."""
         if self.claims is None:
             return 0
-        cleared = 0
+        now, cleared = self.clock(), 0
         for task_id in self.claims.own_tasks():
             row = self.store.get("task", task_id)
-            if row is None or row.get("status") != "open":
+            if row is not None and row.get("status") == "open":
+                self._closed_seen.pop(task_id, None)
+                continue
+            if now - self._closed_seen.setdefault(task_id, now) >= CLAIM_GRACE:
                 self.claims.release(task_id)
+                self._closed_seen.pop(task_id, None)
                 cleared += 1
         return cleared
 

@@ -120,11 +120,17 @@ def test_a_finished_task_stays_claimed_until_central_closes_it(
     again = _push(floor_broker, "handheld-1")
     try:
         again.set_available(True, "OP-anna")
-        anna = PickerSession(store1, "OP-anna", Clock(), claims=again)
+        clock = Clock()
+        anna = PickerSession(store1, "OP-anna", clock, claims=again)
         wait_until(lambda: again.own_tasks() == [HOT], what="its own done claim heard")
         assert anna.tidy_claims() == 0
         closed = {**(store1.get("task", HOT) or {}), "status": "done"}
         store1.apply_changes([{"entity": "task", "id": HOT, "data": closed}], cursor=99, epoch="e1")
+        # The others may not have pulled the close yet: the claim stays a while longer.
+        assert anna.tidy_claims() == 0
+        clock.advance(9 * 60)
+        assert anna.tidy_claims() == 0 and again.own_tasks() == [HOT]
+        clock.advance(60)
         assert anna.tidy_claims() == 1
         wait_until(lambda: h2.claims.claimants(HOT) == [], what="the claim cleared")
     finally:
