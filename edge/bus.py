@@ -240,6 +240,17 @@ class Bus:
             self._forget(info.mid)
         return seq
 
+    def clear_retained(self, topic: str) -> None:
+        """Remove the broker's retained message on ``topic``: an empty retained message
+        (QoS 1, not kept in the outbox: clearing again does no harm)."""
+        if self._closed:
+            raise BusError(f"bus of {self.device_id} is closed")
+        topics.parse(topic)
+        with self._publish_lock:
+            info = self.client.publish(topic, b"", qos=QOS, retain=True)
+        self.counters.published += 1
+        self._forget(info.mid)
+
     def _forget(self, mid: int) -> None:
         """A non-durable message: its PUBACK needs no bookkeeping (and must not linger
         where a later durable message with a reused mid would find it)."""

@@ -7,7 +7,7 @@ The ACL follows the device's role (DESIGN.md §4.3, prefix ``rushline/v1/{site}`
 | sorter | ``conveyor/{conveyor}/#`` | |
 | pack | ``printer/{printer}/#``, ``order/+/event`` | ``conveyor/+/event`` |
 | dock | ``printer/{printer}/#``, ``order/+/event`` | |
-| dispatch | ``task/#``, ``order/+/event`` | ``task/#``, ``claim/#`` |
+| dispatch | ``task/#``, ``order/+/event``, ``claim/#`` (clears claims left on closed tasks) | ``task/#``, ``claim/#`` |
 | handheld | ``order/+/event``, ``claim/+/{id}`` (its own task claims) | ``task/{id}``, ``claim/#`` |
 | monitor | (only its own ``dev/``) | everything of the site |
 | supervisor | ``dev/+/command`` (operators' tools: the dock's ``close_pickup``) | everything of the site |
@@ -159,7 +159,8 @@ def acl_rules(device: BrokerDevice, site: str) -> list[str]:
         rules += [
             f"topic readwrite {p}/task/#",
             f"topic write {p}/order/+/event",
-            f"topic read {p}/claim/#",
+            # It reads the handhelds' task claims, and clears those left on closed tasks.
+            f"topic readwrite {p}/claim/#",
         ]
     elif device.role == "handheld":
         # A handheld says which tote an order went into, for the sorter and the stations,

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 HOT_LEVELS = ("P1", "P2")
 CLOSED_TASK = ("done", "cancelled")
 REPUSH_AFTER_S = 120.0
+# A claim still on a task this long after it closed is cleared by the dispatcher (the
+# handheld clears its own after ten minutes; one that never came back cannot).
+CLAIM_SWEEP_S = 3600.0
 
 
 class DispatchAgent(Agent):
@@ -61,6 +64,7 @@ class DispatchAgent(Agent):
         self.handheld_role = role
         self.repush_after = float(repush)
         self._pushed_at: dict[str, datetime] = {}  # pushed, not opened yet
+        self._closed_at: dict[str, datetime] = {}  # closed tasks with claims, since
         self.repushed = 0
         self.presence = Presence()
         self._lock = threading.RLock()
@@ -125,6 +129,11 @@ class DispatchAgent(Agent):
         if task_id is None or device is None:
             return
         self.claims.heard(task_id, device, claim_from_payload(task_id, device, message.payload))
+        row = self.store.get("task", task_id) if self.store is not None else None
+        if row is not None and row.get("status") in CLOSED_TASK:
+            with self._lock:  # a claim left on a closed task: swept later, not assigned
+                self._closed_at.setdefault(task_id, self.clock())
+            return
         holding = self.claims.holding(task_id)
         if holding is None:
             return
@@ -166,7 +175,8 @@ class DispatchAgent(Agent):
                     self.assigned.pop(task_id, None)
                     self.waiting.pop(task_id, None)
                     self._pushed_at.pop(task_id, None)
-                    self.claims.forget(task_id)
+                    if self.claims.claimants(task_id):
+                        self._closed_at.setdefault(task_id, self.clock())
                 elif self.is_hot(row) and task_id not in self.assigned:
                     self.waiting[task_id] = row
         self._assign_waiting()
@@ -212,6 +222,26 @@ class DispatchAgent(Agent):
 
     def on_tick(self) -> None:
         self.repush_overdue()
+        self.sweep_claims()
+
+    def sweep_claims(self) -> list[str]:
+        """Clear the claims still on tasks closed ``CLAIM_SWEEP_S`` ago (a handheld that
+        never came back); returns the tasks."""
+        now = self.clock()
+        with self._lock:
+            due = [
+                t
+                for t, at in self._closed_at.items()
+                if (now - at).total_seconds() >= CLAIM_SWEEP_S
+            ]
+            for task_id in due:
+                del self._closed_at[task_id]
+        for task_id in due:
+            for claim in self.claims.claimants(task_id):
+                if self.bus is not None:
+                    self.bus.clear_retained(topics.claim(self.site, task_id, claim.device))
+            self.claims.forget(task_id)
+        return due
 
     def repush_overdue(self) -> list[str]:
         """Push again, to a handheld with no open task, each hot task nobody has opened

@@ -262,3 +262,74 @@ def test_a_hot_pick_nobody_opens_is_pushed_to_a_free_picker(
         for push in pushes.values():
             push.stop()
         agent.stop()
+
+
+def test_the_dispatcher_clears_claims_left_on_tasks_closed_an_hour_ago(
+    floor_broker: FloorBroker,  # noqa: F811
+    agent_settings,  # noqa: F811
+) -> None:
+    """handheld-1 finished T1 and then never came back: its done claim would stay on the
+    broker for good."""
+    clock = FloorClock()
+    agent = DispatchAgent(agent_settings("dispatch-1"), clock=clock).start(bus_wait=5)
+    gone = TaskPush(
+        floor_broker.host,
+        floor_broker.port,
+        SITE,
+        "handheld-1",
+        lambda task: None,
+        username="handheld-1",
+        password=floor_broker.passwords["handheld-1"],
+    )
+    gone.start()
+    try:
+        wait_until(lambda: gone.connected, timeout=10, what="handheld-1 connected")
+        gone.set_available(True, "op-1")
+        gone.claim("T1", "op-1", done=True)
+        wait_until(lambda: agent.claims.claimants("T1"), what="the claim heard")
+        gone.stop()
+        closed = {**hot_task("T1"), "status": "done"}
+        agent.store.apply_changes(
+            [{"entity": "task", "id": "T1", "data": closed}], cursor=1, epoch="e1"
+        )
+        clock.advance(59 * 60)
+        assert agent.sweep_claims() == []
+        clock.advance(2 * 60)
+        assert agent.sweep_claims() == ["T1"]
+        newcomer = TaskPush(
+            floor_broker.host,
+            floor_broker.port,
+            SITE,
+            "handheld-2",
+            lambda task: None,
+            username="handheld-2",
+            password=floor_broker.passwords["handheld-2"],
+        )
+        newcomer.start()
+        try:
+            wait_until(lambda: newcomer.connected, timeout=10, what="handheld-2 connected")
+            # A retained claim would arrive with the subscription; a marker sent after it
+            # shows the subscription is live.
+            marker = TaskPush(
+                floor_broker.host,
+                floor_broker.port,
+                SITE,
+                "handheld-3",
+                lambda task: None,
+                username="handheld-3",
+                password=floor_broker.passwords["handheld-3"],
+            )
+            marker.start()
+            try:
+                wait_until(lambda: marker.connected, timeout=10, what="handheld-3 connected")
+                marker.set_available(True, "op-3")
+                marker.claim("MARK", "op-3")
+                wait_until(lambda: newcomer.claims.claimants("MARK"), what="the marker heard")
+                assert newcomer.claims.claimants("T1") == []
+            finally:
+                marker.stop()
+        finally:
+            newcomer.stop()
+    finally:
+        gone.stop()
+        agent.stop()
