@@ -90,9 +90,11 @@ def test_no_task_is_picked_on_two_handhelds(run: dict[str, Any]) -> None:
     assert len(rows) >= 10  # tasks were picked
     assert [task for task, devices in rows if devices > 1] == []
     assert run["report"]["task_claims"]["picked_on_two_handhelds"] == []
-    # The dispatcher's metrics reach the report through its retained state.
+    # The dispatcher's metrics reach the report through its retained state. (How many
+    # hot picks it pushed depends on the run: a picker may open one from the list first.)
     dispatch = run["report"]["stations"]["dispatch"]
-    assert dispatch["pushed"] >= 1 and dispatch["repushed"] >= 0
+    assert {"pushed", "repushed", "handhelds_online"} <= set(dispatch)
+    assert dispatch["pushed"] >= dispatch["repushed"] >= 0
 
 
 def test_the_sorter_knows_every_tote_also_those_bound_during_the_outage(
