@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +36,9 @@ from config.broker.generate import (
 from edge.settings import AgentSettings, load_agent_settings
 from tests.support.broker import Broker
 from tests.support.waiting import free_port, wait_until
+
+if TYPE_CHECKING:
+    from handheld_app.tasks_push import TaskPush
 
 SITE = "DE-FRA"
 
@@ -104,25 +107,37 @@ class FloorBroker(Broker):
         raise KeyError(f"{device_id} is not in the floor device list")
 
 
-def handheld_announces(
-    broker: FloorBroker, order_id: str, tote: str, heard: Callable[[], object]
-) -> None:
-    """handheld-1's own bus client says that ``order_id`` is in ``tote``; returns once
-    ``heard()`` is true (the listener got it)."""
+def handheld_on_bus(
+    broker: FloorBroker, device: str, on_task: Callable[[dict[str, Any]], None] | None = None
+) -> TaskPush:
+    """``device``'s own handheld bus client, logged in and connected (stop it after)."""
     from handheld_app.tasks_push import TaskPush
 
     handheld = TaskPush(
         "127.0.0.1",
         broker.port,
         broker.site,
-        "handheld-1",
-        lambda task: None,
-        username="handheld-1",
-        password=broker.passwords["handheld-1"],
+        device,
+        on_task or (lambda task: None),
+        username=device,
+        password=broker.passwords[device],
     )
     handheld.start()
     try:
-        wait_until(lambda: handheld.connected, what="handheld on the bus")
+        wait_until(lambda: handheld.connected, timeout=10, what=f"{device} on the bus")
+    except BaseException:
+        handheld.stop()
+        raise
+    return handheld
+
+
+def handheld_announces(
+    broker: FloorBroker, order_id: str, tote: str, heard: Callable[[], object]
+) -> None:
+    """handheld-1's own bus client says that ``order_id`` is in ``tote``; returns once
+    ``heard()`` is true (the listener got it)."""
+    handheld = handheld_on_bus(broker, "handheld-1")
+    try:
         handheld.announce_tote(order_id, tote)
         wait_until(heard, what=f"{tote} announced for {order_id}")
     finally:

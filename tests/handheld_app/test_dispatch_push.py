@@ -5,11 +5,19 @@ no longer a target."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from edge.agents.dispatch import DispatchAgent
 from handheld_app.tasks_push import TaskPush
-from tests.edge.conftest import FloorBroker, agent_settings, floor_broker  # noqa: F401
+from tests.edge.conftest import (  # noqa: F401
+    FloorBroker,
+    agent_settings,
+    floor_broker,
+    handheld_on_bus,
+)
 from tests.support.waiting import wait_until
 
 SITE = "DE-FRA"
@@ -26,6 +34,34 @@ def hot_task(task_id: str) -> dict:
         "deadline": "2026-11-25T18:00:00+00:00",
         "status": "open",
     }
+
+
+@contextmanager
+def two_pickers(
+    broker: FloorBroker, agent: DispatchAgent
+) -> Iterator[tuple[dict[str, TaskPush], dict[str, list[str]], threading.Lock]]:
+    """handheld-1 and handheld-2 on the bus, signed in and seen online by ``agent``, with
+    the ids of the tasks pushed to each (``received``, written under ``lock``); stops
+    them and the agent after."""
+    lock = threading.Lock()
+    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
+
+    def collect(device: str) -> Callable[[dict[str, Any]], None]:
+        def on_task(task: dict[str, Any]) -> None:
+            with lock:
+                received[device].append(str(task["id"]))
+
+        return on_task
+
+    with ExitStack() as stack:
+        stack.callback(agent.stop)
+        pushes: dict[str, TaskPush] = {}
+        for device in received:
+            pushes[device] = handheld_on_bus(broker, device, collect(device))
+            stack.callback(pushes[device].stop)
+            pushes[device].set_available(True, f"op-{device}")
+        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+        yield pushes, received, lock
 
 
 def test_dispatcher_pushes_hot_picks_to_the_signed_in_handheld(
@@ -71,36 +107,8 @@ def test_a_task_a_picker_opened_is_theirs_and_is_pushed_again_when_they_leave(
     floor_broker: FloorBroker,  # noqa: F811
     agent_settings,  # noqa: F811
 ) -> None:
-    lock = threading.Lock()
-    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
-
-    def collect(device: str):
-        def on_task(task: dict) -> None:
-            with lock:
-                received[device].append(str(task["id"]))
-
-        return on_task
-
-    pushes = {
-        device: TaskPush(
-            floor_broker.host,
-            floor_broker.port,
-            SITE,
-            device,
-            collect(device),
-            username=device,
-            password=floor_broker.passwords[device],
-        )
-        for device in received
-    }
     agent = DispatchAgent(agent_settings("dispatch-1")).start(bus_wait=5)
-    for push in pushes.values():
-        push.start()
-    try:
-        for device, push in pushes.items():
-            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
-            push.set_available(True, f"op-{device}")
-        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+    with two_pickers(floor_broker, agent) as (pushes, received, lock):
         # handheld-2's picker opened T1 from the list before central's task reached the
         # dispatcher (and handheld-1 would be next in turn).
         pushes["handheld-2"].claim("T1", "op-handheld-2")
@@ -122,48 +130,16 @@ def test_a_task_a_picker_opened_is_theirs_and_is_pushed_again_when_they_leave(
         wait_until(lambda: "T1" in received["handheld-1"], what="T1 pushed to handheld-1")
         assert agent.assigned["T1"] == "handheld-1"
         assert agent.bus is not None and agent.bus.counters.malformed == 0  # cleared claim
-    finally:
-        for push in pushes.values():
-            push.stop()
-        agent.stop()
 
 
 def test_the_next_hot_pick_goes_to_the_picker_who_is_not_halfway_through_a_task(
     floor_broker: FloorBroker,  # noqa: F811
     agent_settings,  # noqa: F811
 ) -> None:
-    lock = threading.Lock()
-    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
-
-    def collect(device: str):
-        def on_task(task: dict) -> None:
-            with lock:
-                received[device].append(str(task["id"]))
-
-        return on_task
-
-    pushes = {
-        device: TaskPush(
-            floor_broker.host,
-            floor_broker.port,
-            SITE,
-            device,
-            collect(device),
-            username=device,
-            password=floor_broker.passwords[device],
-        )
-        for device in received
-    }
     agent = DispatchAgent(agent_settings("dispatch-1")).start(bus_wait=5)
     batch = {**hot_task("B1"), "kind": "batch", "level": "P4"}
     agent.store.apply_changes([{"entity": "task", "id": "B1", "data": batch}], cursor=1, epoch="e1")
-    for push in pushes.values():
-        push.start()
-    try:
-        for device, push in pushes.items():
-            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
-            push.set_available(True, f"op-{device}")
-        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+    with two_pickers(floor_broker, agent) as (pushes, received, lock):
         # handheld-1's picker is halfway through a batch: the hot pick goes to handheld-2,
         # and the next one too while the batch is open.
         pushes["handheld-1"].claim("B1", "op-handheld-1")
@@ -186,10 +162,6 @@ def test_the_next_hot_pick_goes_to_the_picker_who_is_not_halfway_through_a_task(
         assert agent.open_counts() == {"handheld-2": 2}
         with lock:
             assert received == {"handheld-1": ["T2"], "handheld-2": ["T1", "T2"]}
-    finally:
-        for push in pushes.values():
-            push.stop()
-        agent.stop()
 
 
 class FloorClock:
@@ -209,38 +181,10 @@ def test_a_hot_pick_nobody_opens_is_pushed_to_a_free_picker(
     floor_broker: FloorBroker,  # noqa: F811
     agent_settings,  # noqa: F811
 ) -> None:
-    lock = threading.Lock()
-    received: dict[str, list[str]] = {"handheld-1": [], "handheld-2": []}
-
-    def collect(device: str):
-        def on_task(task: dict) -> None:
-            with lock:
-                received[device].append(str(task["id"]))
-
-        return on_task
-
-    pushes = {
-        device: TaskPush(
-            floor_broker.host,
-            floor_broker.port,
-            SITE,
-            device,
-            collect(device),
-            username=device,
-            password=floor_broker.passwords[device],
-        )
-        for device in received
-    }
     clock = FloorClock()
     settings = agent_settings("dispatch-1", tables={"dispatch": {"repush_after_s": 60}})
     agent = DispatchAgent(settings, clock=clock).start(bus_wait=5)
-    for push in pushes.values():
-        push.start()
-    try:
-        for device, push in pushes.items():
-            wait_until(lambda p=push: p.connected, timeout=10, what=f"{device} connected")
-            push.set_available(True, f"op-{device}")
-        wait_until(lambda: len(agent.open_counts()) == 2, what="both handhelds online")
+    with two_pickers(floor_broker, agent) as (pushes, received, lock):
         agent.store.apply_changes(
             [{"entity": "task", "id": "T1", "data": hot_task("T1")}], cursor=1, epoch="e1"
         )
@@ -258,10 +202,6 @@ def test_a_hot_pick_nobody_opens_is_pushed_to_a_free_picker(
         assert agent.metrics()["dispatch"]["repushed"] == 1
         with lock:
             assert received == {"handheld-1": ["T1"], "handheld-2": ["T1"]}
-    finally:
-        for push in pushes.values():
-            push.stop()
-        agent.stop()
 
 
 def test_the_dispatcher_clears_claims_left_on_tasks_closed_an_hour_ago(
@@ -272,18 +212,10 @@ def test_the_dispatcher_clears_claims_left_on_tasks_closed_an_hour_ago(
     broker for good."""
     clock = FloorClock()
     agent = DispatchAgent(agent_settings("dispatch-1"), clock=clock).start(bus_wait=5)
-    gone = TaskPush(
-        floor_broker.host,
-        floor_broker.port,
-        SITE,
-        "handheld-1",
-        lambda task: None,
-        username="handheld-1",
-        password=floor_broker.passwords["handheld-1"],
-    )
-    gone.start()
-    try:
-        wait_until(lambda: gone.connected, timeout=10, what="handheld-1 connected")
+    with ExitStack() as stack:
+        stack.callback(agent.stop)
+        gone = handheld_on_bus(floor_broker, "handheld-1")
+        stack.callback(gone.stop)
         gone.set_available(True, "op-1")
         gone.claim("T1", "op-1", done=True)
         wait_until(lambda: agent.claims.claimants("T1"), what="the claim heard")
@@ -296,40 +228,13 @@ def test_the_dispatcher_clears_claims_left_on_tasks_closed_an_hour_ago(
         assert agent.sweep_claims() == []
         clock.advance(2 * 60)
         assert agent.sweep_claims() == ["T1"]
-        newcomer = TaskPush(
-            floor_broker.host,
-            floor_broker.port,
-            SITE,
-            "handheld-2",
-            lambda task: None,
-            username="handheld-2",
-            password=floor_broker.passwords["handheld-2"],
-        )
-        newcomer.start()
-        try:
-            wait_until(lambda: newcomer.connected, timeout=10, what="handheld-2 connected")
-            # A retained claim would arrive with the subscription; a marker sent after it
-            # shows the subscription is live.
-            marker = TaskPush(
-                floor_broker.host,
-                floor_broker.port,
-                SITE,
-                "handheld-3",
-                lambda task: None,
-                username="handheld-3",
-                password=floor_broker.passwords["handheld-3"],
-            )
-            marker.start()
-            try:
-                wait_until(lambda: marker.connected, timeout=10, what="handheld-3 connected")
-                marker.set_available(True, "op-3")
-                marker.claim("MARK", "op-3")
-                wait_until(lambda: newcomer.claims.claimants("MARK"), what="the marker heard")
-                assert newcomer.claims.claimants("T1") == []
-            finally:
-                marker.stop()
-        finally:
-            newcomer.stop()
-    finally:
-        gone.stop()
-        agent.stop()
+        newcomer = handheld_on_bus(floor_broker, "handheld-2")
+        stack.callback(newcomer.stop)
+        # A retained claim would arrive with the subscription; a marker sent after it
+        # shows the subscription is live.
+        marker = handheld_on_bus(floor_broker, "handheld-3")
+        stack.callback(marker.stop)
+        marker.set_available(True, "op-3")
+        marker.claim("MARK", "op-3")
+        wait_until(lambda: newcomer.claims.claimants("MARK"), what="the marker heard")
+        assert newcomer.claims.claimants("T1") == []

@@ -14,26 +14,11 @@ from handheld_app.presenters import PickView, TaskListView
 from handheld_app.session import PickerSession
 from handheld_app.tasks_push import TaskPush
 from sync.store import LocalStore
-from tests.edge.conftest import FloorBroker, floor_broker  # noqa: F401
+from tests.edge.conftest import FloorBroker, floor_broker, handheld_on_bus  # noqa: F401
 from tests.handheld_app.floor import GTIN_BAG, GTIN_PEN, Clock, gs1, seeded_store
 from tests.support.waiting import wait_until
 
 HOT = "HOT-O-HOT"
-
-
-def _push(broker: FloorBroker, device: str) -> TaskPush:
-    push = TaskPush(
-        "127.0.0.1",
-        broker.port,
-        broker.site,
-        device,
-        lambda task: None,
-        username=device,
-        password=broker.passwords[device],
-    )
-    push.start()
-    wait_until(lambda: push.connected, what=f"{device} on the bus")
-    return push
 
 
 def _open(session: PickerSession) -> list[str]:
@@ -50,7 +35,7 @@ def floor(
     clock = Clock()
     try:
         for device, operator in (("handheld-1", "OP-anna"), ("handheld-2", "OP-ben")):
-            push = _push(floor_broker, device)
+            push = handheld_on_bus(floor_broker, device)
             push.set_available(True, operator)
             store = seeded_store(tmp_path / f"{device}.db", device)
             pushes.append(push)
@@ -117,7 +102,7 @@ def test_a_finished_task_stays_claimed_until_central_closes_it(
     assert anna.tidy_claims() == 0  # still open at central
     # handheld-1 runs again and Anna signs in; central ships the order and closes the
     # task: her handheld clears the claim.
-    again = _push(floor_broker, "handheld-1")
+    again = handheld_on_bus(floor_broker, "handheld-1")
     try:
         again.set_available(True, "OP-anna")
         clock = Clock()
@@ -149,7 +134,7 @@ def test_a_handheld_off_the_bus_holds_nothing_and_clears_its_claim_when_back(
     assert [c.device for c in h2.claims.claimants(HOT)] == ["handheld-1"]
     assert HOT in _open(ben)
     # handheld-1 runs again, nobody signed in: its claim from the last run is cleared.
-    again = _push(floor_broker, "handheld-1")
+    again = handheld_on_bus(floor_broker, "handheld-1")
     try:
         wait_until(lambda: h2.claims.claimants(HOT) == [], what="the old claim cleared")
         assert again.claims.own_tasks() == []
@@ -169,7 +154,7 @@ def test_claims_are_back_after_the_broker_lost_its_retained_messages(
         saved.unlink()  # the broker comes back without its store
     floor_broker.restart()
     wait_until(lambda: h1.connected and h2.connected, timeout=20, what="both back")
-    newcomer = _push(floor_broker, "handheld-3")
+    newcomer = handheld_on_bus(floor_broker, "handheld-3")
     try:
         wait_until(lambda: newcomer.holder(HOT) is not None, what="the claim, published again")
         assert newcomer.holder(HOT) == h2.holder(HOT)
