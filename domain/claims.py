@@ -6,9 +6,8 @@ handheld's. When the picker finishes the task, the claim says so (``done``) and 
 until ten minutes after the handheld sees the task closed by the central server (its
 orders shipped or cancelled): until then the other handhelds, which do not see each
 other's picks while central is away and may pull the close later, still leave it
-alone. A claim on an unfinished task is cleared when the
-picker signs out or the task is cancelled. This works without the central server: the
-bus is on site.
+alone. A claim on an unfinished task is given up when the picker signs out or the task
+is cancelled (see below). This works without the central server: the bus is on site.
 
 Two handhelds may open the same task within the same moment and both claim it. Each of
 them, and the dispatcher, then settles it the same way without asking anyone: the
@@ -16,28 +15,49 @@ earlier claim holds the task (claim time, then device id). A claim of a device t
 reports offline (signed out, or off the air: its last will) holds nothing unless it is
 ``done``; an unfinished task is free for the next picker.
 
+A claim also says how far its picker got: the units picked or reported short per order
+line and bin (``progress``). A handheld that takes over an unfinished task sends its
+picker for the rest only, also while the central server is away and the first
+handheld's picks have not reached it. So that the progress is not lost, a picker who
+signs out (or whose task is cancelled) halfway through leaves the claim ``released``:
+it holds nothing but keeps the progress until the task closes. A claim with no
+progress is simply cleared.
+
 Pure rules: the bus clients feed a ``ClaimBook`` with what they hear.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Claim", "ClaimBook", "claim_from_payload"]
+__all__ = ["Claim", "ClaimBook", "LineKey", "Progress", "claim_from_payload", "progress_of"]
+
+LineKey = tuple[str, str, str]  # (order_id, sku, location)
+# Units picked or reported short per order line and bin, sorted by key.
+Progress = tuple[tuple[LineKey, int], ...]
+
+
+def progress_of(units: Mapping[LineKey, int]) -> Progress:
+    """A claim's progress from units per (order, sku, bin); keys with none are left out."""
+    return tuple(sorted((key, qty) for key, qty in units.items() if qty > 0))
 
 
 @dataclass(frozen=True)
 class Claim:
     """One device's claim on one task: ``at`` is when it was made (ISO 8601 text);
-    ``done`` once the device's picker finished the task."""
+    ``done`` once the device's picker finished the task; ``released`` when the picker
+    left it unfinished (it holds nothing then); ``progress`` the units done so far."""
 
     task_id: str
     device: str
     operator: str
     at: str
     done: bool = False
+    released: bool = False
+    progress: Progress = ()
 
     def body(self) -> dict[str, Any]:
         """The claim's message body (the bus adds its envelope)."""
@@ -48,7 +68,18 @@ class Claim:
         }
         if self.done:
             body["done"] = True
+        if self.released:
+            body["released"] = True
+        if self.progress:
+            body["progress"] = [
+                {"order_id": o, "sku": s, "location": loc, "qty": qty}
+                for (o, s, loc), qty in self.progress
+            ]
         return body
+
+    def units(self) -> dict[LineKey, int]:
+        """The progress as units per (order, sku, bin)."""
+        return dict(self.progress)
 
     def sort_key(self) -> tuple[str, str]:
         return (self.at, self.device)
@@ -67,7 +98,28 @@ def claim_from_payload(task_id: str, device: str, payload: Any) -> Claim | None:
         return None
     operator = payload.get("operator")
     operator = operator if isinstance(operator, str) else ""
-    return Claim(task_id, device, operator, at, payload.get("done") is True)
+    done, released = payload.get("done") is True, payload.get("released") is True
+    return Claim(task_id, device, operator, at, done, released, _progress(payload))
+
+
+def _progress(payload: Mapping[str, Any]) -> Progress:
+    """The ``progress`` entries of a claim that are well formed (text ids, a whole
+    positive quantity); the others are left out (they count nothing)."""
+    entries = payload.get("progress")
+    if not isinstance(entries, list):
+        return ()
+    units: dict[LineKey, int] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        order_id, sku, location = entry.get("order_id"), entry.get("sku"), entry.get("location")
+        qty = entry.get("qty")
+        if not (isinstance(order_id, str) and isinstance(sku, str) and isinstance(location, str)):
+            continue
+        if order_id and sku and location and type(qty) is int and qty > 0:
+            key = (order_id, sku, location)
+            units[key] = units.get(key, 0) + qty
+    return progress_of(units)
 
 
 class ClaimBook:
@@ -106,14 +158,25 @@ class ClaimBook:
 
     def holding(self, task_id: str) -> Claim | None:
         """The claim that holds ``task_id``: the earliest of those that are done or of a
-        device not offline."""
+        device not offline, released ones left out."""
         with self._lock:
             live = [
                 c
                 for d, c in self._claims.get(task_id, {}).items()
-                if c.done or d not in self._offline
+                if not c.released and (c.done or d not in self._offline)
             ]
         return min(live, key=Claim.sort_key) if live else None
+
+    def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
+        """Units the other devices' claims on ``task_id`` say they picked or reported
+        short, per (order, sku, bin), held claims or not."""
+        units: dict[LineKey, int] = {}
+        for claim in self.claimants(task_id):
+            if claim.device == self.device_id:
+                continue
+            for key, qty in claim.progress:
+                units[key] = units.get(key, 0) + qty
+        return units
 
     def claimants(self, task_id: str) -> list[Claim]:
         """Every claim heard on ``task_id``, offline devices' too, earliest first."""

@@ -6,12 +6,12 @@ test proves here is what the floor does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from devices.barcodes import DEFAULT_PREFIXES, Prefixes, Scan, ScanKind, decode
-from domain.claims import Claim
+from domain.claims import Claim, LineKey
 from handheld_app.presenters.feedback import Feedback, FeedbackPort, SilentFeedback
 from handheld_app.presenters.pick import PickFlow, PickView, ShortReason, Step
 from handheld_app.presenters.progress import TaskProgress
@@ -28,14 +28,27 @@ class ClaimPort(Protocol):
     def holder(self, task_id: str) -> Claim | None:
         """Another handheld's claim that holds ``task_id``, else None."""
 
-    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
-        """Say this handheld works on ``task_id`` (``done``: finished it)."""
+    def claim(
+        self,
+        task_id: str,
+        operator: str,
+        done: bool = False,
+        progress: Mapping[LineKey, int] | None = None,
+    ) -> None:
+        """Say this handheld works on ``task_id`` (``done``: finished it), with the
+        units done so far (``progress``; None: unchanged)."""
 
     def release(self, task_id: str) -> None:
-        """This handheld no longer works on ``task_id``."""
+        """This handheld leaves ``task_id`` unfinished (its progress stays known)."""
+
+    def clear(self, task_id: str) -> None:
+        """This handheld's claim on ``task_id`` is gone (the task is closed)."""
 
     def own_tasks(self) -> list[str]:
         """Tasks this handheld has a claim on."""
+
+    def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
+        """Units other handhelds' claims on ``task_id`` say they picked or shorted."""
 
 
 # How long a claim outlives its task's close (see ``tidy_claims``).
@@ -77,7 +90,10 @@ class PickerSession:
         self.claims = claims  # None: no floor bus (no claims heard or made)
         self._closed_seen: dict[str, datetime] = {}  # own claimed tasks seen closed, since
         self.progress = TaskProgress(
-            store.outbox_history(), orders=store.order, statuses=store.order_statuses
+            store.outbox_history(),
+            orders=store.order,
+            statuses=store.order_statuses,
+            elsewhere=claims.done_elsewhere if claims is not None else None,
         )
         held = claims.holder if claims is not None else None
         self.tasks = TaskListPresenter(store, self.progress, clock, held=held)
@@ -99,12 +115,12 @@ class PickerSession:
             task = self.tasks.find(task_id)
             if task is None:
                 return self._ring(Feedback.refuse("no_task", f"Task {task_id} is not open"))
+            holder = self.claims.holder(task_id) if self.claims is not None else None
+            if holder is not None:
+                return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
             if self.progress.finished(task):
                 return self._ring(Feedback.refuse("task_done", f"Task {task_id} is done"))
             if not self.tasks.free(task):
-                holder = self.claims.holder(task_id) if self.claims is not None else None
-                if holder is not None:
-                    return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
                 why = f"Task {task_id} was picked on another handheld: choose another"
                 return self._ring(Feedback.refuse("task_taken", why))
         if self.flow is None or self.flow.task_id != str(task["id"]):
@@ -161,7 +177,8 @@ class PickerSession:
         closes it; a cancelled or taken one is freed."""
         if self.flow is not None and self.claims is not None:
             if finished:
-                self.claims.claim(self.flow.task_id, self.operator, done=True)
+                units = self.progress.units(self.flow.task_id)
+                self.claims.claim(self.flow.task_id, self.operator, done=True, progress=units)
             else:
                 self.claims.release(self.flow.task_id)
         self.flow = None
@@ -182,7 +199,7 @@ class PickerSession:
                 self._closed_seen.pop(task_id, None)
                 continue
             if now - self._closed_seen.setdefault(task_id, now) >= CLAIM_GRACE:
-                self.claims.release(task_id)
+                self.claims.clear(task_id)
                 self._closed_seen.pop(task_id, None)
                 cleared += 1
         return cleared
@@ -280,6 +297,11 @@ class PickerSession:
     def _after_flow(self, feedback: Feedback) -> Feedback:
         if self.flow is not None and self.progress.finished(self.flow.task):
             self._leave_task(finished=True)
+        elif self.flow is not None and self.claims is not None:
+            # The claim says how far this picker got (sent only when that changed): a
+            # picker who takes the task over is sent for the rest only.
+            task_id = self.flow.task_id
+            self.claims.claim(task_id, self.operator, progress=self.progress.units(task_id))
         return self._ring(feedback)
 
     def _ring(self, feedback: Feedback) -> Feedback:

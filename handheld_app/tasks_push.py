@@ -25,7 +25,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from domain.claims import Claim, ClaimBook, claim_from_payload
+from domain.claims import Claim, ClaimBook, LineKey, claim_from_payload, progress_of
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,7 @@ class TaskPush:
             self._operator = operator if available else ""
         if not available:
             for task_id in self.claims.own_tasks():  # signed out: unfinished tasks are free
-                claim = self.claims.own(task_id)
-                if claim is not None and not claim.done:
-                    self.release(task_id)
+                self.release(task_id)
         if self.connected:
             self._publish_state()
 
@@ -169,15 +168,29 @@ class TaskPush:
         """Another handheld's claim that holds ``task_id``, else None."""
         return self.claims.holder(task_id)
 
-    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
-        """Say this handheld's picker works on ``task_id``, or (``done``) finished it
+    def claim(
+        self,
+        task_id: str,
+        operator: str,
+        done: bool = False,
+        progress: Mapping[LineKey, int] | None = None,
+    ) -> None:
+        """Say this handheld's picker works on ``task_id``, or (``done``) finished it,
+        with the units done so far (``progress``; None keeps what the claim said)
         (retained, QoS 1; paho keeps it until the broker is reachable). A claim keeps the
-        time it was first made: that time decides who holds the task."""
+        time it was first made: that time decides who holds the task. One released
+        before is made anew, at the current time."""
         before = self.claims.own(task_id)
-        if before is not None and before.done == done:
-            return
-        at = before.at if before is not None else datetime.now(UTC).isoformat()
-        claim = Claim(task_id, self.device_id, operator, at, done)
+        units = progress_of(progress) if progress is not None else None
+        if before is not None and not before.released:
+            if before.done == done and units in (None, before.progress):
+                return
+            at = before.at
+        else:
+            at = datetime.now(UTC).isoformat()
+        if units is None:
+            units = before.progress if before is not None else ()
+        claim = Claim(task_id, self.device_id, operator, at, done, progress=units)
         if self._publish_claim(claim):
             self.claims.heard(task_id, self.device_id, claim)
 
@@ -206,6 +219,20 @@ class TaskPush:
         return self.claims.own_tasks()
 
     def release(self, task_id: str) -> None:
+        """This handheld's picker leaves ``task_id`` unfinished: a claim with progress
+        stays, ``released`` (it holds nothing, and the next picker is sent for the rest
+        only); one without is cleared. A finished task's claim is not touched."""
+        claim = self.claims.own(task_id)
+        if claim is None or claim.done or claim.released:
+            return
+        if not claim.progress:
+            self.clear(task_id)
+            return
+        released = replace(claim, released=True)
+        if self._publish_claim(released):
+            self.claims.heard(task_id, self.device_id, released)
+
+    def clear(self, task_id: str) -> None:
         """Clear this handheld's claim on ``task_id`` (an empty retained message)."""
         if self.claims.own(task_id) is None:
             return
@@ -215,6 +242,11 @@ class TaskPush:
         except ValueError:
             return
         self.client.publish(topic, b"", qos=1, retain=True)
+
+    def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
+        """Units the other handhelds' claims on ``task_id`` say they picked or reported
+        short."""
+        return self.claims.done_elsewhere(task_id)
 
     def announce_tote(self, order_id: str, tote: str) -> None:
         """Tell the floor that ``order_id`` is in ``tote`` now (``order/{id}/event``):
@@ -294,7 +326,7 @@ class TaskPush:
             return
         with self._lock:
             available = self._available
-        if not available and not claim.done:
+        if not available and not claim.done and not claim.released:
             # Our own claim on an unfinished task from an earlier run, kept by the broker:
             # nobody here is picking it. (A finished one stays until the task closes.)
             self.release(task_id)

@@ -11,8 +11,10 @@ bin for the units still to pick, as long as the order is not in its tote yet: th
 picker takes them on the same walk, into the same tote.
 
 No line asks for more than its order still misses in the replica (ordered less picked
-and short, by any handheld): a task taken over from a handheld that went off the air
-sends the next picker for the units whose picks central has not seen, not for the lot.
+and short, by any handheld), nor for units another handheld's claim on the task says
+its picker picked or reported short (``elsewhere``, heard on the floor bus): a task
+taken over from a handheld that went off the air, or whose picker signed out halfway,
+sends the next picker for the rest, whether or not central has seen the first picks.
 
 A top-up task (central's, for units still reserved for an order whose tote has left the
 picker) sends no one for units the order no longer holds in that bin: when the first
@@ -26,8 +28,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from domain.claims import LineKey
+
 Row = dict[str, Any]
-LineKey = tuple[str, str, str]  # (order_id, sku, location)
 # Order statuses before the first pick: nothing is picked or short yet.
 _NOT_STARTED = frozenset({"received", "allocated"})
 
@@ -62,6 +65,7 @@ class TaskProgress:
         ops: Iterable[OpRecord] = (),
         orders: Callable[[str], Row | None] | None = None,
         statuses: Callable[[list[str]], Mapping[str, str]] | None = None,
+        elsewhere: Callable[[str], Mapping[LineKey, int]] | None = None,
     ) -> None:
         self._done: dict[str, dict[LineKey, int]] = {}
         self._shorted: dict[str, set[tuple[str, str]]] = {}  # task -> (order, sku)
@@ -70,6 +74,8 @@ class TaskProgress:
         # The replica's order statuses, read without the documents: an order nobody has
         # picked from yet (received, allocated) is not looked up for what it misses.
         self._statuses = statuses
+        # Units other handhelds did on a task, by their claims (see the module docstring).
+        self._elsewhere = elsewhere
         for op in ops:
             self.note(op.kind, op.data)
 
@@ -90,8 +96,13 @@ class TaskProgress:
 
     def lines(self, task: Row, statuses: Mapping[str, str] | None = None) -> list[LineState]:
         """The task's lines in route order with what is left of each."""
-        # Units done for a (order, sku, bin) fill that key's lines in route order.
-        budget = dict(self._done.get(str(task.get("id")), {}))
+        # Units done for a (order, sku, bin), here or on another handheld, fill that
+        # key's lines in route order.
+        task_id = str(task.get("id"))
+        budget = dict(self._done.get(task_id, {}))
+        if self._elsewhere is not None:
+            for key, qty in self._elsewhere(task_id).items():
+                budget[key] = budget.get(key, 0) + qty
         topup = task.get("kind") == "topup"
         held = self._held(task) if topup else None
         missing = None if topup else self._missing(task, statuses)
@@ -182,6 +193,10 @@ class TaskProgress:
                     extra.append(LineState(index, order_id, sku, where, qty, qty))
                     todo -= qty
         return extra
+
+    def units(self, task_id: str) -> dict[LineKey, int]:
+        """Units this device picked or reported short on the task, per (order, sku, bin)."""
+        return dict(self._done.get(str(task_id), {}))
 
     def started(self, task_id: str) -> bool:
         """Whether this device picked, shorted or filled a tote for the task yet."""

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.claims import Claim, ClaimBook, claim_from_payload
+from domain.claims import Claim, ClaimBook, claim_from_payload, progress_of
 
 EARLY = "2026-11-25T10:00:00.100000+00:00"
 LATE = "2026-11-25T10:00:00.200000+00:00"
@@ -72,6 +72,62 @@ def test_payloads_that_are_not_claims_hold_nothing() -> None:
     for bad in (None, {}, [], {"task_id": "U", "at": EARLY}, {"device": "hh-9", "at": EARLY}):
         assert claim_from_payload("T", "hh-1", bad) is None
     assert claim_from_payload("T", "hh-1", {"task_id": "T", "operator": "anna"}) is None
+
+
+def test_a_claim_carries_its_pickers_progress_and_a_released_one_holds_nothing() -> None:
+    units = {("O-1", "SKU-BAG", "A01-01-1"): 2, ("O-2", "SKU-PEN", "B02-05-2"): 1}
+    claim = Claim("T", "hh-1", "anna", EARLY, progress=progress_of(units))
+    body = {**claim.body(), "at": EARLY}
+    assert body["progress"][0] == {
+        "order_id": "O-1",
+        "sku": "SKU-BAG",
+        "location": "A01-01-1",
+        "qty": 2,
+    }
+    assert claim_from_payload("T", "hh-1", body) == claim and claim.units() == units
+    book = ClaimBook("hh-2")
+    book.heard("T", "hh-1", claim)
+    assert book.holder("T") == claim
+    released = Claim("T", "hh-1", "anna", EARLY, released=True, progress=claim.progress)
+    assert claim_from_payload("T", "hh-1", {**released.body(), "at": EARLY}) == released
+    book.heard("T", "hh-1", released)
+    assert book.holding("T") is None and book.claimants("T") == [released]
+    # Another picker's units count for this device; its own do not.
+    book.heard(
+        "T",
+        "hh-3",
+        Claim("T", "hh-3", "cem", LATE, progress=progress_of({("O-1", "SKU-BAG", "A01-01-1"): 1})),
+    )
+    book.heard(
+        "T",
+        "hh-2",
+        Claim("T", "hh-2", "ben", LATE, progress=progress_of({("O-2", "SKU-PEN", "B02-05-2"): 1})),
+    )
+    assert book.done_elsewhere("T") == {
+        ("O-1", "SKU-BAG", "A01-01-1"): 3,
+        ("O-2", "SKU-PEN", "B02-05-2"): 1,
+    }
+    assert book.done_elsewhere("other") == {}
+
+
+def test_progress_entries_that_are_not_units_count_nothing() -> None:
+    good = {"order_id": "O-1", "sku": "S", "location": "A", "qty": 2}
+    entries = [
+        good,
+        {**good, "qty": 0},
+        {**good, "qty": -1},
+        {**good, "qty": 1.5},
+        {**good, "qty": True},
+        {**good, "sku": ""},
+        {**good, "location": 7},
+        {"order_id": "O-1"},
+        "O-1",
+        {**good, "qty": 3},  # the same bin twice: the units add up
+    ]
+    claim = claim_from_payload("T", "hh-1", {"at": EARLY, "progress": entries})
+    assert claim is not None and claim.units() == {("O-1", "S", "A"): 5}
+    claim = claim_from_payload("T", "hh-1", {"at": EARLY, "progress": {"O-1": 2}})
+    assert claim is not None and claim.progress == ()
 
 
 claims = st.lists(

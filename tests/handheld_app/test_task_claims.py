@@ -4,12 +4,12 @@ each of them. No central server: the claims go over the floor bus only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from domain.claims import Claim, ClaimBook
+from domain.claims import Claim, ClaimBook, LineKey, progress_of
 from handheld_app.presenters import PickView, TaskListView
 from handheld_app.session import PickerSession
 from handheld_app.tasks_push import TaskPush
@@ -175,16 +175,31 @@ class BookPort:
     def holder(self, task_id: str) -> Claim | None:
         return self.book.holder(task_id)
 
-    def claim(self, task_id: str, operator: str, done: bool = False) -> None:
-        claim = Claim(task_id, self.device, operator, self.at, done)
-        self.book.heard(task_id, self.device, claim)
+    def claim(
+        self,
+        task_id: str,
+        operator: str,
+        done: bool = False,
+        progress: Mapping[LineKey, int] | None = None,
+    ) -> None:
+        before = self.book.own(task_id)
+        units = progress_of(progress) if progress is not None else ()
+        claim = Claim(task_id, self.device, operator, self.at, done, progress=units)
+        if before is None or (before.done, before.progress) != (done, units):
+            self.book.heard(task_id, self.device, claim)
 
     def release(self, task_id: str) -> None:
         self.book.heard(task_id, self.device, None)
         self.released.append(task_id)
 
+    def clear(self, task_id: str) -> None:
+        self.book.heard(task_id, self.device, None)
+
     def own_tasks(self) -> list[str]:
         return self.book.own_tasks()
+
+    def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
+        return self.book.done_elsewhere(task_id)
 
 
 def test_the_later_of_two_pickers_leaves_the_task_before_picking(
@@ -271,3 +286,76 @@ def test_a_task_taken_over_sends_the_next_picker_for_the_missing_units_only(
     assert ben.scan(GTIN_PEN).code == "picked"
     assert ben.scan("TOTE-0050").code == "task_done"
     assert [op.kind for op in store.outbox_history()] == ["pick.confirmed", "tote.assigned"]
+
+
+def _bag_picked(anna: PickerSession) -> None:
+    """Anna opens the hot pick and picks its two bags (the pen is left)."""
+    assert anna.start(HOT).ok
+    assert anna.scan("LOC-A01-01-1").ok
+    assert anna.scan(gs1(GTIN_BAG)).ok
+    assert anna.enter_qty(2).code == "picked"
+
+
+def _pen_only(ben: PickerSession, store: LocalStore, tote: str) -> None:
+    """Ben takes the hot pick over: he is sent for the pen only, and done with it."""
+    assert ben.start(HOT).ok
+    view = ben.current_view()
+    assert isinstance(view, PickView)
+    assert (view.location, view.sku, view.left) == ("B02-05-2", "SKU-PEN", 1)
+    assert ben.scan("LOC-B02-05-2").ok
+    assert ben.scan(GTIN_PEN).code == "picked"
+    assert ben.scan(tote).code == "task_done"
+    assert [op.kind for op in store.outbox_history()] == ["pick.confirmed", "tote.assigned"]
+
+
+def test_a_task_taken_over_while_central_is_away_sends_the_next_picker_for_the_rest(
+    floor,
+) -> None:
+    """Anna's handheld drops off the air after two bags; her picks are in her outbox
+    only (no central here), but her claim said how far she got."""
+    (h1, h2), (anna, ben), (_s1, store2) = floor
+    _bag_picked(anna)
+    bags = {("O-HOT", "SKU-BAG", "A01-01-1"): 2}
+    wait_until(lambda: h2.done_elsewhere(HOT) == bags, what="Anna's progress heard")
+    # Off the air: the connection drops without a goodbye, so the broker sends her will.
+    h1.client.loop_stop()
+    h1.client.socket().close()  # type: ignore[union-attr]
+    wait_until(lambda: h2.holder(HOT) is None, timeout=20, what="handheld-1 seen offline")
+    assert HOT in _open(ben)
+    _pen_only(ben, store2, "TOTE-0050")
+    wait_until(lambda: (h2.claims.own(HOT) or Claim("", "", "", "")).done, what="Ben's done")
+
+
+def test_a_picker_who_signs_out_halfway_leaves_the_rest_to_the_next(
+    floor,
+    floor_broker: FloorBroker,  # noqa: F811
+) -> None:
+    (h1, h2), (anna, ben), (store1, store2) = floor
+    _bag_picked(anna)
+    h1.set_available(False)  # Anna signs out: her claim stays, released, with the bags
+    wait_until(lambda: [c.released for c in h2.claims.claimants(HOT)] == [True], what="released")
+    assert h2.holder(HOT) is None and HOT in _open(ben)
+    newcomer = handheld_on_bus(floor_broker, "handheld-3")  # retained for later handhelds too
+    try:
+        wait_until(lambda: newcomer.done_elsewhere(HOT) != {}, what="the progress, retained")
+        assert newcomer.done_elsewhere(HOT) == {("O-HOT", "SKU-BAG", "A01-01-1"): 2}
+    finally:
+        newcomer.stop()
+    _pen_only(ben, store2, "TOTE-0051")
+    # Anna signs in again: her released claim does not take the task back from Ben.
+    h1.set_available(True, "OP-anna")
+    wait_until(lambda: (h1.holder(HOT) or Claim("", "", "", "")).done, what="Ben's done claim")
+    refused = anna.start(HOT)
+    assert refused.message == f"Task {HOT} was picked by OP-ben on handheld-2: choose another"
+    # Central closes the task; ten minutes later her handheld clears her claim.
+    closed = {**(store1.get("task", HOT) or {}), "status": "done"}
+    store1.apply_changes([{"entity": "task", "id": HOT, "data": closed}], cursor=99, epoch="e1")
+    assert anna.tidy_claims() == 0
+    clock = anna.clock
+    assert isinstance(clock, Clock)
+    clock.advance(10 * 60)
+    assert anna.tidy_claims() == 1
+    wait_until(
+        lambda: [c.device for c in h2.claims.claimants(HOT)] == ["handheld-2"],
+        what="Anna's released claim cleared",
+    )
