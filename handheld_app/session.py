@@ -25,6 +25,8 @@ View = PickView | TaskListView | StockView
 class ClaimPort(Protocol):
     """The floor bus's task claims (``TaskPush``; see ``domain.claims``)."""
 
+    device_id: str  # this handheld
+
     def holder(self, task_id: str) -> Claim | None:
         """Another handheld's claim that holds ``task_id``, else None."""
 
@@ -49,6 +51,9 @@ class ClaimPort(Protocol):
 
     def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
         """Units other handhelds' claims on ``task_id`` say they picked or shorted."""
+
+    def claimants(self, task_id: str) -> list[Claim]:
+        """Every claim heard on ``task_id`` (this handheld's too), earliest first."""
 
 
 # How long a claim outlives its task's close (see ``tidy_claims``).
@@ -132,7 +137,23 @@ class PickerSession:
         self.mode = "pick"
         self.tasks.dismiss_banner()
         view = self.flow.view()
-        return self._ring(Feedback.good(f"Task {task['id']}: {view.prompt}", "started"))
+        message = f"Task {task['id']}: {view.prompt}{self._taken_over(self.flow.task_id)}"
+        return self._ring(Feedback.good(message, "started"))
+
+    def _taken_over(self, task_id: str) -> str:
+        """For a task another handheld started: who did how many units (they are not
+        asked for again; the picker's tote goes to packing too)."""
+        if self.claims is None:
+            return ""
+        parts = []
+        for claim in self.claims.claimants(task_id):
+            units = sum(qty for _key, qty in claim.progress)
+            if claim.device != self.claims.device_id and units and not claim.done:
+                who = f"{claim.operator} on {claim.device}" if claim.operator else claim.device
+                parts.append(f"{units} {'unit' if units == 1 else 'units'} by {who}")
+        if not parts:
+            return ""
+        return f" (taken over: {', '.join(parts)} done before, in their tote)"
 
     def back_to_tasks(self) -> None:
         """Leave the pick or stock screen; a started task keeps its progress."""

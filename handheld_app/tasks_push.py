@@ -243,6 +243,10 @@ class TaskPush:
             return
         self.client.publish(topic, b"", qos=1, retain=True)
 
+    def claimants(self, task_id: str) -> list[Claim]:
+        """Every claim heard on ``task_id`` (this handheld's too), earliest first."""
+        return self.claims.claimants(task_id)
+
     def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
         """Units the other handhelds' claims on ``task_id`` say they picked or reported
         short."""

@@ -168,7 +168,7 @@ class BookPort:
 
     def __init__(self, device: str, at: str) -> None:
         self.book = ClaimBook(device)
-        self.device = device
+        self.device = self.device_id = device
         self.at = at
         self.released: list[str] = []
 
@@ -200,6 +200,9 @@ class BookPort:
 
     def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
         return self.book.done_elsewhere(task_id)
+
+    def claimants(self, task_id: str) -> list[Claim]:
+        return self.book.claimants(task_id)
 
 
 def test_the_later_of_two_pickers_leaves_the_task_before_picking(
@@ -298,7 +301,11 @@ def _bag_picked(anna: PickerSession) -> None:
 
 def _pen_only(ben: PickerSession, store: LocalStore, tote: str) -> None:
     """Ben takes the hot pick over: he is sent for the pen only, and done with it."""
-    assert ben.start(HOT).ok
+    started = ben.start(HOT)
+    assert started.ok
+    assert started.message.endswith(
+        "(taken over: 2 units by OP-anna on handheld-1 done before, in their tote)"
+    )
     view = ben.current_view()
     assert isinstance(view, PickView)
     assert (view.location, view.sku, view.left) == ("B02-05-2", "SKU-PEN", 1)
