@@ -23,6 +23,11 @@ signs out (or whose task is cancelled) halfway through leaves the claim ``releas
 it holds nothing but keeps the progress until the task closes. A claim with no
 progress is simply cleared.
 
+A handheld that comes back on the air may find its unfinished task taken over: a later
+claim of another handheld on the bus, with units picked (or done). It then leaves the
+task to that picker (``taken_over``); its own units are in its picker's tote, and the
+other handheld was not sent for them.
+
 Pure rules: the bus clients feed a ``ClaimBook`` with what they hear.
 """
 
@@ -166,6 +171,26 @@ class ClaimBook:
                 if not c.released and (c.done or d not in self._offline)
             ]
         return min(live, key=Claim.sort_key) if live else None
+
+    def taken_over(self, task_id: str) -> Claim | None:
+        """The claim of another device that took ``task_id`` over from this one: made
+        after this device's own unfinished claim, not released, with units picked or
+        done, by a device not offline. None when there is no such claim."""
+        with self._lock:
+            claims = dict(self._claims.get(task_id, {}))
+            offline = set(self._offline)
+        mine = claims.pop(self.device_id, None)
+        if mine is None or mine.done or mine.released:
+            return None
+        takers = [
+            c
+            for d, c in claims.items()
+            if not c.released
+            and (c.progress or c.done)
+            and (c.done or d not in offline)
+            and c.sort_key() > mine.sort_key()
+        ]
+        return min(takers, key=Claim.sort_key) if takers else None
 
     def done_elsewhere(self, task_id: str) -> dict[LineKey, int]:
         """Units the other devices' claims on ``task_id`` say they picked or reported

@@ -55,6 +55,9 @@ class ClaimPort(Protocol):
     def claimants(self, task_id: str) -> list[Claim]:
         """Every claim heard on ``task_id`` (this handheld's too), earliest first."""
 
+    def taken_over(self, task_id: str) -> Claim | None:
+        """Another handheld's claim that took ``task_id`` over from this one."""
+
 
 # How long a claim outlives its task's close (see ``tidy_claims``).
 CLAIM_GRACE = timedelta(minutes=10)
@@ -150,7 +153,7 @@ class PickerSession:
             units = sum(qty for _key, qty in claim.progress)
             if claim.device != self.claims.device_id and units and not claim.done:
                 who = f"{claim.operator} on {claim.device}" if claim.operator else claim.device
-                parts.append(f"{units} {'unit' if units == 1 else 'units'} by {who}")
+                parts.append(f"{_units(units)} by {who}")
         if not parts:
             return ""
         return f" (taken over: {', '.join(parts)} done before, in their tote)"
@@ -184,6 +187,18 @@ class PickerSession:
         if holder is not None and not self.progress.started(task_id):
             self._leave_task()
             return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
+        taker = self.claims.taken_over(task_id) if self.claims is not None else None
+        if taker is not None:
+            # Another picker took the task over while this handheld was off the air and
+            # was sent for the rest only: the units picked here go to packing as they are.
+            units = sum(self.progress.units(task_id).values())
+            self._leave_task()
+            who = f"{taker.operator} on {taker.device}" if taker.operator else taker.device
+            why = f"Task {task_id} was taken over by {who}"
+            if units:
+                orders = ", ".join(sorted({key[0] for key in self.progress.units(task_id)}))
+                why += f": take the {_units(units)} picked here to packing (order {orders})"
+            return self._ring(Feedback.refuse("task_taken", why))
         fresh = self.store.get("task", task_id)
         if fresh is not None and fresh.get("status") != "cancelled":
             self.flow.task = fresh  # central may re-route the lines
@@ -332,6 +347,10 @@ class PickerSession:
         else:
             self.feedback_port.on_error()
         return feedback
+
+
+def _units(count: int) -> str:
+    return f"{count} unit" if count == 1 else f"{count} units"
 
 
 def _taken(task_id: str, holder: Claim) -> str:

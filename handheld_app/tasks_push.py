@@ -243,6 +243,11 @@ class TaskPush:
             return
         self.client.publish(topic, b"", qos=1, retain=True)
 
+    def taken_over(self, task_id: str) -> Claim | None:
+        """Another handheld's claim that took ``task_id`` over from this one (see
+        ``ClaimBook.taken_over``)."""
+        return self.claims.taken_over(task_id)
+
     def claimants(self, task_id: str) -> list[Claim]:
         """Every claim heard on ``task_id`` (this handheld's too), earliest first."""
         return self.claims.claimants(task_id)
@@ -305,7 +310,7 @@ class TaskPush:
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         levels = msg.topic.split("/")
         if len(levels) == 6 and levels[3] == "claim":
-            self._on_claim(levels[4], levels[5], msg.payload)
+            self._on_claim(levels[4], levels[5], msg.payload, bool(msg.retain))
             return
         if len(levels) == 6 and levels[3] == "dev" and levels[5] == "state":
             if levels[4] != self.device_id:
@@ -323,16 +328,24 @@ class TaskPush:
         except Exception:  # a UI bug must not kill the network thread
             log.exception("task push: handler failed")
 
-    def _on_claim(self, task_id: str, device: str, payload: bytes | bytearray) -> None:
+    def _on_claim(
+        self, task_id: str, device: str, payload: bytes | bytearray, retained: bool
+    ) -> None:
         claim = claim_from_payload(task_id, device, _json_object(payload))
-        self.claims.heard(task_id, device, claim)
         if device != self.device_id or claim is None:
+            self.claims.heard(task_id, device, claim)
             return
+        # This handheld's own claim. What it claimed in this run is known here already:
+        # an echo of a claim it sent, or a copy queued in its session while it was away,
+        # is older news and must not undo a later claim (a task finished since).
+        if not retained or self.claims.own(task_id) is not None:
+            return
+        self.claims.heard(task_id, device, claim)  # kept by the broker from an earlier run
         with self._lock:
             available = self._available
         if not available and not claim.done and not claim.released:
-            # Our own claim on an unfinished task from an earlier run, kept by the broker:
-            # nobody here is picking it. (A finished one stays until the task closes.)
+            # An unfinished task from an earlier run: nobody here is picking it. (A
+            # finished one stays until the task closes.)
             self.release(task_id)
 
 

@@ -110,6 +110,37 @@ def test_a_claim_carries_its_pickers_progress_and_a_released_one_holds_nothing()
     assert book.done_elsewhere("other") == {}
 
 
+def test_a_later_claim_with_units_picked_took_the_task_over() -> None:
+    book = ClaimBook("hh-1")
+    mine = Claim("T", "hh-1", "anna", EARLY, progress=progress_of({("O", "S", "A"): 2}))
+    book.heard("T", "hh-1", mine)
+    assert book.taken_over("T") is None
+    later = Claim("T", "hh-2", "ben", LATE)
+    book.heard("T", "hh-2", later)
+    assert book.taken_over("T") is None  # opened it, picked nothing: the race rule applies
+    picked = Claim("T", "hh-2", "ben", LATE, progress=progress_of({("O", "P", "B"): 1}))
+    book.heard("T", "hh-2", picked)
+    assert book.taken_over("T") == picked
+    book.device_state("hh-2", False)
+    assert book.taken_over("T") is None  # off the air and not done: nobody is on it
+    done = Claim("T", "hh-2", "ben", LATE, done=True, progress=picked.progress)
+    book.heard("T", "hh-2", done)
+    assert book.taken_over("T") == done
+    book.heard(
+        "T", "hh-2", Claim("T", "hh-2", "ben", LATE, released=True, progress=picked.progress)
+    )
+    assert book.taken_over("T") is None
+    # A claim made before this device's is the race, not a take-over.
+    book.heard("T", "hh-0", Claim("T", "hh-0", "cem", "2026-11-25T09:00:00+00:00", done=True))
+    assert book.taken_over("T") is None
+    # This device finished or gave up the task: nothing is taken from it.
+    book.heard("T", "hh-3", Claim("T", "hh-3", "dan", LATE, progress=picked.progress))
+    assert book.taken_over("T") is not None
+    book.heard("T", "hh-1", Claim("T", "hh-1", "anna", EARLY, released=True))
+    assert book.taken_over("T") is None
+    assert book.taken_over("other") is None
+
+
 def test_progress_entries_that_are_not_units_count_nothing() -> None:
     good = {"order_id": "O-1", "sku": "S", "location": "A", "qty": 2}
     entries = [

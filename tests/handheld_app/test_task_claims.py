@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from domain.claims import Claim, ClaimBook, LineKey, progress_of
 from handheld_app.presenters import PickView, TaskListView
 from handheld_app.session import PickerSession
-from handheld_app.tasks_push import TaskPush
+from handheld_app.tasks_push import TaskPush, claim_topic
 from sync.store import LocalStore
 from tests.edge.conftest import FloorBroker, floor_broker, handheld_on_bus  # noqa: F401
 from tests.handheld_app.floor import GTIN_BAG, GTIN_PEN, Clock, gs1, seeded_store
@@ -204,6 +205,9 @@ class BookPort:
     def claimants(self, task_id: str) -> list[Claim]:
         return self.book.claimants(task_id)
 
+    def taken_over(self, task_id: str) -> Claim | None:
+        return self.book.taken_over(task_id)
+
 
 def test_the_later_of_two_pickers_leaves_the_task_before_picking(
     store: LocalStore, clock: Clock
@@ -366,3 +370,62 @@ def test_a_picker_who_signs_out_halfway_leaves_the_rest_to_the_next(
         lambda: [c.device for c in h2.claims.claimants(HOT)] == ["handheld-2"],
         what="Anna's released claim cleared",
     )
+
+
+def test_a_handheld_back_on_the_air_leaves_a_task_taken_over_meanwhile(floor) -> None:
+    (h1, h2), (anna, ben), (store1, store2) = floor
+    _bag_picked(anna)
+    wait_until(lambda: h2.done_elsewhere(HOT) != {}, what="Anna's progress heard")
+    h1.client.loop_stop()  # off the air
+    h1.client.socket().close()  # type: ignore[union-attr]
+    wait_until(lambda: h2.holder(HOT) is None, timeout=20, what="handheld-1 seen offline")
+    assert ben.start(HOT).ok
+    assert ben.scan("LOC-B02-05-2").ok
+    assert ben.scan(GTIN_PEN).code == "picked"  # Ben has the pen; the tote is next
+    h1.client.loop_start()  # back on the air: paho reconnects and hears Ben's claim
+    wait_until(lambda: h1.taken_over(HOT) is not None, timeout=20, what="the take-over heard")
+    left = anna.scan("LOC-B02-05-2")
+    assert (left.ok, left.code) == (False, "task_taken")
+    assert left.message == (
+        f"Task {HOT} was taken over by OP-ben on handheld-2: take the 2 units picked here"
+        " to packing (order O-HOT)"
+    )
+    assert anna.flow is None and isinstance(anna.current_view(), TaskListView)
+    assert [op.kind for op in store1.outbox_history()] == ["pick.confirmed"]  # no second pen
+    mine = h1.claims.own(HOT)
+    assert (
+        mine is not None and mine.released and mine.units() == {("O-HOT", "SKU-BAG", "A01-01-1"): 2}
+    )
+    wait_until(lambda: h2.holder(HOT) is None, what="Anna's claim released")
+    assert ben.scan("TOTE-0052").code == "task_done"
+    assert [op.kind for op in store2.outbox_history()] == ["pick.confirmed", "tote.assigned"]
+
+
+def test_an_echo_of_an_older_claim_does_not_undo_a_finished_task(
+    floor,
+    floor_broker: FloorBroker,  # noqa: F811
+) -> None:
+    """A handheld hears its own claims back, and a session resumed after a restart gets
+    the copies it had not taken yet: none may turn a finished task back into an
+    unfinished one, which a signed-out handheld would then give up."""
+    (h1, _h2), (anna, _ben), _ = floor
+    _bag_picked(anna)
+    halfway = h1.claims.own(HOT)
+    assert halfway is not None and not halfway.done and halfway.progress
+    assert anna.scan("LOC-B02-05-2").ok
+    assert anna.scan(GTIN_PEN).code == "picked"
+    assert anna.scan("TOTE-0042").code == "task_done"
+    h1.set_available(False)
+    echo = mqtt.MQTTMessage(topic=claim_topic(floor_broker.site, HOT, "handheld-1").encode())
+    echo.payload = h1._envelope(halfway.body(), at=halfway.at)  # as sent at the first pick
+    h1._on_message(h1.client, None, echo)  # delivered as paho delivers it (not retained)
+    own = h1.claims.own(HOT)
+    assert own is not None and own.done and not own.released
+    newcomer = handheld_on_bus(floor_broker, "handheld-3")
+    try:
+        wait_until(
+            lambda: [c.done for c in newcomer.claims.claimants(HOT)] == [True],
+            what="the done claim, still retained",
+        )
+    finally:
+        newcomer.stop()
