@@ -25,8 +25,9 @@ progress is simply cleared.
 
 A handheld that comes back on the air may find its unfinished task taken over: a later
 claim of another handheld on the bus, with units picked (or done). It then leaves the
-task to that picker (``taken_over``); its own units are in its picker's tote, and the
-other handheld was not sent for them.
+task to that picker (``taken_over``): its picker drops the units picked so far in a
+tote bound to their order, which goes to packing; the other handheld was not sent for
+them.
 
 Pure rules: the bus clients feed a ``ClaimBook`` with what they hear.
 """

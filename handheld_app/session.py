@@ -188,16 +188,23 @@ class PickerSession:
             self._leave_task()
             return self._ring(Feedback.refuse("task_taken", _taken(task_id, holder)))
         taker = self.claims.taken_over(task_id) if self.claims is not None else None
-        if taker is not None:
+        if taker is not None and not self.flow.handing_over:
             # Another picker took the task over while this handheld was off the air and
-            # was sent for the rest only: the units picked here go to packing as they are.
-            units = sum(self.progress.units(task_id).values())
-            self._leave_task()
+            # was sent for the rest only: the units picked here go into a tote per order
+            # (scanned next), to packing, where the order's totes come together.
             who = f"{taker.operator} on {taker.device}" if taker.operator else taker.device
             why = f"Task {task_id} was taken over by {who}"
-            if units:
-                orders = ", ".join(sorted({key[0] for key in self.progress.units(task_id)}))
-                why += f": take the {_units(units)} picked here to packing (order {orders})"
+            self.flow.handing_over = True
+            if self.flow.step() is not Step.TOTE:
+                self._leave_task()
+                return self._ring(Feedback.refuse("task_taken", why))
+            picked = self.progress.picked(task_id)
+            orders = [o for o in self.flow.task.get("order_ids") or [] if picked.get(str(o))]
+            units = sum(picked.values())
+            why += (
+                f": scan a tote for the {_units(units)} picked here"
+                f" (order {', '.join(str(o) for o in orders)}) and send it to packing"
+            )
             return self._ring(Feedback.refuse("task_taken", why))
         fresh = self.store.get("task", task_id)
         if fresh is not None and fresh.get("status") != "cancelled":
@@ -331,7 +338,10 @@ class PickerSession:
         return self.tasks.view()
 
     def _after_flow(self, feedback: Feedback) -> Feedback:
-        if self.flow is not None and self.progress.finished(self.flow.task):
+        if self.flow is not None and self.flow.handing_over:
+            if self.flow.step() is Step.DONE:
+                self._leave_task()  # handed over: the claim stays, released, with its units
+        elif self.flow is not None and self.progress.finished(self.flow.task):
             self._leave_task(finished=True)
         elif self.flow is not None and self.claims is not None:
             # The claim says how far this picker got (sent only when that changed): a

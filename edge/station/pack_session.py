@@ -195,6 +195,12 @@ class PackSession:
         text = f"order {order_id}: scan {units} item{'' if units == 1 else 's'}{switched}"
         if before:
             text += f"; {before} verified earlier{_where_verified(order, ref)}"
+        elif len(totes := totes_of(order)) > 1:
+            # Picked into more than one tote (a task taken over from another handheld).
+            if ref in totes:
+                text += f"; also in tote {', '.join(t for t in totes if t != ref)}"
+            else:
+                text += f"; in totes {', '.join(totes)}"
         if coming:
             text += f"; {coming} more still to be picked: set this tote aside when done"
         return Step(self._feedback(FeedbackLevel.INFO, text))

@@ -103,6 +103,9 @@ class PickFlow:
         self._item: dict[str, Any] | None = None
         self._alternatives: tuple[str, ...] = ()
         self._last = Feedback.good("")
+        # Another picker took the task over (see ``PickerSession``): nothing more is
+        # picked here; the units picked already go into a tote per order, to packing.
+        self.handing_over = False
 
     @property
     def task_id(self) -> str:
@@ -112,10 +115,18 @@ class PickFlow:
     # --- state ---------------------------------------------------------------------
 
     def current_line(self) -> LineState | None:
-        """The first line in route order with units left, or None when all are done."""
+        """The first line in route order with units left, or None when all are done
+        (or the task is being handed over)."""
+        if self.handing_over:
+            return None
         return next((line for line in self.progress.lines(self.task) if line.left), None)
 
     def _orders_without_tote(self) -> list[str]:
+        if self.handing_over:
+            bound = self.progress.totes(self.task_id)
+            picked = self.progress.picked(self.task_id)
+            orders = [str(o) for o in self.task.get("order_ids") or []]
+            return [o for o in orders if picked.get(o) and o not in bound]
         return self.progress.unbound(self.task)
 
     def step(self) -> Step:
@@ -300,6 +311,11 @@ class PickFlow:
         )
         if refused:
             return refused
+        if self.step() is Step.DONE and self.handing_over:
+            return Feedback.good(
+                f"Drop {tote} on the conveyor: the rest of the task is picked by another handheld",
+                "handed_over",
+            )
         if self.step() is Step.DONE:
             return Feedback.good(f"Task done: drop {tote} on the conveyor", "task_done")
         return Feedback.good(f"{tote} is for order {order_id}", "tote_bound")

@@ -68,6 +68,7 @@ class TaskProgress:
         elsewhere: Callable[[str], Mapping[LineKey, int]] | None = None,
     ) -> None:
         self._done: dict[str, dict[LineKey, int]] = {}
+        self._picked: dict[str, dict[str, int]] = {}  # task -> order -> units picked
         self._shorted: dict[str, set[tuple[str, str]]] = {}  # task -> (order, sku)
         self._dropped: dict[str, dict[str, str]] = {}
         self._orders = orders  # the replica's order documents (for follow-up lines)
@@ -89,6 +90,9 @@ class TaskProgress:
             key = (str(data["order_id"]), str(data["sku"]), str(data["location"]))
             per_task = self._done.setdefault(str(task_id), {})
             per_task[key] = per_task.get(key, 0) + qty
+            if kind == "pick.confirmed":
+                per_order = self._picked.setdefault(str(task_id), {})
+                per_order[key[0]] = per_order.get(key[0], 0) + qty
             if kind == "pick.short":
                 self._shorted.setdefault(str(task_id), set()).add(key[:2])
         elif kind == "tote.assigned":
@@ -197,6 +201,10 @@ class TaskProgress:
     def units(self, task_id: str) -> dict[LineKey, int]:
         """Units this device picked or reported short on the task, per (order, sku, bin)."""
         return dict(self._done.get(str(task_id), {}))
+
+    def picked(self, task_id: str) -> dict[str, int]:
+        """Units this device picked on the task, per order (shorts not counted)."""
+        return dict(self._picked.get(str(task_id), {}))
 
     def started(self, task_id: str) -> bool:
         """Whether this device picked, shorted or filled a tote for the task yet."""

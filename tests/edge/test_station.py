@@ -356,3 +356,20 @@ def test_an_order_without_its_tote_history_still_says_to_bring_the_tote_set_asid
     assert step.feedback.text == (
         "order A1: scan 1 item; 2 verified earlier: bring the tote set aside for this order"
     )
+
+
+def test_an_order_picked_into_two_totes_names_the_other_one() -> None:
+    # A task taken over halfway: the first picker's tote holds the bottles, the second
+    # picker's the rest; every unit is picked.
+    lines = [
+        {"sku": "SKU-1", "qty": 2, "picked": 2, "packed": 0},
+        {"sku": "SKU-2", "qty": 1, "picked": 1, "packed": 0},
+    ]
+    two = order("picked", lines=lines, tote="TOTE-2", totes=["TOTE-1", "TOTE-2"])
+    session = PackSession("pack-1")
+    first = session.open(two, "TOTE-1", SKUS)
+    assert first.feedback.text == "order A1: scan 3 items; also in tote TOTE-2"
+    by_order = session.open(two, "ORD-A1", SKUS)
+    assert by_order.feedback.text == "order A1: scan 3 items; in totes TOTE-1, TOTE-2"
+    one = order("picked", lines=lines, tote="TOTE-2", totes=["TOTE-2"])
+    assert session.open(one, "TOTE-2", SKUS).feedback.text == "order A1: scan 3 items"

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from domain.claims import Claim, ClaimBook, LineKey, progress_of
-from handheld_app.presenters import PickView, TaskListView
+from handheld_app.presenters import PickView, Step, TaskListView
 from handheld_app.session import PickerSession
 from handheld_app.tasks_push import TaskPush, claim_topic
 from sync.store import LocalStore
@@ -372,7 +372,9 @@ def test_a_picker_who_signs_out_halfway_leaves_the_rest_to_the_next(
     )
 
 
-def test_a_handheld_back_on_the_air_leaves_a_task_taken_over_meanwhile(floor) -> None:
+def test_a_handheld_back_on_the_air_hands_over_a_task_taken_over_meanwhile(floor) -> None:
+    """Its picker drops the units picked so far in a tote bound to the order, which
+    goes to packing, where the order's two totes come together."""
     (h1, h2), (anna, ben), (store1, store2) = floor
     _bag_picked(anna)
     wait_until(lambda: h2.done_elsewhere(HOT) != {}, what="Anna's progress heard")
@@ -387,11 +389,18 @@ def test_a_handheld_back_on_the_air_leaves_a_task_taken_over_meanwhile(floor) ->
     left = anna.scan("LOC-B02-05-2")
     assert (left.ok, left.code) == (False, "task_taken")
     assert left.message == (
-        f"Task {HOT} was taken over by OP-ben on handheld-2: take the 2 units picked here"
-        " to packing (order O-HOT)"
+        f"Task {HOT} was taken over by OP-ben on handheld-2: scan a tote for the 2 units"
+        " picked here (order O-HOT) and send it to packing"
     )
+    view = anna.current_view()
+    assert isinstance(view, PickView) and view.step is Step.TOTE and view.order_id == "O-HOT"
+    refused = anna.scan(gs1(GTIN_PEN))
+    assert (refused.ok, refused.code) == (False, "scan_tote")  # nothing more to pick here
+    handed = anna.scan("TOTE-0061")
+    assert (handed.ok, handed.code) == (True, "handed_over")
     assert anna.flow is None and isinstance(anna.current_view(), TaskListView)
-    assert [op.kind for op in store1.outbox_history()] == ["pick.confirmed"]  # no second pen
+    kinds = [op.kind for op in store1.outbox_history()]
+    assert kinds == ["pick.confirmed", "tote.assigned"]  # no second pen
     mine = h1.claims.own(HOT)
     assert (
         mine is not None and mine.released and mine.units() == {("O-HOT", "SKU-BAG", "A01-01-1"): 2}
