@@ -144,8 +144,8 @@ class PickerSession:
         return self._ring(Feedback.good(message, "started"))
 
     def _taken_over(self, task_id: str) -> str:
-        """For a task another handheld started: who did how many units (they are not
-        asked for again; the picker's tote goes to packing too)."""
+        """For a task another handheld started: who did how many units (picked or
+        reported short; they are not asked for again)."""
         if self.claims is None:
             return ""
         parts = []
@@ -156,7 +156,7 @@ class PickerSession:
                 parts.append(f"{_units(units)} by {who}")
         if not parts:
             return ""
-        return f" (taken over: {', '.join(parts)} done before, in their tote)"
+        return f" (taken over: {', '.join(parts)} done before, not asked for again)"
 
     def back_to_tasks(self) -> None:
         """Leave the pick or stock screen; a started task keeps its progress."""
@@ -199,11 +199,11 @@ class PickerSession:
                 self._leave_task()
                 return self._ring(Feedback.refuse("task_taken", why))
             picked = self.progress.picked(task_id)
-            orders = [o for o in self.flow.task.get("order_ids") or [] if picked.get(str(o))]
-            units = sum(picked.values())
+            orders = self.flow.orders_without_tote()
+            units = sum(picked.get(o, 0) for o in orders)
             why += (
                 f": scan a tote for the {_units(units)} picked here"
-                f" (order {', '.join(str(o) for o in orders)}) and send it to packing"
+                f" (order {', '.join(orders)}) and send it to packing"
             )
             return self._ring(Feedback.refuse("task_taken", why))
         fresh = self.store.get("task", task_id)

@@ -332,15 +332,16 @@ class TaskPush:
         self, task_id: str, device: str, payload: bytes | bytearray, retained: bool
     ) -> None:
         claim = claim_from_payload(task_id, device, _json_object(payload))
-        if device != self.device_id or claim is None:
+        if device != self.device_id:
             self.claims.heard(task_id, device, claim)
             return
         # This handheld's own claim. What it claimed in this run is known here already:
         # an echo of a claim it sent, or a copy queued in its session while it was away,
-        # is older news and must not undo a later claim (a task finished since).
-        if not retained or self.claims.own(task_id) is not None:
+        # is older news and must not undo a later claim (a task finished since). Only a
+        # retained claim from an earlier run is taken in.
+        if not retained or claim is None or self.claims.own(task_id) is not None:
             return
-        self.claims.heard(task_id, device, claim)  # kept by the broker from an earlier run
+        self.claims.heard(task_id, device, claim)
         with self._lock:
             available = self._available
         if not available and not claim.done and not claim.released:

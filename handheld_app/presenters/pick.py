@@ -121,7 +121,9 @@ class PickFlow:
             return None
         return next((line for line in self.progress.lines(self.task) if line.left), None)
 
-    def _orders_without_tote(self) -> list[str]:
+    def orders_without_tote(self) -> list[str]:
+        """Orders that need a tote scanned before the task is done (when handing the
+        task over: those with units picked here)."""
         if self.handing_over:
             bound = self.progress.totes(self.task_id)
             picked = self.progress.picked(self.task_id)
@@ -133,7 +135,7 @@ class PickFlow:
         """The step the picker is on."""
         line = self.current_line()
         if line is None:
-            return Step.TOTE if self._orders_without_tote() else Step.DONE
+            return Step.TOTE if self.orders_without_tote() else Step.DONE
         if self._at_location != line.location:
             return Step.LOCATION
         return Step.ITEM if self._item is None else Step.QTY
@@ -284,7 +286,7 @@ class PickFlow:
         self._item = None
         after = self.current_line()
         if after is None:
-            nxt = "all picked: scan the tote" if self._orders_without_tote() else "task done"
+            nxt = "all picked: scan the tote" if self.orders_without_tote() else "task done"
         elif after.index == line.index:
             nxt = f"{after.left} more"
         else:
@@ -292,7 +294,7 @@ class PickFlow:
         return Feedback.good(f"Picked {qty} x {line.sku}: {nxt}", "picked")
 
     def _tote(self, tote: str) -> Feedback:
-        unbound = self._orders_without_tote()
+        unbound = self.orders_without_tote()
         line = self.current_line()
         if line is not None and line.order_id in unbound:
             order_id = line.order_id
@@ -359,7 +361,7 @@ class PickFlow:
             reasons=task_reasons(self.store, self.task),
         )
         if line is None:
-            unbound = self._orders_without_tote()
+            unbound = self.orders_without_tote()
             if unbound:
                 prompt = f"Scan a tote for order {unbound[0]}"
                 return replace(base, prompt=prompt, order_id=unbound[0])

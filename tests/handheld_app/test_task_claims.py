@@ -308,7 +308,7 @@ def _pen_only(ben: PickerSession, store: LocalStore, tote: str) -> None:
     started = ben.start(HOT)
     assert started.ok
     assert started.message.endswith(
-        "(taken over: 2 units by OP-anna on handheld-1 done before, in their tote)"
+        "(taken over: 2 units by OP-anna on handheld-1 done before, not asked for again)"
     )
     view = ben.current_view()
     assert isinstance(view, PickView)
