@@ -86,6 +86,7 @@ class HandheldApp(App):  # type: ignore[misc]
         self.on_ready = on_ready
         self.signin = SignInPresenter()
         self.session: PickerSession | None = None
+        self._signing_out = False  # waiting for the tote of a task handed over
         self.store: LocalStore | None = None
         self.sync: SyncClient | None = None
         self.scanner: ScannerInput | None = None
@@ -297,7 +298,15 @@ class HandheldApp(App):  # type: ignore[misc]
         self.go("tasks")
 
     def sign_out(self) -> None:
-        """End the session; back to the badge prompt."""
+        """End the session; back to the badge prompt. Units picked on a started task
+        and in no tote yet are dropped in one first (the pick screen asks for it)."""
+        if self.session is not None and not self._signing_out:
+            prompt = self.session.hand_over()
+            if prompt is not None:
+                self._signing_out = True
+                self._after_action()
+                return
+        self._signing_out = False
         self.session = None
         self.signin.sign_out()
         if self.push is not None:
@@ -308,6 +317,7 @@ class HandheldApp(App):  # type: ignore[misc]
         """Open a task on the pick screen (a tap on its row)."""
         if self.session is None:
             return None
+        self._signing_out = False  # the picker went on working instead
         feedback = self.session.start(task_id)
         if not feedback.ok and self.sync is not None:
             self.sync.wake()  # a pushed task may not be pulled yet
@@ -386,6 +396,9 @@ class HandheldApp(App):  # type: ignore[misc]
         return True, "Saved"
 
     def _after_action(self) -> None:
+        if self._signing_out and self.session is not None and self.session.flow is None:
+            self.sign_out()  # the handed-over task's tote is scanned
+            return
         self._follow_session()
         self.refresh()
 

@@ -158,6 +158,27 @@ class PickerSession:
             return ""
         return f" (taken over: {', '.join(parts)} done before, not asked for again)"
 
+    def hand_over(self) -> Feedback | None:
+        """Before the picker signs out: a started task with units picked here that are
+        in no tote yet is handed over. The pick screen asks for a tote per order, bound
+        to it, to packing; then the task is left, its claim keeping the progress for the
+        next picker. None when nothing waits for a tote (signing out may go ahead)."""
+        if self.flow is None:
+            return None
+        self.flow.handing_over = True
+        orders = self.flow.orders_without_tote()
+        if not orders:
+            self.flow.handing_over = False
+            return None
+        self.mode = "pick"
+        picked = self.progress.picked(self.flow.task_id)
+        units = sum(picked.get(o, 0) for o in orders)
+        why = (
+            f"Before signing out: scan a tote for the {_units(units)} picked here"
+            f" (order {', '.join(orders)}) and send it to packing"
+        )
+        return self._ring(self.flow.tell(Feedback.refuse("hand_over", why)))
+
     def back_to_tasks(self) -> None:
         """Leave the pick or stock screen; a started task keeps its progress."""
         self.mode = "tasks"
@@ -205,7 +226,7 @@ class PickerSession:
                 f": scan a tote for the {_units(units)} picked here"
                 f" (order {', '.join(orders)}) and send it to packing"
             )
-            return self._ring(Feedback.refuse("task_taken", why))
+            return self._ring(self.flow.tell(Feedback.refuse("task_taken", why)))
         fresh = self.store.get("task", task_id)
         if fresh is not None and fresh.get("status") != "cancelled":
             self.flow.task = fresh  # central may re-route the lines

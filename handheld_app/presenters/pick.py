@@ -315,7 +315,7 @@ class PickFlow:
             return refused
         if self.step() is Step.DONE and self.handing_over:
             return Feedback.good(
-                f"Drop {tote} on the conveyor: the rest of the task is picked by another handheld",
+                f"Drop {tote} on the conveyor: the rest of the task is left to the next picker",
                 "handed_over",
             )
         if self.step() is Step.DONE:
@@ -340,6 +340,10 @@ class PickFlow:
     def _done(self, feedback: Feedback) -> Feedback:
         self._last = feedback
         return feedback
+
+    def tell(self, feedback: Feedback) -> Feedback:
+        """Show ``feedback`` on the pick screen (the session's word on the task)."""
+        return self._done(feedback)
 
     def view(self) -> PickView:
         """The pick screen's view-model for the current step."""

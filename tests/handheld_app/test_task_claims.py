@@ -343,7 +343,18 @@ def test_a_picker_who_signs_out_halfway_leaves_the_rest_to_the_next(
 ) -> None:
     (h1, h2), (anna, ben), (store1, store2) = floor
     _bag_picked(anna)
-    h1.set_available(False)  # Anna signs out: her claim stays, released, with the bags
+    # Anna signs out: first her bags go into a tote bound to the order, then her claim
+    # stays, released, with the bags.
+    asked = anna.hand_over()
+    assert asked is not None and (asked.ok, asked.code) == (False, "hand_over")
+    assert asked.message == (
+        "Before signing out: scan a tote for the 2 units picked here (order O-HOT) and send"
+        " it to packing"
+    )
+    assert anna.scan("TOTE-0070").code == "handed_over"
+    assert anna.hand_over() is None  # nothing left to drop
+    assert [op.kind for op in store1.outbox_history()] == ["pick.confirmed", "tote.assigned"]
+    h1.set_available(False)
     wait_until(lambda: [c.released for c in h2.claims.claimants(HOT)] == [True], what="released")
     assert h2.holder(HOT) is None and HOT in _open(ben)
     newcomer = handheld_on_bus(floor_broker, "handheld-3")  # retained for later handhelds too

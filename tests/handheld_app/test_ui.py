@@ -113,7 +113,7 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
         config,
         out,
         SHOTS / "offline",
-        "signin,ergonomics,reasons,banner,pick,stock,settings,serial",
+        "signin,ergonomics,reasons,banner,pick,stock,settings,serial,handover",
         "--offline",
     )
     master, slave = os.openpty()
@@ -175,9 +175,16 @@ def test_sign_in_and_pick_a_hot_order_offline(tmp_path: Path, mosquitto: Broker)
     assert steps["settings_refused"]["message"].startswith("[central] url: must start with")
     assert steps["serial_badge"]["ok"] and steps["serial_badge"]["screen"] == "tasks"
     assert "serial://" in load_handheld_settings(config).scanner
+    asked = steps["handover_asked"]
+    assert asked["ok"], asked
+    assert asked["message"].startswith("Before signing out: scan a tote for the 1 unit")
+    handed = steps["handed_over"]
+    assert handed["ok"] and handed["kinds"] == ["pick.confirmed", "tote.assigned"], handed
+    assert handed["tote"][0]["tote"] == "TOTE-0077"
+    assert handed["tote"][0]["order_id"] == asked["order_id"]
     shots = ("01_signin", "06_wrong_item", "10_task_done", "12_stock", "12b_stock_counted")
     shots += ("12c_stock_move", "12d_stock_receive", "12e_stock_damaged")
-    for name in (*shots, "13_settings"):
+    for name in (*shots, "13_settings", "15_handover"):
         assert (SHOTS / "offline" / f"{name}.png").stat().st_size > 1000
 
 

@@ -357,6 +357,49 @@ def scenario_serial(d: Driver) -> Step:
     d.shot("14_serial_signin")
 
 
+def scenario_handover(d: Driver) -> Step:
+    """Sign out halfway through a task: the units picked so far go into a tote first
+    (the pick screen asks for it), then the handheld signs out."""
+    tasks = _screen(d, "tasks")
+    pick = _screen(d, "pick")
+    yield until(lambda: len(tasks.ids.task_list.children) > 0, "task rows", timeout=20)
+    _tap(tasks.ids.task_list.children[-1].children[-1])
+    yield until(lambda: d.app.sm.current == "pick", "the pick screen")
+    before = len(d.app.store.outbox_history())
+    for _ in range(10):  # bounded: one unit is enough
+        if any(op.kind == "pick.confirmed" for op in d.app.store.outbox_history()[before:]):
+            break
+        if pick.step == "location":
+            d.type_code(f"LOC-{pick.location}")
+        elif pick.step == "item":
+            d.type_code(_expected_gtin(d, pick.sku))
+        elif pick.step == "qty":
+            _tap(pick.ids.confirm)
+        yield 0.05
+    order_id = d.app.session.flow.orders_without_tote()[0] if d.app.session else ""
+    d.app.go("tasks")
+    yield 0.05
+    _tap(tasks.ids.sign_out)
+    yield until(lambda: "Before signing out" in pick.ids.message.text, "the hand-over prompt")
+    yield 0.1
+    d.record(
+        "handover_asked",
+        d.app.sm.current == "pick" and d.app.session is not None and pick.step == "tote",
+        message=pick.ids.message.text,
+        order_id=order_id,
+    )
+    d.shot("15_handover")
+    d.type_code("TOTE-0077")
+    yield until(lambda: d.app.sm.current == "signin", "signed out after the tote")
+    ops = d.app.store.outbox_history()[before:]
+    d.record(
+        "handed_over",
+        d.app.session is None,
+        kinds=[op.kind for op in ops],
+        tote=[op.data for op in ops if op.kind == "tote.assigned"],
+    )
+
+
 def scenario_ergonomics(d: Driver) -> Step:
     """Gloves and arm's length: every button >= 64 dp tall, every text >= 20 sp, the
     bin and the item >= 32 sp, on every screen."""
