@@ -135,6 +135,7 @@ class PickerSession:
             self.flow = PickFlow(
                 self.store, self.progress, task, self.operator, self.clock, self.on_tote
             )
+        self.flow.handing_over = False  # opened again: the picker goes on with it
         if self.claims is not None:
             self.claims.claim(self.flow.task_id, self.operator)
         self.mode = "pick"

@@ -449,3 +449,23 @@ def test_an_echo_of_an_older_claim_does_not_undo_a_finished_task(
         )
     finally:
         newcomer.stop()
+
+
+def test_a_picker_who_opens_the_task_again_goes_on_instead_of_handing_it_over(
+    store: LocalStore, clock: Clock
+) -> None:
+    port = BookPort("handheld-1", "2026-11-25T10:00:00.100000+00:00")
+    anna = PickerSession(store, "OP-anna", clock, claims=port)
+    _bag_picked(anna)
+    asked = anna.hand_over()
+    assert asked is not None and asked.code == "hand_over"
+    view = anna.current_view()
+    assert isinstance(view, PickView) and view.step is Step.TOTE
+    assert anna.start(HOT).ok  # she stays after all
+    view = anna.current_view()
+    assert isinstance(view, PickView) and (view.step, view.sku) == (Step.LOCATION, "SKU-PEN")
+    assert anna.scan("LOC-B02-05-2").ok
+    assert anna.scan(GTIN_PEN).code == "picked"
+    assert anna.scan("TOTE-0042").code == "task_done"
+    own = port.book.own(HOT)
+    assert own is not None and own.done
