@@ -166,6 +166,13 @@ class PickerSession:
         next picker. None when nothing waits for a tote (signing out may go ahead)."""
         if self.flow is None:
             return None
+        return self._hand_over("Before signing out", "hand_over")
+
+    def _hand_over(self, why: str, code: str) -> Feedback | None:
+        """Stop picking the started task; the pick screen asks for a tote for the units
+        picked here per order (``why`` first). None, and the task as it was, when no
+        units wait for a tote."""
+        assert self.flow is not None
         self.flow.handing_over = True
         orders = self.flow.orders_without_tote()
         if not orders:
@@ -174,11 +181,11 @@ class PickerSession:
         self.mode = "pick"
         picked = self.progress.picked(self.flow.task_id)
         units = sum(picked.get(o, 0) for o in orders)
-        why = (
-            f"Before signing out: scan a tote for the {_units(units)} picked here"
+        text = (
+            f"{why}: scan a tote for the {_units(units)} picked here"
             f" (order {', '.join(orders)}) and send it to packing"
         )
-        return self._ring(self.flow.tell(Feedback.refuse("hand_over", why)))
+        return self._ring(self.flow.tell(Feedback.refuse(code, text)))
 
     def back_to_tasks(self) -> None:
         """Leave the pick or stock screen; a started task keeps its progress."""
@@ -216,18 +223,11 @@ class PickerSession:
             # (scanned next), to packing, where the order's totes come together.
             who = f"{taker.operator} on {taker.device}" if taker.operator else taker.device
             why = f"Task {task_id} was taken over by {who}"
-            self.flow.handing_over = True
-            if self.flow.step() is not Step.TOTE:
+            prompt = self._hand_over(why, "task_taken")
+            if prompt is None:  # nothing picked here waits for a tote
                 self._leave_task()
                 return self._ring(Feedback.refuse("task_taken", why))
-            picked = self.progress.picked(task_id)
-            orders = self.flow.orders_without_tote()
-            units = sum(picked.get(o, 0) for o in orders)
-            why += (
-                f": scan a tote for the {_units(units)} picked here"
-                f" (order {', '.join(orders)}) and send it to packing"
-            )
-            return self._ring(self.flow.tell(Feedback.refuse("task_taken", why)))
+            return prompt
         fresh = self.store.get("task", task_id)
         if fresh is not None and fresh.get("status") != "cancelled":
             self.flow.task = fresh  # central may re-route the lines
