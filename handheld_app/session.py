@@ -133,7 +133,13 @@ class PickerSession:
                 return self._ring(Feedback.refuse("task_taken", why))
         if self.flow is None or self.flow.task_id != str(task["id"]):
             self.flow = PickFlow(
-                self.store, self.progress, task, self.operator, self.clock, self.on_tote
+                self.store,
+                self.progress,
+                task,
+                self.operator,
+                self.clock,
+                self.on_tote,
+                claimants=self.claims.claimants if self.claims is not None else None,
             )
         self.flow.handing_over = False  # opened again: the picker goes on with it
         if self.claims is not None:

@@ -23,7 +23,8 @@ Row = dict[str, Any]
 Lookup = Callable[[str, str], Row | None]
 
 # Field types: "str" (non-empty string), "int", "pos" (int > 0), "nonneg" (int >= 0),
-# "lane" (str or int), "exception" (an ExceptionKind value), "any".
+# "lane" (str or int), "exception" (an ExceptionKind value), "units" (a list of
+# {device, sku, location, qty > 0}), "any".
 _F = dict[str, str]
 
 
@@ -67,6 +68,16 @@ def _check(kind: str, name: str, ftype: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
             raise InvalidOp(kind, name, f"must be a lane number or name, got {value!r}")
         return value
+    if ftype == "units":
+        if not isinstance(value, list):
+            raise InvalidOp(kind, name, f"must be a list, got {value!r}")
+        for i, unit in enumerate(value):
+            if not isinstance(unit, Mapping):
+                raise InvalidOp(kind, f"{name}[{i}]", f"must be an object, got {unit!r}")
+            for part in ("device", "sku", "location"):
+                _check(kind, f"{name}[{i}].{part}", "str", unit.get(part))
+            _check(kind, f"{name}[{i}].qty", "pos", unit.get("qty"))
+        return value
     if ftype == "exception":
         try:
             return ExceptionKind(value).value
@@ -97,7 +108,7 @@ KINDS: dict[str, OpKind] = {
             },
             {},
         ),
-        OpKind("tote.assigned", {"tote": _S, "order_id": _S}, {}),
+        OpKind("tote.assigned", {"tote": _S, "order_id": _S}, {"elsewhere": "units"}),
         OpKind("tote.diverted", {"tote": _S, "lane": "lane", "conveyor": _S}, {"order_id": _S}),
         OpKind("pack.verified", {"order_id": _S, "sku": _S, "qty": "pos"}, {}),
         OpKind(

@@ -113,7 +113,7 @@ def _push(
             known: set[str] = set()
         else:
             known = tx.known_ops([op["op_id"] for op in ops])
-        state = PushState(ctx, site)
+        state = PushState(ctx, site, device)
         state.prefetch(ops)
         handlers = {kind: getattr(state, name) for kind, name in KINDS.items()}
         now, received = ctx.now, ctx.at

@@ -40,6 +40,27 @@ def number_field(
     return value
 
 
+def elsewhere_field(data: dict[str, Any]) -> list[tuple[str, str, str, int]]:
+    """``tote.assigned``'s optional ``elsewhere``: units of the order on the task that
+    other handhelds picked or reported short, as (device, sku, location, qty); else
+    ``Rejected`` naming the entry."""
+    value = data.get("elsewhere")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Rejected("invalid field 'elsewhere': a list expected")
+    units = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise Rejected(f"invalid field 'elsewhere[{i}]': an object expected")
+        try:
+            d, sku, loc = (text_field(entry, n) for n in ("device", "sku", "location"))
+            units.append((d, sku, loc, number_field(entry, "qty")))
+        except Rejected as exc:
+            raise Rejected(f"elsewhere[{i}]: {exc}") from None
+    return units
+
+
 def allocations_from(
     rows: list[ReservationRow], before: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:

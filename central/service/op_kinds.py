@@ -16,12 +16,13 @@ from central.service.op_fields import (
     LATE,
     Rejected,
     allocations_from,
+    elsewhere_field,
     number_field,
     text_field,
 )
 from central.service.stock import allocate_orders
 from central.service.stock_follow import follow_stock, stock_arrived
-from central.service.tasks import close_tasks_of, close_top_ups, top_up
+from central.service.tasks import close_tasks_of, close_top_ups, remake_top_up, top_up
 from central.store.base import MovementRow, ReservationRow
 from domain.models import ExceptionKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
@@ -44,6 +45,7 @@ class PushState:
 
     ctx: Ctx
     site: str | None
+    device: str = ""  # the pushing device
     movements: list[MovementRow] = field(default_factory=list)
     on_hand: dict[tuple[str, str, str], int] = field(default_factory=dict)
     holds: dict[str, list[ReservationRow]] = field(default_factory=dict)
@@ -65,6 +67,8 @@ class PushState:
     # top-up tasks this push's picks were made for, per order (see ``close_top_ups``).
     handed: set[str] = field(default_factory=set)
     top_up_picks: dict[str, set[str]] = field(default_factory=dict)
+    # Orders a picker said units of are with another handheld (see ``in_flight``).
+    told_elsewhere: set[str] = field(default_factory=set)
     # Latest recorded count time per bin, read from ``counts_read_from`` on (see
     # ``counted_since``).
     counted_at: dict[tuple[Any, Any, Any], datetime] = field(default_factory=dict)
@@ -305,8 +309,10 @@ class PushState:
         if tote and type(tote) is str and doc.get("tote") != tote:
             put_in_tote(doc, tote)
         task_id = data.get("task_id")
-        if type(task_id) is str and task_id.startswith("TOP-"):
-            self.top_up_picks.setdefault(doc["id"], set()).add(task_id)
+        if type(task_id) is str and task_id:
+            self.task_work(doc, task_id, sku, location, qty)
+            if task_id.startswith("TOP-"):
+                self.top_up_picks.setdefault(doc["id"], set()).add(task_id)
         if doc["status"] not in _PICKING_OR_LATER:
             self.state(doc, lambda s: advance(s, OrderStatus.PICKING))
         else:
@@ -334,6 +340,9 @@ class PushState:
         wh = doc["warehouse"]
         sku, location = self.sku(data), self.bin(wh, data)
         qty = self.number(data, "qty_short")
+        task_id = data.get("task_id")
+        if type(task_id) is str and task_id:
+            self.task_work(doc, task_id, sku, location, qty)
         self.release(doc["id"], sku, location)
         if not self.counted_since((wh, location, sku), at):
             self.excluded.add((wh, location))
@@ -361,12 +370,34 @@ class PushState:
         latest = self.counted_at.get(key)
         return latest is not None and latest > when
 
+    def task_work(
+        self, doc: dict[str, Any], task_id: str, sku: str, location: str, qty: int
+    ) -> None:
+        """Count units this device picked or reported short for the order on a task (see
+        ``in_flight``)."""
+        per_bin = doc.setdefault("task_work", {}).setdefault(task_id, {})
+        per_bin = per_bin.setdefault(self.device, {}).setdefault(sku, {})
+        per_bin[location] = per_bin.get(location, 0) + qty
+
     def tote_assigned(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote = self.text(data, "tote")
         doc = self.order(data)
+        units = elsewhere_field(data)
+        task_id = self.text(data, "task_id") if units else ""
         put_in_tote(doc, tote)
         self.ctx.change(doc)
         self.note(doc, at, "tote", f"tote {tote}")
+        if not units:
+            return
+        # A task taken over: these units are in the other pickers' hands, their ops not
+        # necessarily here yet. A top-up waits for them (``in_flight``).
+        per_task = doc.setdefault("elsewhere", {}).setdefault(task_id, {})
+        for device, sku, location, qty in units:
+            per_bin = per_task.setdefault(device, {}).setdefault(sku, {})
+            per_bin[location] = max(per_bin.get(location, 0), qty)
+        self.told_elsewhere.add(doc["id"])
+        said = ", ".join(f"{q} x {s} at {loc} by {d}" for d, s, loc, q in units)
+        self.note(doc, at, "tote", f"task {task_id} taken over: {said} picked or short elsewhere")
 
     def tote_diverted(self, op_id: str, at: str, data: dict[str, Any]) -> None:
         tote, lane = self.text(data, "tote"), data.get("lane")
@@ -530,7 +561,13 @@ class PushState:
                 and not any(a["qty"] > 0 for a in doc["allocations"])
             ):
                 close_top_ups(self.ctx, doc, self.top_up_picks.get(order_id, set()))
-        for order_id in sorted(self.handed | self.reallocate):
+        for order_id in sorted(self.told_elsewhere):
+            doc = self.ctx.changed.get(order_id)
+            if doc is not None:
+                # A top-up made before central knew the units were with another picker
+                # asks for them again: it is made anew without them.
+                remake_top_up(self.ctx, doc)
+        for order_id in sorted(self.handed | self.reallocate | self.told_elsewhere):
             doc = self.ctx.changed.get(order_id)
             if doc is not None and doc.get("handed_over"):
                 top_up(self.ctx, doc)

@@ -66,7 +66,13 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     tote = doc.get("handed_over")
     if not tote or doc["status"] not in _TOP_UP_STATUSES:
         return None
-    lines = [line for line in _pick_lines(ctx, doc) if line[2] > 0]
+    waiting = in_flight(doc)
+    lines = []
+    for sku, loc, qty in _pick_lines(ctx, doc):
+        held = min(qty, waiting.get((sku, loc.code), 0))
+        waiting[(sku, loc.code)] = waiting.get((sku, loc.code), 0) - held
+        if qty - held > 0:
+            lines.append((sku, loc, qty - held))
     if not lines:
         return None
     earlier = [t for t in ctx.tx.tasks_of(doc["id"]) if t["kind"] == "topup"]
@@ -79,6 +85,46 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     task = tasks[0]
     task.update(id=f"TOP-{doc['id']}-{len(earlier) + 1}", kind="topup", after_tote=tote)
     return _save(ctx, doc["warehouse"], [task])[0]
+
+
+def in_flight(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """Units of the order, per (sku, bin), that pickers of a task taken over said are
+    with another handheld (``tote.assigned``'s ``elsewhere``: its claim's progress on the
+    floor bus) and whose picks or shorts from that handheld have not reached central
+    yet. They are in that picker's tote, not on the shelf: no top-up sends anyone for
+    them. Once its ops arrive, the picks consume the reservation and a short
+    re-allocates as usual."""
+    waiting: dict[tuple[str, str], int] = {}
+    work = doc.get("task_work") or {}
+    for task_id, devices in (doc.get("elsewhere") or {}).items():
+        done = work.get(task_id) or {}
+        for device, skus in devices.items():
+            arrived = done.get(device) or {}
+            for sku, bins in skus.items():
+                for location, qty in bins.items():
+                    left = qty - (arrived.get(sku) or {}).get(location, 0)
+                    if left > 0:
+                        waiting[(sku, location)] = waiting.get((sku, location), 0) + left
+    return waiting
+
+
+def remake_top_up(ctx: Ctx, doc: dict[str, Any]) -> None:
+    """Cancel the order's open top-up made for its current tote, unless a pick or short
+    was made for it already, so that ``top_up`` makes it anew without the units now
+    known to be with another picker."""
+    tote, worked = doc.get("handed_over"), doc.get("task_work") or {}
+    for task in ctx.tx.tasks_of(doc["id"]):
+        if (
+            task["kind"] != "topup"
+            or task["status"] != "open"
+            or task.get("after_tote") != tote
+            or task["id"] in worked
+        ):
+            continue
+        task["status"] = "cancelled"
+        ctx.tx.upsert_tasks([task])
+        ctx.feed.append(("task", task["id"], task["warehouse"], task))
+        ctx.note(doc["id"], "task", f"top-up {task['id']} cancelled: units are with another picker")
 
 
 def close_top_ups(ctx: Ctx, doc: dict[str, Any], picked_for: set[str]) -> None:

@@ -8,13 +8,14 @@ Every accepted action is one ``LocalStore.record`` (local effect + outbox op).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from devices.barcodes import Scan, ScanKind
+from domain.claims import Claim
 from handheld_app.presenters.feedback import Feedback
 from handheld_app.presenters.progress import LineState, TaskProgress
 from handheld_app.presenters.tasks import task_reasons
@@ -92,6 +93,7 @@ class PickFlow:
         operator: str,
         clock: Callable[[], datetime],
         on_tote: Callable[[str, str], None] | None = None,
+        claimants: Callable[[str], Sequence[Claim]] | None = None,
     ) -> None:
         self.store = store
         self.progress = progress
@@ -99,6 +101,7 @@ class PickFlow:
         self.operator = operator
         self.clock = clock
         self.on_tote = on_tote  # (order id, tote) once a tote is bound, e.g. the floor bus
+        self.claimants = claimants  # every claim heard on a task (the floor bus), or None
         self._at_location: str | None = None
         self._item: dict[str, Any] | None = None
         self._alternatives: tuple[str, ...] = ()
@@ -308,9 +311,11 @@ class PickFlow:
         holder = self.store.order_in_tote(tote)  # also a tote set aside at packing
         if holder is not None and holder.get("id") != order_id and holder.get("status") in _IN_TOTE:
             return Feedback.refuse("tote_in_use", f"{tote} already holds order {holder['id']}")
-        refused = self._record(
-            "tote.assigned", {"tote": tote, "order_id": order_id, "task_id": self.task_id}
-        )
+        data: dict[str, Any] = {"tote": tote, "order_id": order_id, "task_id": self.task_id}
+        elsewhere = self.elsewhere(order_id)
+        if elsewhere:
+            data["elsewhere"] = elsewhere
+        refused = self._record("tote.assigned", data)
         if refused:
             return refused
         if self.step() is Step.DONE and self.handing_over:
@@ -321,6 +326,20 @@ class PickFlow:
         if self.step() is Step.DONE:
             return Feedback.good(f"Task done: drop {tote} on the conveyor", "task_done")
         return Feedback.good(f"{tote} is for order {order_id}", "tote_bound")
+
+    def elsewhere(self, order_id: str) -> list[dict[str, Any]]:
+        """Units of the order on this task that other handhelds' claims say their pickers
+        picked or reported short (a task taken over), per device and bin. The tote's op
+        carries them: central makes no top-up for them while their ops are on the way."""
+        if self.claimants is None:
+            return []
+        return [
+            {"device": claim.device, "sku": sku, "location": location, "qty": qty}
+            for claim in self.claimants(self.task_id)
+            if claim.device != self.store.device_id
+            for (order, sku, location), qty in claim.progress
+            if order == order_id and qty > 0
+        ]
 
     # --- plumbing ------------------------------------------------------------------
 

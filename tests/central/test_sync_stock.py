@@ -231,6 +231,86 @@ def test_a_top_up_made_before_the_pickers_late_picks_arrived_is_cancelled(
     assert f"top-up {task['id']} cancelled: nothing left to pick" in notes
 
 
+def test_units_another_picker_has_in_hand_get_no_top_up_until_their_picks_arrive(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    # HH-2 picked 2 of TU-8's 3 units on task B-8, then went off the air (central down
+    # too: its picks wait in its outbox). HH-1 took the task over; the claim on the floor
+    # bus told it of HH-2's 2 units, so it picks 1 and binds its tote, saying so.
+    http.post("/v1/orders", json=order_body("TU-8", [("SKU-1001", 3)])).raise_for_status()
+    push(device, _pick(1, "TU-8", "A01-01-1", 1, task_id="B-8"))
+    # The sorter's divert of the tote reaches central before the tote's op: a top-up
+    # for the 2 units central knows nothing of.
+    push(device, op("tote.diverted", 2, tote="T-8", lane=2, order_id="TU-8"))
+    (first,) = _tasks_of(device, "TU-8")
+    assert (first["status"], first["lines"][0]["qty"]) == ("open", 2)
+    away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
+    result = push(
+        device,
+        op("tote.assigned", 3, tote="T-8", order_id="TU-8", task_id="B-8", elsewhere=[away]),
+    )
+    assert [r["status"] for r in result["results"]] == ["applied"]
+    # The top-up would send someone for units in HH-2's tote: cancelled, none made anew.
+    assert [(t["id"], t["status"]) for t in _tasks_of(device, "TU-8")] == [
+        (first["id"], "cancelled")
+    ]
+    doc = http.get("/v1/orders/TU-8").json()
+    assert held(http, "TU-8") == [("A01-01-1", 2)]  # still reserved: the picks are not here
+    notes = [e["detail"] for e in doc["timeline"]]
+    assert (
+        "task B-8 taken over: 2 x SKU-1001 at A01-01-1 by HH-2 picked or short elsewhere" in notes
+    )
+    # HH-2 is back on the air: its picks arrive, the order is picked, never more than 3.
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as hh2:
+        push(hh2, _pick(1, "TU-8", "A01-01-1", 2, tote="T-9", task_id="B-8"), device="HH-2")
+    doc = http.get("/v1/orders/TU-8").json()
+    assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 3)
+    assert [t["status"] for t in _tasks_of(device, "TU-8")] == ["cancelled"]
+
+
+def test_units_of_another_picker_that_arrived_already_do_not_hold_back_a_top_up(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("TU-9", [("SKU-1001", 4)])).raise_for_status()
+    with app.client(app.token("device", "HH-2", "DE-FRA")) as hh2:
+        push(hh2, _pick(1, "TU-9", "A01-01-1", 2, tote="T-10", task_id="B-9"), device="HH-2")
+    # HH-1 took the task over, picked 1 and sent its tote on: the last unit needs a
+    # top-up, whatever HH-2's claim said (its 2 units reached central already).
+    away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-11", order_id="TU-9", task_id="B-9", elsewhere=[away]),
+        _pick(2, "TU-9", "A01-01-1", 1, tote="T-11", task_id="B-9"),
+        op("tote.diverted", 3, tote="T-11", lane=2),
+    )
+    (task,) = _tasks_of(device, "TU-9")
+    assert (task["kind"], task["status"], task["after_tote"]) == ("topup", "open", "T-11")
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A01-01-1", 1)]
+
+
+def test_a_tote_with_bad_units_elsewhere_is_rejected_and_changes_nothing(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("TU-10", [("SKU-1001", 1)])).raise_for_status()
+    bad = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 0}
+    result = push(
+        device,
+        op("tote.assigned", 1, tote="T-12", order_id="TU-10", task_id="B-10", elsewhere=[bad]),
+        op("tote.assigned", 2, tote="T-13", order_id="TU-10", elsewhere=[]),
+        op("tote.assigned", 3, tote="T-14", order_id="TU-10", elsewhere=[{"qty": 1}]),
+        op("tote.assigned", 4, tote="T-15", order_id="TU-10", elsewhere=[dict(bad, qty=1)]),
+    )
+    reasons = [r.get("reason", "") for r in result["results"]]
+    assert [r["status"] for r in result["results"]] == ["rejected", "applied", "rejected"] * 1 + [
+        "rejected"
+    ]
+    assert reasons[0] == "elsewhere[0]: invalid field 'qty': must be positive, got 0"
+    assert reasons[2] == "elsewhere[0]: missing field 'device': text expected"
+    assert reasons[3] == "missing field 'task_id': text expected"  # whose units, then?
+    doc = http.get("/v1/orders/TU-10").json()
+    assert doc["totes"] == ["T-13"] and "elsewhere" not in doc
+
+
 def test_stock_for_a_short_picked_order_comes_as_a_top_up_after_its_tote_left(
     http: httpx.Client, device: httpx.Client
 ) -> None:

@@ -317,6 +317,12 @@ def _pen_only(ben: PickerSession, store: LocalStore, tote: str) -> None:
     assert ben.scan(GTIN_PEN).code == "picked"
     assert ben.scan(tote).code == "task_done"
     assert [op.kind for op in store.outbox_history()] == ["pick.confirmed", "tote.assigned"]
+    # The tote's op says whose units are missing from it: central makes no top-up for
+    # them while Anna's picks are on their way.
+    bound = store.outbox_history()[-1].data
+    assert bound["elsewhere"] == [
+        {"device": "handheld-1", "sku": "SKU-BAG", "location": "A01-01-1", "qty": 2}
+    ]
 
 
 def test_a_task_taken_over_while_central_is_away_sends_the_next_picker_for_the_rest(
@@ -412,6 +418,8 @@ def test_a_handheld_back_on_the_air_hands_over_a_task_taken_over_meanwhile(floor
     assert anna.flow is None and isinstance(anna.current_view(), TaskListView)
     kinds = [op.kind for op in store1.outbox_history()]
     assert kinds == ["pick.confirmed", "tote.assigned"]  # no second pen
+    pen = {"device": "handheld-2", "sku": "SKU-PEN", "location": "B02-05-2", "qty": 1}
+    assert store1.outbox_history()[-1].data["elsewhere"] == [pen]
     mine = h1.claims.own(HOT)
     assert (
         mine is not None and mine.released and mine.units() == {("O-HOT", "SKU-BAG", "A01-01-1"): 2}

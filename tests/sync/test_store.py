@@ -185,6 +185,16 @@ def test_rejected_op_leaves_the_view_at_once(store):
             {"warehouse": "W", "sku": "S", "from_location": "A", "to_location": "A", "qty": 1},
             "to_location",
         ),
+        ("tote.assigned", {"tote": "T", "order_id": "O1", "elsewhere": "HH-2"}, "elsewhere"),
+        (
+            "tote.assigned",
+            {
+                "tote": "T",
+                "order_id": "O1",
+                "elsewhere": [{"device": "HH-2", "sku": "SKU-1", "location": "A01", "qty": -1}],
+            },
+            "elsewhere[0].qty",
+        ),
     ],
 )
 def test_invalid_op_changes_nothing(store, kind, data, field):
