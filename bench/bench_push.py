@@ -79,6 +79,7 @@ def make_ops(
                 "location": alloc["location"],
                 "qty": 1,
                 "operator": "OP-1",
+                "task_id": f"BATCH-{order['id']}",  # as a handheld's picks carry
             }
             kind = "pick.confirmed"
         else:
