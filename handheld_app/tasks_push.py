@@ -114,6 +114,7 @@ class TaskPush:
         self.malformed = 0
         self.announced = 0
         self.connected = False
+        self.connects = 0  # connections made (the first and every reconnect)
         self.claims = ClaimBook(device_id)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -294,6 +295,7 @@ class TaskPush:
             log.warning("task push: broker refused the connection: %s", reason)
             return
         self.connected = True
+        self.connects += 1
         client.subscribe(
             [
                 (self.topic, 1),

@@ -26,7 +26,7 @@ from rich.console import Console
 from config.models import SiteConfig
 from rushline.demo import report as end_report
 from rushline.demo.orders import generate_order_stream
-from rushline.demo.pickers import SimPicker, TaskBoard, ToteRack
+from rushline.demo.pickers import OffAir, SimPicker, TaskBoard, ToteRack
 from rushline.demo.processes import ProcessError, Supervisor
 from rushline.demo.progress import Progress
 from rushline.demo.readers import cursor_in
@@ -71,6 +71,11 @@ class FloorRun:
     phases: dict[str, float] = field(default_factory=dict)
     low_at_start: list[str] = field(default_factory=list)  # SKUs whose pick bins start low
     phantoms: list[dict[str, Any]] = field(default_factory=list)  # bins holding less
+
+
+# A handheld off the air stays away at least this long (simulated s): long enough for
+# another picker to finish what is in hand and take its task over.
+OFF_AIR_MIN_S = 600.0
 
 
 def stage_counts(db_path: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -315,11 +320,25 @@ class Floor:
             "sim_from": self.clock.now().isoformat(),
         }
         self.central.stop()
+        drop = self._handheld_drops(seconds)
         time.sleep(seconds)
+        drop.close()  # central is back: a pick made now would reach it at once
         self.central.start()
         self.run_info.outage.update(
             to_s=round(self.elapsed(), 2), sim_to=self.clock.now().isoformat()
         )
+
+    def _handheld_drops(self, real_seconds: float) -> OffAir:
+        """While central is away, one handheld loses its network halfway through a task
+        (the first picker to reach a step after a pick): its picks wait in its outbox,
+        so central and the other handhelds know of them only from the claim's progress on
+        the floor bus. The dispatcher pushes the task to a free picker, who is sent for
+        the rest only; the first hands the task over when it is back."""
+        outage = OffAir(max(real_seconds * self.clock.rate, OFF_AIR_MIN_S))
+        for picker in self.pickers:
+            if picker.push is not None and not isinstance(picker, SimReplenisher):
+                picker.drop_off_air(outage)
+        return outage
 
     def _drain(self) -> None:
         """Wait until the floor finished every order it can, or the budget is spent."""

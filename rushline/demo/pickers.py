@@ -15,6 +15,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,28 @@ class TaskBoard:
             return dict(self._held)
 
 
+class OffAir:
+    """One handheld's network outage of ``sim_seconds``, taken by the first picker to
+    reach a step after a pick (the dispatcher then pushes that task to a free picker at
+    once), until it is closed."""
+
+    def __init__(self, sim_seconds: float) -> None:
+        self.sim_seconds = sim_seconds
+        self._lock = threading.Lock()
+        self._taken = False
+
+    def take(self) -> bool:
+        """True for the first caller only."""
+        with self._lock:
+            taken, self._taken = self._taken, True
+            return not taken
+
+    def close(self) -> None:
+        """Nobody takes it any more."""
+        with self._lock:
+            self._taken = True
+
+
 class ToteRack:
     """Empty totes: ``TOTE-<digits>``, each used once per demo run."""
 
@@ -87,6 +110,9 @@ class PickerStats:
     totes: int = 0
     refusals: int = 0
     taken_first: int = 0  # tasks another picker opened a moment earlier (left to them)
+    off_air: int = 0  # times the handheld dropped off the floor bus halfway through a task
+    handed_over: int = 0  # tasks taken over meanwhile: the units picked went into a tote
+    off_air_orders: list[str] = field(default_factory=list)  # of the task then in hand
     pushed: int = 0
     pushed_taken: int = 0
     moves: int = 0  # bin-to-bin moves (a replenisher's work)
@@ -160,6 +186,8 @@ class SimPicker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.current_task: str | None = None
+        self._off_air: OffAir | None = None  # a network outage this handheld may take
+        self._picks_armed = 0  # picks on the task in hand since the outage was offered
         self._in_totes: dict[str, dict[str, int]] = {}  # per order: units per SKU
         self._got = 0  # units in hand at the current bin (taken off the shelf)
 
@@ -216,6 +244,38 @@ class SimPicker:
         """Ops waiting to be pushed."""
         return self.store.pending_count()
 
+    def drop_off_air(self, outage: OffAir) -> None:
+        """The handheld may lose its network (``outage``, if no other handheld took it
+        first) at the picker's next step after a pick made from now on; the picker
+        waits meanwhile. When it is back, a task another picker took over is handed over
+        (a tote for the units picked)."""
+        self._off_air = outage
+
+    def _go_off_air(self, task: dict[str, Any]) -> None:
+        """No network at all for a while: the bus connection is cut without a goodbye
+        (the broker sends the will) and sync to central stops (the picks so far stay in
+        the outbox); then both come back and the picker walks back into the aisle."""
+        assert self._off_air is not None
+        seconds, self._off_air = self._off_air.sim_seconds, None
+        client = self.push.client
+        before = self.push.connects
+        client.loop_stop()
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
+        self.sync.stop()
+        self.stats.off_air += 1
+        self.stats.off_air_orders.extend(str(o) for o in task.get("order_ids") or [])
+        if self._wait(seconds):
+            return
+        self.sync.start()
+        client.loop_start()
+        deadline = time.monotonic() + 15.0  # bounded: a broker that does not come back
+        while self.push.connects == before and time.monotonic() < deadline:
+            if self._stop.wait(0.05):
+                return
+        self._wait(WALK_S)  # the retained claims arrive meanwhile
+
     # --- the work --------------------------------------------------------------------
 
     def _wait(self, span: tuple[float, float] | float) -> bool:
@@ -271,6 +331,7 @@ class SimPicker:
             return
         dropped: dict[str, str] = {}
         self._in_totes = {}
+        self._picks_armed = 0
         for _ in range(MAX_ACTIONS_PER_TASK):
             view = self.session.current_view()
             if self.session.mode != "pick" or not isinstance(view, PickView):
@@ -279,15 +340,38 @@ class SimPicker:
                 break
             if self._stop.is_set() and view.step is not Step.TOTE:
                 return  # shift over; the task stays open for the next shift
+            if self._off_air is not None and self._drops_now(task, view):
+                self._go_off_air(task)
+                continue
             if not self._act(view, dropped):
                 break
         self.current_task = None
         if self.session.last.code == "task_taken":
             self.stats.taken_first += 1  # two handhelds opened it; the earlier claim has it
             return
-        self.stats.tasks += 1
+        if self.session.last.code == "handed_over":
+            self.stats.handed_over += 1  # another picker has the rest
+        else:
+            self.stats.tasks += 1
         for order_id, tote in dropped.items():
             self.on_drop(tote, order_id, self.device_id, self._in_totes.get(order_id, {}))
+
+    def _drops_now(self, task: dict[str, Any], view: PickView) -> bool:
+        """This handheld takes the network outage now: on the bus, on the way to the next
+        bin after a pick made on the task since the outage was offered (central is away:
+        only the claim's progress tells of it), and no other handheld took the outage
+        first."""
+        outage = self._off_air
+        if outage is None or self.push is None or not self._picks_armed:
+            return False
+        if view.step is not Step.LOCATION:
+            return False
+        if not self.session.progress.picked(str(task["id"])):
+            return False
+        if outage.take():
+            return True
+        self._off_air = None  # another handheld has it
+        return False
 
     def _act(self, view: PickView, dropped: dict[str, str]) -> bool:
         """One action for the screen's step; False to give the task up."""
@@ -356,6 +440,8 @@ class SimPicker:
     def _picked(self, view: PickView, units: int) -> None:
         self.stats.picks += 1
         self.stats.units += units
+        if self._off_air is not None:
+            self._picks_armed += 1
         held = self._in_totes.setdefault(view.order_id, {})
         held[view.sku] = held.get(view.sku, 0) + units
 

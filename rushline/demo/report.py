@@ -172,7 +172,8 @@ def urgent_first(
     """Pairs of an urgent order (P1/P2 at intake) and a standard one that arrived at the
     same time, both packed: how often the urgent one was packed first. Same time = the
     standard order arrived with the urgent one or within the minute after it (one that
-    arrived earlier may already be on its way, and nobody takes it back)."""
+    arrived earlier may already be on its way, and nobody takes it back). The caller
+    leaves out orders that waited for a handheld off the air."""
     pairs, first, inversions = 0, 0, []
     for u, at in arrivals.items():
         pu = times[u].get("packed")
@@ -273,6 +274,25 @@ def picked_on_two(ops: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(t for t, seen in devices.items() if len(seen) > 1)
 
 
+def picked_twice(ops: dict[str, dict[str, Any]], orders: dict[str, dict[str, Any]]) -> list[str]:
+    """Order lines picked beyond what was ordered, as "order sku picked/ordered" (a task
+    taken over must send the next picker for the rest only: none)."""
+    picked: Counter[tuple[str, str]] = Counter()
+    for op in ops.values():
+        if op["kind"] == "pick.confirmed" and op["status"] == "applied":
+            data = op["data"]
+            picked[(str(data.get("order_id")), str(data.get("sku")))] += int(data.get("qty") or 0)
+    ordered: Counter[tuple[str, str]] = Counter()
+    for order_id, doc in orders.items():
+        for line in doc.get("lines") or []:
+            ordered[(order_id, str(line.get("sku")))] += int(line.get("qty") or 0)
+    return sorted(
+        f"{order_id} {sku} {units}/{ordered[(order_id, sku)]}"
+        for (order_id, sku), units in picked.items()
+        if units > ordered[(order_id, sku)]
+    )
+
+
 def build(floor: Floor) -> dict[str, Any]:
     """Collect every figure of the run."""
     db = floor.central.db_path
@@ -297,6 +317,8 @@ def build(floor: Floor) -> dict[str, Any]:
         or lab.tracking != orders[lab.order_id].get("tracking")
     ]
     twice = twice_applied(db)
+    # Orders of the task a handheld was picking when it dropped off the air: they waited.
+    off_air = {o for p in floor.pickers for o in p.stats.off_air_orders}
     poster = floor.poster.state if floor.poster is not None else None
     elsewhere = Counter(
         str(d.get("warehouse")) for d in orders.values() if d.get("warehouse") != floor.site.site_id
@@ -342,6 +364,10 @@ def build(floor: Floor) -> dict[str, Any]:
         "task_claims": {
             "taken_first": sum(p.stats.taken_first for p in floor.pickers),
             "picked_on_two_handhelds": picked_on_two(ops),
+            "dropped_off_air": sum(p.stats.off_air for p in floor.pickers),
+            "handed_over": sum(p.stats.handed_over for p in floor.pickers),
+            "units_picked_twice": picked_twice(ops, orders),
+            "off_air_orders": sorted(off_air),
         },
         "replenishment": {
             "low_at_start": floor.run_info.low_at_start,
@@ -371,7 +397,9 @@ def build(floor: Floor) -> dict[str, Any]:
         "invariants": invariants,
         "ok": not any(invariants.values()),
         "urgent_first": urgent_first(
-            {i: p.arrived_at for i, p in poster.posted.items()} if poster else {},
+            {i: p.arrived_at for i, p in poster.posted.items() if i not in off_air}
+            if poster
+            else {},
             {i: p.level for i, p in poster.posted.items()} if poster else {},
             times,
         ),

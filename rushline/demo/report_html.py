@@ -202,6 +202,13 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
             "picker left each before picking); tasks picked on two handhelds: "
             f"{len(claims['picked_on_two_handhelds'])}.</p>"
         )
+        parts.append(
+            f"<p>Handhelds off the air halfway through a task: "
+            f"{claims.get('dropped_off_air', 0)}; tasks taken over meanwhile and handed "
+            f"over (the units picked in a tote of their own): {claims.get('handed_over', 0)}; "
+            "order lines picked beyond the order: "
+            f"{len(claims.get('units_picked_twice') or [])}.</p>"
+        )
     parts.append(
         _grid(
             [f"{report['site']} orders", "on time", "late", "open, not late yet", "open and late"],

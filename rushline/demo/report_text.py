@@ -87,6 +87,12 @@ def print_report(report: dict[str, Any], console: Console, out: Path) -> None:
             "picked on two handhelds",
             f"{claims['taken_first']} / {len(claims['picked_on_two_handhelds'])}",
         )
+        t.add_row(
+            "handhelds off the air mid-task / tasks handed over to the picker who took "
+            "them over / order lines picked beyond the order",
+            f"{claims.get('dropped_off_air', 0)} / {claims.get('handed_over', 0)} / "
+            f"{len(claims.get('units_picked_twice') or [])}",
+        )
     pairs = report.get("urgent_first") or {}
     if pairs.get("pairs"):
         t.add_row(

@@ -300,7 +300,11 @@ class World:
                     result = display.wait(order_id, ANSWER_TIMEOUT)
                     if result.get("level") == "error":
                         break
-            if "still to be picked" in str(result.get("text")):
+            if "still to be picked" in str(result.get("text")) or (
+                "also in tote" in str(answer.get("text")) and not packed_answer(result)
+            ):
+                # The rest comes in a top-up tote, or is in the order's other tote (a
+                # task taken over halfway): this one waits on the shelf for it.
                 self._set_aside(entry)
                 return
             if result.get("level") != "error" and not packed_answer(result):

@@ -75,21 +75,37 @@ def test_run_finishes_cleanly_and_ships(run: dict[str, Any]) -> None:
     assert (run["out"] / "report.html").stat().st_size > 10_000
 
 
-def test_no_task_is_picked_on_two_handhelds(run: dict[str, Any]) -> None:
+def test_no_unit_is_picked_twice(run: dict[str, Any]) -> None:
     """The simulated pickers choose their tasks the way the app does: off the list of
     tasks no other handheld has claimed on the floor bus (there is no other go-between).
-    Checked against central's op records, not the report's own count."""
+    A task is picked on two handhelds only when its first handheld dropped off the air
+    halfway (the demo drops one during the central outage) and another picker took it
+    over: sent for the rest only, by the claim's progress. Checked against central's op
+    records, not the report's own count."""
     conn = _central(run["out"])
     try:
         rows = conn.execute(
             "SELECT json_extract(data, '$.task_id'), count(DISTINCT device) FROM ops "
             "WHERE kind = 'pick.confirmed' GROUP BY 1"
         ).fetchall()
+        over = conn.execute(
+            "WITH picked AS (SELECT json_extract(data, '$.order_id') AS o, "
+            "json_extract(data, '$.sku') AS s, SUM(json_extract(data, '$.qty')) AS q "
+            "FROM ops WHERE kind = 'pick.confirmed' AND status = 'applied' GROUP BY 1, 2), "
+            "ordered AS (SELECT orders.id AS o, json_extract(line.value, '$.sku') AS s, "
+            "SUM(json_extract(line.value, '$.qty')) AS q FROM orders, "
+            "json_each(json_extract(orders.doc, '$.lines')) AS line GROUP BY 1, 2) "
+            "SELECT picked.o, picked.s, picked.q, ordered.q FROM picked "
+            "JOIN ordered USING (o, s) WHERE picked.q > ordered.q"
+        ).fetchall()
     finally:
         conn.close()
     assert len(rows) >= 10  # tasks were picked
-    assert [task for task, devices in rows if devices > 1] == []
-    assert run["report"]["task_claims"]["picked_on_two_handhelds"] == []
+    claims = run["report"]["task_claims"]
+    on_two = sorted(task for task, devices in rows if devices > 1)
+    assert len(on_two) <= claims["dropped_off_air"] <= 1
+    assert on_two == claims["picked_on_two_handhelds"]
+    assert over == [] and claims["units_picked_twice"] == []
     # The dispatcher's metrics reach the report through its retained state. (How many
     # hot picks it pushed depends on the run: a picker may open one from the list first.)
     dispatch = run["report"]["stations"]["dispatch"]
@@ -168,7 +184,8 @@ def test_urgent_packed_before_standard_orders_that_arrived_with_it(run: dict[str
     the order; packed = the floor time of its order.packed op (the time on the device,
     which central's timeline also carries). An urgent order still short of stock (its
     items are in another warehouse) cannot be packed: its picked units wait on the pack
-    station's shelf for the rest, and it is left out."""
+    station's shelf for the rest, and it is left out; so are the orders of the task whose
+    handheld dropped off the air (they waited for it)."""
     report = run["report"]
     arrivals = {i: datetime.fromisoformat(a) for i, a in report["order_arrivals"].items()}
     levels = report["order_intake_levels"]
@@ -177,10 +194,12 @@ def test_urgent_packed_before_standard_orders_that_arrived_with_it(run: dict[str
     for order_id in waiting:  # set aside at packing: some units were never picked
         lines = orders[order_id]["lines"]
         assert any(line.get("picked", 0) < line["qty"] for line in lines), order_id
+    off_air = set(report["task_claims"]["off_air_orders"])
     arrivals = {
         i: a
         for i, a in arrivals.items()
         if i not in waiting
+        and i not in off_air
         and not any(line.get("short") for line in orders.get(i, {}).get("lines", []))
     }
     packed = {
