@@ -330,10 +330,10 @@ class Floor:
 
     def _handheld_drops(self, real_seconds: float) -> OffAir:
         """While central is away, one handheld loses its network halfway through a task
-        (the first picker to reach a step after a pick): its picks wait in its outbox,
-        so central and the other handhelds know of them only from the claim's progress on
-        the floor bus. The dispatcher pushes the task to a free picker, who is sent for
-        the rest only; the first hands the task over when it is back."""
+        (the first picker on the way to the next bin after a pick): its picks wait in its
+        outbox, so central and the other handhelds know of them only from the claim's
+        progress on the floor bus. A free picker takes the task over (a hot one is pushed
+        to them) and is sent for the rest only; the first hands its units over when back."""
         outage = OffAir(max(real_seconds * self.clock.rate, OFF_AIR_MIN_S))
         for picker in self.pickers:
             if picker.push is not None and not isinstance(picker, SimReplenisher):

@@ -63,9 +63,9 @@ class TaskBoard:
 
 
 class OffAir:
-    """One handheld's network outage of ``sim_seconds``, taken by the first picker to
-    reach a step after a pick (the dispatcher then pushes that task to a free picker at
-    once), until it is closed."""
+    """One handheld's network outage of ``sim_seconds``, taken by the first picker on
+    the way to the next bin after a pick, until it is closed (a free picker then takes
+    the task off the list; a hot one the dispatcher pushes to them)."""
 
     def __init__(self, sim_seconds: float) -> None:
         self.sim_seconds = sim_seconds
@@ -246,7 +246,7 @@ class SimPicker:
 
     def drop_off_air(self, outage: OffAir) -> None:
         """The handheld may lose its network (``outage``, if no other handheld took it
-        first) at the picker's next step after a pick made from now on; the picker
+        first) on the way to the next bin after a pick made from now on; the picker
         waits meanwhile. When it is back, a task another picker took over is handed over
         (a tote for the units picked)."""
         self._off_air = outage
