@@ -31,6 +31,9 @@ class ServerSettings:
     max_push_ops: int = 1000
     max_push_bytes: int = 2 * 1024 * 1024
     pull_limit_max: int = 5000
+    # How long a top-up waits for units another handheld picked on a task taken over
+    # (``tote.assigned``'s ``elsewhere``) before sending someone for them after all.
+    handover_wait_s: float = 1800.0
     # How long a server trusts a token it checked: a revoked token stops within this.
     token_cache_seconds: float = CACHE_SECONDS
 
@@ -59,6 +62,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> ServerS
             values["cartons"] = tuple(site.cartons)
             values["carrier_threshold"] = site.carrier_choice.threshold
             values["batch_size"] = site.demo.batch_size
+            values["handover_wait_s"] = site.central.handover_wait_minutes * 60
     elif config is not None:
         raise SettingsError(f"{config}: the site loader is not available")
     values.update({k: v for k, v in overrides.items() if v is not None})

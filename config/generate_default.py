@@ -255,6 +255,7 @@ masterdata = "masterdata.toml"   # relative to this file; .toml or .json (§4.2 
 url = "http://127.0.0.1:8700"
 token = ""                       # device/admin token; empty: none yet
 data_dir = "rushline-data"       # local SQLite files; relative to the working directory
+handover_wait_minutes = 30       # a top-up waits this long for units on a handheld off the air
 
 [carrier_choice]
 threshold = 0.9                  # minimum on-time probability for a deadline

@@ -151,6 +151,7 @@ def _central(t: Table) -> CentralSettings:
         url=url.rstrip("/"),
         token=t.text("token", d.token, nonempty=False),
         data_dir=Path(t.text("data_dir", str(d.data_dir))).expanduser(),
+        handover_wait_minutes=t.number("handover_wait_minutes", d.handover_wait_minutes, min=0),
     )
     t.finish()
     return result

@@ -49,6 +49,8 @@ class CentralSettings:
     url: str = "http://127.0.0.1:8700"
     token: str = ""
     data_dir: Path = Path("rushline-data")
+    # How long a top-up waits for units another handheld picked on a task taken over.
+    handover_wait_minutes: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -391,6 +391,7 @@ class PushState:
             return
         # A task taken over: these units are in the other pickers' hands, their ops not
         # necessarily here yet. A top-up waits for them (``in_flight``).
+        doc.setdefault("elsewhere_since", self.ctx.at)
         per_task = doc.setdefault("elsewhere", {}).setdefault(task_id, {})
         for device, sku, location, qty in units:
             per_bin = per_task.setdefault(device, {}).setdefault(sku, {})

@@ -11,7 +11,7 @@ from central.service import rules
 from central.service.context import Ctx
 from central.service.docs import order_of
 from central.service.feed import flush
-from central.service.tasks import hot_task
+from central.service.tasks import hot_task, stop_waiting
 from central.settings import ServerSettings
 from central.store.base import ReservationRow, Store
 from domain.models import Level
@@ -95,6 +95,8 @@ def tick(store: Store, clock: Clock, settings: ServerSettings) -> list[str]:
     """One periodic re-evaluation; returns the orders whose level changed."""
     with store.transaction() as tx:
         ctx = Ctx(tx, clock.now(), settings)
-        changed = reprioritise(ctx)
+        docs = tx.open_orders()
+        changed = reprioritise(ctx, docs)
+        stop_waiting(ctx, [d for d in docs if d.get("elsewhere_since")])
         flush(ctx)
         return changed

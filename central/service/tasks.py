@@ -5,12 +5,13 @@ or stock for a short line arrived later) gets a top-up task for them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from central.service import rules
 from central.service.context import Ctx
 from central.service.docs import order_of
-from domain.models import Level, Location, OrderStatus
+from domain.models import Level, Location, OrderStatus, parse_time
 
 
 def _pick_lines(ctx: Ctx, doc: dict[str, Any]) -> list[tuple[str, Location, int]]:
@@ -106,6 +107,33 @@ def in_flight(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
                     if left > 0:
                         waiting[(sku, location)] = waiting.get((sku, location), 0) + left
     return waiting
+
+
+def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> list[str]:
+    """Orders whose units with another handheld (``in_flight``) have not arrived within
+    ``handover_wait_s`` of central being told: central stops waiting (that handheld may
+    be lost), says so on the timeline and makes the top-up for them once the order's
+    tote has left. Returns those orders' ids."""
+    wait = timedelta(seconds=ctx.settings.handover_wait_s)
+    gave_up = []
+    for doc in docs:
+        since = doc.get("elsewhere_since")
+        if not since or ctx.now - parse_time(since) < wait:
+            continue
+        waiting = in_flight(doc)
+        doc.pop("elsewhere", None)
+        doc.pop("elsewhere_since", None)
+        ctx.change(doc)
+        if not waiting or doc["status"] not in _TOP_UP_STATUSES:
+            continue  # they all arrived, or the order is past picking
+        units = ", ".join(f"{q} x {sku} at {loc}" for (sku, loc), q in sorted(waiting.items()))
+        minutes = round(wait.total_seconds() / 60)
+        detail = f"{units} from another handheld not here after {minutes} min: no longer waited for"
+        ctx.note(doc["id"], "task", detail)
+        gave_up.append(doc["id"])
+        if doc.get("handed_over"):
+            top_up(ctx, doc)
+    return gave_up
 
 
 def remake_top_up(ctx: Ctx, doc: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from central.service.reprioritise import tick
 from tests.central.conftest import NOW, order_body
 from tests.central.sync_support import (
     AT,
@@ -266,6 +267,42 @@ def test_units_another_picker_has_in_hand_get_no_top_up_until_their_picks_arrive
     doc = http.get("/v1/orders/TU-8").json()
     assert (doc["status"], doc["lines"][0]["picked"]) == ("picked", 3)
     assert [t["status"] for t in _tasks_of(device, "TU-8")] == ["cancelled"]
+
+
+def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("TU-11", [("SKU-1001", 3)])).raise_for_status()
+    away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-16", order_id="TU-11", task_id="B-11", elsewhere=[away]),
+        _pick(2, "TU-11", "A01-01-1", 1, tote="T-16", task_id="B-11"),
+        op("tote.diverted", 3, tote="T-16", lane=2),
+    )
+    assert _tasks_of(device, "TU-11") == []  # HH-2's 2 units are on their way
+    wait = timedelta(seconds=app.settings.handover_wait_s)
+    app.clock.advance(wait - timedelta(minutes=1))
+    tick(app.store, app.clock, app.settings)
+    assert _tasks_of(device, "TU-11") == []
+    # HH-2 never comes back (lost with its outbox): central stops waiting for its units.
+    app.clock.advance(timedelta(minutes=2))
+    tick(app.store, app.clock, app.settings)
+    (task,) = _tasks_of(device, "TU-11")
+    assert (task["kind"], task["status"], task["after_tote"]) == ("topup", "open", "T-16")
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A01-01-1", 2)]
+    doc = http.get("/v1/orders/TU-11").json()
+    assert "elsewhere" not in doc
+    minutes = round(wait.total_seconds() / 60)
+    notes = [e["detail"] for e in doc["timeline"]]
+    assert (
+        f"2 x SKU-1001 at A01-01-1 from another handheld not here after {minutes} min:"
+        " no longer waited for"
+    ) in notes
+    tick(app.store, app.clock, app.settings)  # said once, one top-up
+    assert len(_tasks_of(device, "TU-11")) == 1
+    doc = http.get("/v1/orders/TU-11").json()
+    assert sum("no longer waited for" in e["detail"] for e in doc["timeline"]) == 1
 
 
 def test_units_of_another_picker_that_arrived_already_do_not_hold_back_a_top_up(

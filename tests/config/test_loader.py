@@ -120,6 +120,8 @@ def _error(path: Path) -> str:
          "site.toml: priority.overdue_pionts: unknown key"),
         ("site.toml", 'url = "http://127.0.0.1:8700"', 'url = "127.0.0.1:8700"',
          "site.toml: central.url: '127.0.0.1:8700' is not an http:// or https:// URL"),
+        ("site.toml", "handover_wait_minutes = 30", "handover_wait_minutes = -5",
+         "site.toml: central.handover_wait_minutes: -5 is below the minimum 0"),
         ("site.toml", "start = 2026-11-25T08:00:00+01:00", "start = 2026-11-25T08:00:00",
          "site.toml: demo.start:"),
         ("masterdata.toml", 'category = "general"', 'category = "toys"',
@@ -131,6 +133,14 @@ def test_each_mistake_is_one_line_naming_file_and_key(
 ) -> None:
     site = edit(name, old, new)
     assert expected in _error(site)
+
+
+def test_the_central_server_takes_its_hand_over_wait_from_the_site_file(edit: Edit) -> None:
+    from central.settings import load_settings
+
+    assert load_settings().handover_wait_s == 30 * 60  # the shipped file
+    site = edit("site.toml", "handover_wait_minutes = 30", "handover_wait_minutes = 7.5")
+    assert load_settings(site).handover_wait_s == 450
 
 
 def test_stock_referencing_unknown_sku(edit: Edit) -> None:
