@@ -63,7 +63,9 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     picker (``handed_over``: the tote went down the conveyor or reached packing), unless
     one was already made after that tote. Until then the picker's own task takes them
     (the handheld adds a follow-up line). The task names the tote it completes
-    (``after_tote``) so the packer knows to bring the two together."""
+    (``after_tote``) so the packer knows to bring the two together. An open top-up made
+    after an earlier tote that nobody has worked on yet is replaced by this one (one
+    top-up at a time sends a picker for the same units)."""
     tote = doc.get("handed_over")
     if not tote or doc["status"] not in _TOP_UP_STATUSES:
         return None
@@ -83,6 +85,10 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     tasks = rules.build_tasks([(order_of(doc), level, lines)], ctx.settings.batch_size)
     if not tasks:
         return None
+    worked = doc.get("task_work") or {}
+    for old in earlier:
+        if old["status"] == "open" and old["id"] not in worked:
+            _cancel(ctx, doc, old, f"replaced: tote {tote} has left too")
     task = tasks[0]
     task.update(id=f"TOP-{doc['id']}-{len(earlier) + 1}", kind="topup", after_tote=tote)
     return _save(ctx, doc["warehouse"], [task])[0]
@@ -138,21 +144,26 @@ def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> list[str]:
 
 def remake_top_up(ctx: Ctx, doc: dict[str, Any]) -> None:
     """Cancel the order's open top-up made for its current tote, unless a pick or short
-    was made for it already, so that ``top_up`` makes it anew without the units now
-    known to be with another picker."""
+    was made for it already, when units of the order are with another picker
+    (``in_flight``): ``top_up`` makes it anew without them."""
+    if not in_flight(doc):
+        return
     tote, worked = doc.get("handed_over"), doc.get("task_work") or {}
     for task in ctx.tx.tasks_of(doc["id"]):
         if (
-            task["kind"] != "topup"
-            or task["status"] != "open"
-            or task.get("after_tote") != tote
-            or task["id"] in worked
+            task["kind"] == "topup"
+            and task["status"] == "open"
+            and task.get("after_tote") == tote
+            and task["id"] not in worked
         ):
-            continue
-        task["status"] = "cancelled"
-        ctx.tx.upsert_tasks([task])
-        ctx.feed.append(("task", task["id"], task["warehouse"], task))
-        ctx.note(doc["id"], "task", f"top-up {task['id']} cancelled: units are with another picker")
+            _cancel(ctx, doc, task, "units are with another picker")
+
+
+def _cancel(ctx: Ctx, doc: dict[str, Any], task: dict[str, Any], why: str) -> None:
+    task["status"] = "cancelled"
+    ctx.tx.upsert_tasks([task])
+    ctx.feed.append(("task", task["id"], task["warehouse"], task))
+    ctx.note(doc["id"], "task", f"top-up {task['id']} cancelled: {why}")
 
 
 def close_top_ups(ctx: Ctx, doc: dict[str, Any], picked_for: set[str]) -> None:

@@ -232,6 +232,45 @@ def test_a_top_up_made_before_the_pickers_late_picks_arrived_is_cancelled(
     assert f"top-up {task['id']} cancelled: nothing left to pick" in notes
 
 
+def test_a_second_tote_leaving_replaces_the_open_top_up_instead_of_adding_one(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
+    http.post("/v1/orders", json=order_body("TU-12", [("SKU-1001", 2)])).raise_for_status()
+    short = {"order_id": "TU-12", "sku": "SKU-1001", "location": "A01-01-1", "qty_short": 1}
+    push(
+        device,
+        op("tote.assigned", 2, tote="T-20", order_id="TU-12"),
+        _pick(3, "TU-12", "A01-01-1", 1, tote="T-20"),
+        op("pick.short", 4, **short, reason="empty"),
+        op("tote.diverted", 5, tote="T-20", lane=2),
+    )
+    (first,) = _tasks_of(device, "TU-12")
+    assert (first["after_tote"], first["lines"][0]["qty"]) == ("T-20", 1)
+    # A second tote of the order leaves (a hand-over) before anyone took the top-up:
+    # one top-up still sends one picker for the one unit, naming the newer tote.
+    push(
+        device,
+        op("tote.assigned", 6, tote="T-21", order_id="TU-12"),
+        op("tote.diverted", 7, tote="T-21", lane=2),
+    )
+    tasks = {t["id"]: t for t in _tasks_of(device, "TU-12")}
+    assert tasks[first["id"]]["status"] == "cancelled"
+    (open_one,) = [t for t in tasks.values() if t["status"] == "open"]
+    assert (open_one["after_tote"], sum(li["qty"] for li in open_one["lines"])) == ("T-21", 1)
+    notes = [e["detail"] for e in http.get("/v1/orders/TU-12").json()["timeline"]]
+    assert f"top-up {first['id']} cancelled: replaced: tote T-21 has left too" in notes
+    # A top-up someone is picking stays; a third tote leaving then adds none for its unit.
+    push(device, _pick(8, "TU-12", "A02-05-1", 1, tote="T-22", task_id=open_one["id"]))
+    push(
+        device,
+        op("tote.assigned", 9, tote="T-23", order_id="TU-12"),
+        op("tote.diverted", 10, tote="T-23", lane=2),
+    )
+    assert [t["status"] for t in _tasks_of(device, "TU-12") if t["id"] != first["id"]] == ["done"]
+
+
 def test_units_another_picker_has_in_hand_get_no_top_up_until_their_picks_arrive(
     app: CentralApp, http: httpx.Client, device: httpx.Client
 ) -> None:
