@@ -138,6 +138,8 @@ def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> list[str]:
         ctx.note(doc["id"], "task", detail)
         gave_up.append(doc["id"])
         if doc.get("handed_over"):
+            for task in _unstarted_top_ups(ctx, doc):  # one without those units: made anew
+                _cancel(ctx, doc, task, "made anew with the other handheld's units")
             top_up(ctx, doc)
     return gave_up
 
@@ -148,15 +150,21 @@ def remake_top_up(ctx: Ctx, doc: dict[str, Any]) -> None:
     (``in_flight``): ``top_up`` makes it anew without them."""
     if not in_flight(doc):
         return
+    for task in _unstarted_top_ups(ctx, doc):
+        _cancel(ctx, doc, task, "units are with another picker")
+
+
+def _unstarted_top_ups(ctx: Ctx, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The order's open top-ups made for its current tote that nobody has picked on."""
     tote, worked = doc.get("handed_over"), doc.get("task_work") or {}
-    for task in ctx.tx.tasks_of(doc["id"]):
-        if (
-            task["kind"] == "topup"
-            and task["status"] == "open"
-            and task.get("after_tote") == tote
-            and task["id"] not in worked
-        ):
-            _cancel(ctx, doc, task, "units are with another picker")
+    return [
+        t
+        for t in ctx.tx.tasks_of(doc["id"])
+        if t["kind"] == "topup"
+        and t["status"] == "open"
+        and t.get("after_tote") == tote
+        and t["id"] not in worked
+    ]
 
 
 def _cancel(ctx: Ctx, doc: dict[str, Any], task: dict[str, Any], why: str) -> None:

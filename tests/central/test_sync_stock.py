@@ -311,7 +311,7 @@ def test_units_another_picker_has_in_hand_get_no_top_up_until_their_picks_arrive
 def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
     app: CentralApp, http: httpx.Client, device: httpx.Client
 ) -> None:
-    http.post("/v1/orders", json=order_body("TU-11", [("SKU-1001", 3)])).raise_for_status()
+    http.post("/v1/orders", json=order_body("TU-11", [("SKU-1001", 4)])).raise_for_status()
     away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
     push(
         device,
@@ -319,17 +319,21 @@ def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
         _pick(2, "TU-11", "A01-01-1", 1, tote="T-16", task_id="B-11"),
         op("tote.diverted", 3, tote="T-16", lane=2),
     )
-    assert _tasks_of(device, "TU-11") == []  # HH-2's 2 units are on their way
+    (first,) = _tasks_of(device, "TU-11")  # for the 1 unit nobody has; HH-2's 2 are on the way
+    assert [(li["location"], li["qty"]) for li in first["lines"]] == [("A01-01-1", 1)]
     wait = timedelta(seconds=app.settings.handover_wait_s)
     app.clock.advance(wait - timedelta(minutes=1))
     tick(app.store, app.clock, app.settings)
-    assert _tasks_of(device, "TU-11") == []
-    # HH-2 never comes back (lost with its outbox): central stops waiting for its units.
+    assert [t["status"] for t in _tasks_of(device, "TU-11")] == ["open"]
+    # HH-2 never comes back (lost with its outbox): central stops waiting for its units,
+    # and the top-up nobody has started is made anew with them.
     app.clock.advance(timedelta(minutes=2))
     tick(app.store, app.clock, app.settings)
-    (task,) = _tasks_of(device, "TU-11")
+    tasks = {t["id"]: t for t in _tasks_of(device, "TU-11")}
+    assert tasks.pop(first["id"])["status"] == "cancelled"
+    (task,) = tasks.values()
     assert (task["kind"], task["status"], task["after_tote"]) == ("topup", "open", "T-16")
-    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A01-01-1", 2)]
+    assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A01-01-1", 3)]
     doc = http.get("/v1/orders/TU-11").json()
     assert "elsewhere" not in doc
     minutes = round(wait.total_seconds() / 60)
@@ -339,7 +343,7 @@ def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
         " no longer waited for"
     ) in notes
     tick(app.store, app.clock, app.settings)  # said once, one top-up
-    assert len(_tasks_of(device, "TU-11")) == 1
+    assert [t["status"] for t in _tasks_of(device, "TU-11")] == ["cancelled", "open"]
     doc = http.get("/v1/orders/TU-11").json()
     assert sum("no longer waited for" in e["detail"] for e in doc["timeline"]) == 1
 
