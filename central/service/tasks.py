@@ -115,13 +115,12 @@ def in_flight(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
     return waiting
 
 
-def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> list[str]:
+def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> None:
     """Orders whose units with another handheld (``in_flight``) have not arrived within
     ``handover_wait_s`` of central being told: central stops waiting (that handheld may
     be lost), says so on the timeline and makes the top-up for them once the order's
-    tote has left. Returns those orders' ids."""
+    tote has left."""
     wait = timedelta(seconds=ctx.settings.handover_wait_s)
-    gave_up = []
     for doc in docs:
         since = doc.get("elsewhere_since")
         if not since or ctx.now - parse_time(since) < wait:
@@ -136,12 +135,10 @@ def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> list[str]:
         minutes = round(wait.total_seconds() / 60)
         detail = f"{units} from another handheld not here after {minutes} min: no longer waited for"
         ctx.note(doc["id"], "task", detail)
-        gave_up.append(doc["id"])
         if doc.get("handed_over"):
             for task in _unstarted_top_ups(ctx, doc):  # one without those units: made anew
                 _cancel(ctx, doc, task, "made anew with the other handheld's units")
             top_up(ctx, doc)
-    return gave_up
 
 
 def remake_top_up(ctx: Ctx, doc: dict[str, Any]) -> None:

@@ -340,7 +340,7 @@ class SimPicker:
                 break
             if self._stop.is_set() and view.step is not Step.TOTE:
                 return  # shift over; the task stays open for the next shift
-            if self._off_air is not None and self._drops_now(task, view):
+            if self._off_air is not None and self._drops_now(view):
                 self._go_off_air(task)
                 continue
             if not self._act(view, dropped):
@@ -356,7 +356,7 @@ class SimPicker:
         for order_id, tote in dropped.items():
             self.on_drop(tote, order_id, self.device_id, self._in_totes.get(order_id, {}))
 
-    def _drops_now(self, task: dict[str, Any], view: PickView) -> bool:
+    def _drops_now(self, view: PickView) -> bool:
         """This handheld takes the network outage now: on the bus, on the way to the next
         bin after a pick made on the task since the outage was offered (central is away:
         only the claim's progress tells of it), and no other handheld took the outage
@@ -365,8 +365,6 @@ class SimPicker:
         if outage is None or self.push is None or not self._picks_armed:
             return False
         if view.step is not Step.LOCATION:
-            return False
-        if not self.session.progress.picked(str(task["id"])):
             return False
         if outage.take():
             return True

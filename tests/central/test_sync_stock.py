@@ -153,22 +153,30 @@ def _pick(seq: int, order_id: str, location: str, qty: int, **extra: Any) -> dic
     )
 
 
+def _picked_short(
+    http: httpx.Client, device: httpx.Client, order_id: str, qty: int, picked: int, tote: str
+) -> None:
+    """4 units of SKU-1001 moved to A02-05-1 first; then ``order_id`` for ``qty`` of it,
+    ``picked`` at A01-01-1 into ``tote`` and the rest reported short there (seqs 1-4)."""
+    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
+    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
+    http.post("/v1/orders", json=order_body(order_id, [("SKU-1001", qty)])).raise_for_status()
+    short = {"order_id": order_id, "sku": "SKU-1001", "location": "A01-01-1"}
+    push(
+        device,
+        op("tote.assigned", 2, tote=tote, order_id=order_id),
+        _pick(3, order_id, "A01-01-1", picked, tote=tote),
+        op("pick.short", 4, **short, qty_short=qty - picked, reason="empty"),
+    )
+
+
 def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
     http: httpx.Client, device: httpx.Client
 ) -> None:
-    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
-    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
-    http.post("/v1/orders", json=order_body("TU-1", [("SKU-1001", 6)])).raise_for_status()
     # The picker binds tote T-1, picks 2 and finds the bin short of the other 4: central
     # moves them to A02-05-1. The picker may still take them (a follow-up line on the
     # handheld), so no task is made yet.
-    short = {"order_id": "TU-1", "sku": "SKU-1001", "location": "A01-01-1", "qty_short": 4}
-    push(
-        device,
-        op("tote.assigned", 2, tote="T-1", order_id="TU-1"),
-        _pick(3, "TU-1", "A01-01-1", 2, tote="T-1"),
-        op("pick.short", 4, **short, reason="empty"),
-    )
+    _picked_short(http, device, "TU-1", 6, 2, "T-1")
     assert held(http, "TU-1") == [("A02-05-1", 4)]
     assert [t["kind"] for t in _tasks_of(device, "TU-1")] == []
     # The tote goes down the conveyor without them: a top-up task sends someone there.
@@ -235,17 +243,8 @@ def test_a_top_up_made_before_the_pickers_late_picks_arrived_is_cancelled(
 def test_a_second_tote_leaving_replaces_the_open_top_up_instead_of_adding_one(
     http: httpx.Client, device: httpx.Client
 ) -> None:
-    move = {"warehouse": "DE-FRA", "sku": "SKU-1001", "from_location": "A01-01-1"}
-    push(device, op("stock.moved", 1, **move, to_location="A02-05-1", qty=4))
-    http.post("/v1/orders", json=order_body("TU-12", [("SKU-1001", 2)])).raise_for_status()
-    short = {"order_id": "TU-12", "sku": "SKU-1001", "location": "A01-01-1", "qty_short": 1}
-    push(
-        device,
-        op("tote.assigned", 2, tote="T-20", order_id="TU-12"),
-        _pick(3, "TU-12", "A01-01-1", 1, tote="T-20"),
-        op("pick.short", 4, **short, reason="empty"),
-        op("tote.diverted", 5, tote="T-20", lane=2),
-    )
+    _picked_short(http, device, "TU-12", 2, 1, "T-20")
+    push(device, op("tote.diverted", 5, tote="T-20", lane=2))
     (first,) = _tasks_of(device, "TU-12")
     assert (first["after_tote"], first["lines"][0]["qty"]) == ("T-20", 1)
     # A second tote of the order leaves (a hand-over) before anyone took the top-up:
