@@ -530,9 +530,13 @@ class PushState:
     def finish(self) -> None:
         tx = self.ctx.tx
         for order_id, picked in self.picks.items():
-            shown = ", ".join(f"{sku} x{qty}@{loc}" for sku, qty, loc in picked[:10]) + (
-                f" and {len(picked) - 10} more" if len(picked) > 10 else ""
-            )
+            # Units of one SKU from one bin are summed: "SKU-1 x7@A01", not seven "x1"s.
+            units: dict[tuple[str, str], int] = {}
+            for sku, qty, loc in picked:
+                units[(sku, loc)] = units.get((sku, loc), 0) + qty
+            shown = ", ".join(f"{sku} x{qty}@{loc}" for (sku, loc), qty in list(units.items())[:10])
+            if len(units) > 10:
+                shown += f" and {len(units) - 10} more"
             picked_doc = self.ctx.changed.get(order_id) or self.docs.get(order_id)
             self.note(picked_doc or {"id": order_id}, self.pick_at[order_id], "picked", shown)
         tx.append_movements(self.movements)

@@ -229,19 +229,10 @@ class SqlTx(StockSql):
     def _record_ops(self, ops: Sequence[OpRecord]) -> None:
         self._insert(
             "INSERT INTO ops (op_id, device, seq, kind, at, data, status, reason, received_at)",
+            # Unpacked, not read by field name: 500 rows a push.
             [
-                (
-                    o.op_id,
-                    o.device,
-                    o.seq,
-                    o.kind,
-                    o.at,
-                    dumps(o.data),
-                    o.status,
-                    o.reason,
-                    o.received_at,
-                )
-                for o in ops
+                (op_id, device, seq, kind, at, dumps(data), status, reason, received_at)
+                for op_id, device, seq, kind, at, data, status, reason, received_at in ops
             ],
         )
 

@@ -32,6 +32,24 @@ def test_pick_flow_and_idempotent_push(http: httpx.Client, device: httpx.Client)
     assert doc["lines"][0]["picked"] == 3
 
 
+def test_single_unit_scans_show_on_the_timeline_summed_per_sku_and_bin(
+    http: httpx.Client, device: httpx.Client
+) -> None:
+    body = order_body("P-2", [("SKU-2001", 3), ("SKU-1001", 1)])
+    http.post("/v1/orders", json=body).raise_for_status()
+    scans = [("SKU-2001", "A01-02-1")] * 3 + [("SKU-1001", "A01-01-1")]
+    push(
+        device,
+        *(
+            op("pick.confirmed", seq, order_id="P-2", sku=sku, location=loc, qty=1)
+            for seq, (sku, loc) in enumerate(scans, start=1)
+        ),
+    )
+    timeline = http.get("/v1/orders/P-2").json()["timeline"]
+    (picked,) = [e["detail"] for e in timeline if e["event"] == "picked"]
+    assert picked == "SKU-2001 x3@A01-02-1, SKU-1001 x1@A01-01-1"
+
+
 def test_rejected_ops_have_reasons_and_show_as_alerts(
     http: httpx.Client, device: httpx.Client
 ) -> None:
