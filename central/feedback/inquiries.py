@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.feedback import FeedbackError, stamp
@@ -100,7 +100,9 @@ def ask(
             )
         row = InquiryRow(new_op_id(), doc["id"], hashed, text, stamp(now), "open", None, None)
         ftx.add_inquiry(row)
-        tx.add_timeline([(doc["id"], now.isoformat(), "inquiry", f"customer question {row.id}")])
+        tx.add_timeline(
+            [(doc["id"], now.astimezone(UTC).isoformat(), "inquiry", f"customer question {row.id}")]
+        )
     return row
 
 
@@ -167,7 +169,9 @@ def answer(
         if order is None:
             raise UnknownToken(f"order {row.order_id} of inquiry {inquiry_id} is gone")
         ftx.answer_inquiry(inquiry_id, reply, stamp(now))
-        tx.add_timeline([(row.order_id, now.isoformat(), "inquiry_answered", inquiry_id)])
+        tx.add_timeline(
+            [(row.order_id, now.astimezone(UTC).isoformat(), "inquiry_answered", inquiry_id)]
+        )
         note = enqueue(
             tx,
             order.doc,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, time
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -87,6 +87,12 @@ class Ctx:
     # Orders changed in this step (written once at flush) and stock bins touched.
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # Central keeps every time in UTC, as it keeps the devices' (``check_at``): stored
+        # times then compare and sort as text, whatever zone the clock reads in (the
+        # demo's floor clock reads in the warehouse's).
+        self.now = self.now.astimezone(UTC)
 
     @cached_property
     def at(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import httpx
 
-from tests.central.conftest import fault_fields, order_body
+from tests.central.conftest import NOW, fault_fields, order_body
 from tests.central.sync_support import AT, adjusted, op, pull_all, push, stock_of
 from tests.support.fixtures_central import CentralApp
 
@@ -48,6 +50,23 @@ def test_single_unit_scans_show_on_the_timeline_summed_per_sku_and_bin(
     timeline = http.get("/v1/orders/P-2").json()["timeline"]
     (picked,) = [e["detail"] for e in timeline if e["event"] == "picked"]
     assert picked == "SKU-2001 x3@A01-02-1, SKU-1001 x1@A01-01-1"
+
+
+def test_times_are_kept_in_utc_whatever_zone_the_server_clock_reads_in(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    # The demo's floor clock reads in the warehouse's zone; the devices' times arrive
+    # in UTC. One zone for both, so stored times sort and compare as text.
+    app.clock.set(NOW.astimezone(timezone(timedelta(hours=1))))
+    http.post("/v1/orders", json=order_body("P-3", [("SKU-2001", 1)])).raise_for_status()
+    late = (NOW + timedelta(minutes=5)).isoformat()
+    pick = op("pick.confirmed", 1, order_id="P-3", sku="SKU-2001", location="A01-02-1", qty=1)
+    push(device, {**pick, "at": late})
+    doc = http.get("/v1/orders/P-3").json()
+    stamps = [e["at"] for e in doc["timeline"]]
+    assert [e["event"] for e in doc["timeline"]][-1] == "picked"
+    assert all(s.endswith("+00:00") for s in [*stamps, doc["created_at"], doc["updated_at"]])
+    assert stamps == sorted(stamps)
 
 
 def test_rejected_ops_have_reasons_and_show_as_alerts(
