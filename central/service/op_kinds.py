@@ -22,7 +22,13 @@ from central.service.op_fields import (
 )
 from central.service.stock import allocate_orders
 from central.service.stock_follow import follow_stock, stock_arrived
-from central.service.tasks import close_tasks_of, close_top_ups, remake_top_up, top_up
+from central.service.tasks import (
+    close_tasks_of,
+    close_top_ups,
+    remake_top_up,
+    top_up,
+    waiting_since,
+)
 from central.store.base import MovementRow, ReservationRow
 from domain.models import ExceptionKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
@@ -391,7 +397,9 @@ class PushState:
             return
         # A task taken over: these units are in the other pickers' hands, their ops not
         # necessarily here yet. A top-up waits for them (``in_flight``).
-        doc.setdefault("elsewhere_since", self.ctx.at)
+        since = waiting_since(doc)
+        since.setdefault(task_id, self.ctx.at)
+        doc["elsewhere_since"] = since
         per_task = doc.setdefault("elsewhere", {}).setdefault(task_id, {})
         for device, sku, location, qty in units:
             per_bin = per_task.setdefault(device, {}).setdefault(sku, {})

@@ -5,6 +5,7 @@ or stock for a short line arrived later) gets a top-up task for them."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -94,16 +95,20 @@ def top_up(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any] | None:
     return _save(ctx, doc["warehouse"], [task])[0]
 
 
-def in_flight(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
-    """Units of the order, per (sku, bin), that pickers of a task taken over said are
-    with another handheld (``tote.assigned``'s ``elsewhere``: its claim's progress on the
-    floor bus) and whose picks or shorts from that handheld have not reached central
-    yet. They are in that picker's tote, not on the shelf: no top-up sends anyone for
-    them. Once its ops arrive, the picks consume the reservation and a short
-    re-allocates as usual."""
+def in_flight(
+    doc: dict[str, Any], tasks: Collection[str] | None = None
+) -> dict[tuple[str, str], int]:
+    """Units of the order, per (sku, bin), that pickers of a task taken over (of
+    ``tasks``, default all) said are with another handheld (``tote.assigned``'s
+    ``elsewhere``: its claim's progress on the floor bus) and whose picks or shorts from
+    that handheld have not reached central yet. They are in that picker's tote, not on
+    the shelf: no top-up sends anyone for them. Once its ops arrive, the picks consume
+    the reservation and a short re-allocates as usual."""
     waiting: dict[tuple[str, str], int] = {}
     work = doc.get("task_work") or {}
     for task_id, devices in (doc.get("elsewhere") or {}).items():
+        if tasks is not None and task_id not in tasks:
+            continue
         done = work.get(task_id) or {}
         for device, skus in devices.items():
             arrived = done.get(device) or {}
@@ -115,19 +120,38 @@ def in_flight(doc: dict[str, Any]) -> dict[tuple[str, str], int]:
     return waiting
 
 
+def waiting_since(doc: dict[str, Any]) -> dict[str, str]:
+    """When central was told, per task taken over, of the order's units with another
+    handheld (``elsewhere_since``; one time for all of them in orders written before
+    it was kept per task)."""
+    since = doc.get("elsewhere_since")
+    if isinstance(since, str):
+        return dict.fromkeys(doc.get("elsewhere") or {}, since)
+    return dict(since or {})
+
+
 def stop_waiting(ctx: Ctx, docs: list[dict[str, Any]]) -> None:
     """Orders whose units with another handheld (``in_flight``) have not arrived within
-    ``handover_wait_s`` of central being told: central stops waiting (that handheld may
-    be lost), says so on the timeline and makes the top-up for them once the order's
-    tote has left."""
+    ``handover_wait_s`` of central being told, task by task: central stops waiting for
+    them (that handheld may be lost), says so on the timeline and makes the top-up for
+    them once the order's tote has left. Units of a task taken over later are waited
+    for their own full time."""
     wait = timedelta(seconds=ctx.settings.handover_wait_s)
     for doc in docs:
-        since = doc.get("elsewhere_since")
-        if not since or ctx.now - parse_time(since) < wait:
+        since = waiting_since(doc)
+        expired = {t for t, told in since.items() if ctx.now - parse_time(told) >= wait}
+        if not expired:
             continue
-        waiting = in_flight(doc)
-        doc.pop("elsewhere", None)
-        doc.pop("elsewhere_since", None)
+        waiting = in_flight(doc, expired)
+        elsewhere = doc.get("elsewhere") or {}
+        for task_id in expired:
+            elsewhere.pop(task_id, None)
+            since.pop(task_id, None)
+        if elsewhere:
+            doc["elsewhere"], doc["elsewhere_since"] = elsewhere, since
+        else:
+            doc.pop("elsewhere", None)
+            doc.pop("elsewhere_since", None)
         ctx.change(doc)
         if not waiting or doc["status"] not in _TOP_UP_STATUSES:
             continue  # they all arrived, or the order is past picking

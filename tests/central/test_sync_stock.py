@@ -347,6 +347,55 @@ def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
     assert sum("no longer waited for" in e["detail"] for e in doc["timeline"]) == 1
 
 
+def test_units_of_a_second_task_taken_over_are_waited_for_their_own_full_time(
+    app: CentralApp, http: httpx.Client, device: httpx.Client
+) -> None:
+    http.post("/v1/orders", json=order_body("TU-13", [("SKU-1001", 5)])).raise_for_status()
+    hh2 = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
+    push(
+        device,
+        op("tote.assigned", 1, tote="T-30", order_id="TU-13", task_id="B-13", elsewhere=[hh2]),
+        _pick(2, "TU-13", "A01-01-1", 1, tote="T-30", task_id="B-13"),
+        op("tote.diverted", 3, tote="T-30", lane=2),
+    )
+    (top_up,) = _tasks_of(device, "TU-13")  # for the 2 units nobody has
+    # 20 minutes on, HH-3 drops off the air with 1 unit of the top-up; HH-1 takes it over.
+    wait = timedelta(seconds=app.settings.handover_wait_s)
+    app.clock.advance(wait - timedelta(minutes=10))
+    hh3 = {**hh2, "device": "HH-3", "qty": 1}
+    taken = {"order_id": "TU-13", "task_id": top_up["id"], "elsewhere": [hh3]}
+    push(
+        device,
+        op("tote.assigned", 4, tote="T-31", **taken),
+        _pick(5, "TU-13", "A01-01-1", 1, tote="T-31", task_id=top_up["id"]),
+        op("tote.diverted", 6, tote="T-31", lane=2),
+    )
+    # Past HH-2's wait, not HH-3's: a top-up for HH-2's 2 units, HH-3's still waited for.
+    app.clock.advance(timedelta(minutes=11))
+    tick(app.store, app.clock, app.settings)
+
+    def newest() -> tuple[str, list[int]]:
+        task = [t for t in _tasks_of(device, "TU-13") if t["id"] != top_up["id"]][-1]
+        return task["status"], [li["qty"] for li in task["lines"]]
+
+    def notes() -> list[str]:
+        doc = http.get("/v1/orders/TU-13").json()
+        return [e["detail"] for e in doc["timeline"] if "no longer waited for" in e["detail"]]
+
+    assert newest() == ("open", [2])
+    assert [n.split(" from ")[0] for n in notes()] == ["2 x SKU-1001 at A01-01-1"]
+    assert list(http.get("/v1/orders/TU-13").json()["elsewhere"]) == [top_up["id"]]
+    # HH-3's full wait later, its unit too.
+    app.clock.advance(wait - timedelta(minutes=10))
+    tick(app.store, app.clock, app.settings)
+    assert newest() == ("open", [3])
+    assert [n.split(" from ")[0] for n in notes()] == [
+        "2 x SKU-1001 at A01-01-1",
+        "1 x SKU-1001 at A01-01-1",
+    ]
+    assert "elsewhere" not in http.get("/v1/orders/TU-13").json()
+
+
 def test_units_of_another_picker_that_arrived_already_do_not_hold_back_a_top_up(
     app: CentralApp, http: httpx.Client, device: httpx.Client
 ) -> None:
