@@ -248,6 +248,9 @@ def main() -> int:
         f"raw executemany:       {size / raw_med:10.0f} rows/s (median {raw_med * 1000:.1f} ms per batch)"
     )
     print(f"ratio central/raw:     {raw_med / central_med:10.3f}  (target >= 0.25)")
+    # How steady the machine was: each central batch against the raw batch run after it.
+    pairs = statistics.quantiles([r / c for c, r in zip(central_s, raw_s, strict=True)], n=4)
+    print(f"  per batch pair:      p25 {pairs[0]:.3f}, median {pairs[1]:.3f}, p75 {pairs[2]:.3f}")
     return 0
 
 
