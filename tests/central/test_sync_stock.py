@@ -170,6 +170,19 @@ def _picked_short(
     )
 
 
+def _taken_over(
+    device: httpx.Client, seq: int, order_id: str, tote: str, task_id: str, away: dict[str, Any]
+) -> None:
+    """The picker who took ``task_id`` over binds ``tote`` saying ``away`` is with another
+    handheld, picks 1 unit at A01-01-1 into it and sends it on (seqs ``seq``..+2)."""
+    push(
+        device,
+        op("tote.assigned", seq, tote=tote, order_id=order_id, task_id=task_id, elsewhere=[away]),
+        _pick(seq + 1, order_id, "A01-01-1", 1, tote=tote, task_id=task_id),
+        op("tote.diverted", seq + 2, tote=tote, lane=2),
+    )
+
+
 def test_units_moved_after_the_tote_left_the_picker_get_a_top_up_task(
     http: httpx.Client, device: httpx.Client
 ) -> None:
@@ -312,12 +325,7 @@ def test_units_of_a_handheld_that_never_comes_back_get_a_top_up_after_the_wait(
 ) -> None:
     http.post("/v1/orders", json=order_body("TU-11", [("SKU-1001", 4)])).raise_for_status()
     away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
-    push(
-        device,
-        op("tote.assigned", 1, tote="T-16", order_id="TU-11", task_id="B-11", elsewhere=[away]),
-        _pick(2, "TU-11", "A01-01-1", 1, tote="T-16", task_id="B-11"),
-        op("tote.diverted", 3, tote="T-16", lane=2),
-    )
+    _taken_over(device, 1, "TU-11", "T-16", "B-11", away)
     (first,) = _tasks_of(device, "TU-11")  # for the 1 unit nobody has; HH-2's 2 are on the way
     assert [(li["location"], li["qty"]) for li in first["lines"]] == [("A01-01-1", 1)]
     wait = timedelta(seconds=app.settings.handover_wait_s)
@@ -352,24 +360,12 @@ def test_units_of_a_second_task_taken_over_are_waited_for_their_own_full_time(
 ) -> None:
     http.post("/v1/orders", json=order_body("TU-13", [("SKU-1001", 5)])).raise_for_status()
     hh2 = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
-    push(
-        device,
-        op("tote.assigned", 1, tote="T-30", order_id="TU-13", task_id="B-13", elsewhere=[hh2]),
-        _pick(2, "TU-13", "A01-01-1", 1, tote="T-30", task_id="B-13"),
-        op("tote.diverted", 3, tote="T-30", lane=2),
-    )
+    _taken_over(device, 1, "TU-13", "T-30", "B-13", hh2)
     (top_up,) = _tasks_of(device, "TU-13")  # for the 2 units nobody has
     # 20 minutes on, HH-3 drops off the air with 1 unit of the top-up; HH-1 takes it over.
     wait = timedelta(seconds=app.settings.handover_wait_s)
     app.clock.advance(wait - timedelta(minutes=10))
-    hh3 = {**hh2, "device": "HH-3", "qty": 1}
-    taken = {"order_id": "TU-13", "task_id": top_up["id"], "elsewhere": [hh3]}
-    push(
-        device,
-        op("tote.assigned", 4, tote="T-31", **taken),
-        _pick(5, "TU-13", "A01-01-1", 1, tote="T-31", task_id=top_up["id"]),
-        op("tote.diverted", 6, tote="T-31", lane=2),
-    )
+    _taken_over(device, 4, "TU-13", "T-31", top_up["id"], {**hh2, "device": "HH-3", "qty": 1})
     # Past HH-2's wait, not HH-3's: a top-up for HH-2's 2 units, HH-3's still waited for.
     app.clock.advance(timedelta(minutes=11))
     tick(app.store, app.clock, app.settings)
@@ -405,12 +401,7 @@ def test_units_of_another_picker_that_arrived_already_do_not_hold_back_a_top_up(
     # HH-1 took the task over, picked 1 and sent its tote on: the last unit needs a
     # top-up, whatever HH-2's claim said (its 2 units reached central already).
     away = {"device": "HH-2", "sku": "SKU-1001", "location": "A01-01-1", "qty": 2}
-    push(
-        device,
-        op("tote.assigned", 1, tote="T-11", order_id="TU-9", task_id="B-9", elsewhere=[away]),
-        _pick(2, "TU-9", "A01-01-1", 1, tote="T-11", task_id="B-9"),
-        op("tote.diverted", 3, tote="T-11", lane=2),
-    )
+    _taken_over(device, 1, "TU-9", "T-11", "B-9", away)
     (task,) = _tasks_of(device, "TU-9")
     assert (task["kind"], task["status"], task["after_tote"]) == ("topup", "open", "T-11")
     assert [(li["location"], li["qty"]) for li in task["lines"]] == [("A01-01-1", 1)]
