@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from central.api.deps import Services, caller, services
-from central.api.schemas import PUSH
+from central.api.schemas import read_push
 from central.service import apply_ops, feed
 from central.store.base import TokenRecord
 
@@ -38,7 +38,7 @@ async def push(
             raise too_big
         parts.append(chunk)
     try:
-        body = PUSH.validate_json(b"".join(parts))
+        body = read_push(b"".join(parts))
     except ValidationError as exc:
         raise RequestValidationError(
             [
