@@ -16,7 +16,7 @@ from central.service.context import Ctx
 from central.service.feed import flush
 from central.service.op_kinds import PushState, Rejected
 from central.settings import ServerSettings
-from central.store.base import DuplicateOps, OpRecord, Store
+from central.store.base import DuplicateOps, OpRecord, Store, make_row
 
 __all__ = ["KINDS", "Rejected", "push"]
 
@@ -137,16 +137,19 @@ def _push(
                 reason = str(exc)
             settled[op_id] = reason
             records.append(
-                OpRecord(
-                    op_id,
-                    device,
-                    op["seq"],
-                    kind,
-                    op["at"],
-                    op["data"],
-                    "applied" if reason is None else "rejected",
-                    reason,
-                    received,
+                make_row(
+                    OpRecord,
+                    (
+                        op_id,
+                        device,
+                        op["seq"],
+                        kind,
+                        op["at"],
+                        op["data"],
+                        "applied" if reason is None else "rejected",
+                        reason,
+                        received,
+                    ),
                 )
             )
         state.finish()

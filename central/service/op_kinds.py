@@ -29,7 +29,7 @@ from central.service.tasks import (
     top_up,
     waiting_since,
 )
-from central.store.base import MovementRow, ReservationRow
+from central.store.base import MovementRow, ReservationRow, make_row
 from domain.models import ExceptionKind, OrderStatus, parse_time
 from domain.status import add_exception, advance
 from domain.totes import put_in_tote
@@ -213,7 +213,9 @@ class PushState:
             left = self.ctx.tx.on_hand(*key)
         left += delta
         self.on_hand[key] = left
-        self.movements.append(MovementRow(op_id, *key, delta, reason, at, lot, expiry))
+        self.movements.append(
+            make_row(MovementRow, (op_id, *key, delta, reason, at, lot, expiry, 0))
+        )
         self.ctx.touched.add(key)
         return left
 

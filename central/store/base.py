@@ -40,6 +40,12 @@ class TokenRecord:
     site: str | None
 
 
+# A row type written by the thousand per push, made from a whole tuple of its fields:
+# what the named tuple's generated ``__new__`` does after binding them by name, in a
+# third of the time (every field given, in order).
+make_row = tuple.__new__
+
+
 class MovementRow(NamedTuple):
     """One ledger row; ``seq`` is the ledger position (0 before it is written).
 
