@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from central.auth import create_token
 from central.store import open_store
 from sync.ids import new_op_id
 
-AT = "2026-11-25T09:00:00+00:00"
+# The shift the ops were recorded in: each op has its own time, a scan every couple of
+# seconds, written as a handheld sends it (UTC to the microsecond, ``Op.to_wire``).
+START = datetime(2026, 11, 25, 6, tzinfo=UTC)
 SKUS = 20
 BINS = 40
 ORDERS = 40
@@ -92,7 +95,8 @@ def make_ops(
                 "reason": "found",
             }
             kind = "stock.adjusted"
-        ops.append({"op_id": new_op_id(), "seq": seq, "kind": kind, "at": AT, "data": data})
+        at = (START + timedelta(microseconds=seq * 1_712_345)).isoformat(timespec="microseconds")
+        ops.append({"op_id": new_op_id(), "seq": seq, "kind": kind, "at": at, "data": data})
     return ops
 
 

@@ -57,7 +57,9 @@ class Op:
             "op_id": self.op_id,
             "seq": self.seq,
             "kind": self.kind,
-            "at": self.at.isoformat(),
+            # UTC to the microsecond, the form central keeps: it takes such a time as it
+            # comes instead of converting it.
+            "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
             "data": self.data,
         }
 

@@ -8,6 +8,7 @@ timeline entries are written with one executemany each at the end.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,12 @@ log = logging.getLogger(__name__)
 MAX_SKEW = timedelta(minutes=5)
 
 
+# The form ``check_at`` gives (and a device's sync client sends): UTC to the microsecond.
+# A time already in it is kept as it came; writing a datetime back out as ISO text is
+# the dearest step of the check, and every op of a push has its own time.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", re.ASCII)
+
+
 def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
     """The op's ``at`` (when the device saw the event) as UTC ISO text to the
     microsecond; ``Rejected`` naming the field when it is not a zoned ISO 8601 time. A
@@ -66,6 +73,9 @@ def check_at(value: Any, now: datetime, seen: dict[str, str]) -> str:
             now.isoformat(),
         )
         parsed = now
+    elif _CANONICAL.fullmatch(value):
+        seen[value] = value
+        return str(value)
     text = parsed.astimezone(UTC).isoformat(timespec="microseconds")
     seen[value] = text
     return text

@@ -3,12 +3,15 @@ heard of them: an outage must not stretch the stage durations."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from central.service.apply_ops import Rejected, check_at
 from tests.central.conftest import NOW, order_body
 from tests.support.fixtures_central import CentralApp
 
@@ -128,3 +131,47 @@ def test_nonsense_device_time_is_rejected_with_a_reason(
     assert result["reason"].startswith("invalid field 'at'")
     events = [e["event"] for e in http.get("/v1/orders/T-3").json()["timeline"]]
     assert "label_printed" not in events
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2030, 1, 1),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=1)), timezone(-timedelta(hours=5, minutes=30))]
+        ),
+    ),
+    form=st.sampled_from(["canonical", "plain", "space", "z", "minus", "comma", "week"]),
+)
+def test_an_op_time_in_any_iso_form_is_kept_as_utc_to_the_microsecond(
+    moment: datetime, form: str
+) -> None:
+    """Whatever ISO form a device writes its time in, central keeps the same UTC text
+    (the form it takes as it comes is checked first and must agree)."""
+    utc = moment.astimezone(UTC)
+    text = {
+        "canonical": utc.isoformat(timespec="microseconds"),
+        "plain": moment.isoformat(),
+        "space": moment.isoformat(sep=" ", timespec="microseconds"),
+        "z": utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z",
+        "minus": utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "-00:00",
+        "comma": moment.isoformat(timespec="microseconds").replace(".", ","),
+        "week": "{}-W{:02d}-{}T{}".format(
+            *utc.isocalendar(), utc.isoformat(timespec="microseconds")[11:]
+        ),
+    }[form]
+    now = datetime(2030, 6, 1, tzinfo=UTC)
+    assert check_at(text, now, {}) == utc.isoformat(timespec="microseconds")
+
+
+def test_an_op_time_that_is_not_a_zoned_iso_time_is_rejected() -> None:
+    now = datetime(2030, 6, 1, tzinfo=UTC)
+    for bad in (
+        "2026-11-25T09:00:00.000000",
+        "yesterday",
+        "2026-11-25T09:00:00.\u0661\u0662\u0663\u0664\u0665\u0666+00:00",
+        7,
+    ):
+        with pytest.raises(Rejected, match="invalid field 'at'"):
+            check_at(bad, now, {})
