@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from central.store import StoreError, open_store
-from central.store.base import MovementRow, OpRecord, Store
+from central.store.base import MovementRow, OpRecord, ReservationRow, Store
 from central.store.migrations import MIGRATIONS
 from central.store.postgres import PostgresStore, redact
 
@@ -124,6 +124,46 @@ def test_updated_orders_are_found_by_their_new_status_tote_and_shortage(store: S
         assert (tx.order_by_tote("TOTE-3") or {}).get("id") == "O-3"
         waiting = tx.orders_waiting_stock("W", ["on_hold"], 10)
         assert [d["id"] for d in waiting] == ["O-3"]
+
+
+def test_replaced_reservations_are_exactly_the_rows_given(store: Store) -> None:
+    """Rows of an order read in the transaction are updated, added and removed one by
+    one; an order not read has its rows replaced; either way the table holds exactly the
+    rows given (none with no units), also after the rows were locked for picking."""
+
+    def hold(order_id: str, location: str, qty: int, picking: bool = False) -> ReservationRow:
+        return ReservationRow(order_id, "W", location, "S1", "", qty, "P3", picking)
+
+    with store.transaction() as tx:
+        tx.replace_reservations_of(
+            {
+                "O-1": [hold("O-1", "L1", 5), hold("O-1", "L2", 3), hold("O-1", "L3", 1)],
+                "O-2": [hold("O-2", "L1", 2)],
+                "O-3": [hold("O-3", "L2", 4)],
+            }
+        )
+    with store.transaction() as tx:
+        tx.reservations(order_ids=["O-1", "O-3"])
+        tx.lock_reservations(["O-1"])
+        tx.replace_reservations_of(
+            {
+                # read: one row picked down, one kept but no longer locked, one used up,
+                # one new
+                "O-1": [
+                    hold("O-1", "L1", 4, True),
+                    hold("O-1", "L2", 3),
+                    hold("O-1", "L3", 0, True),
+                    hold("O-1", "L4", 2, True),
+                ],
+                "O-2": [hold("O-2", "L5", 1)],  # not read: replaced
+                "O-3": [],  # read: all released
+            }
+        )
+        # again in the same transaction
+        tx.replace_reservations_of({"O-1": [hold("O-1", "L1", 4, True), hold("O-1", "L2", 3)]})
+    with store.reader() as tx:
+        rows = sorted(tx.reservations(order_ids=["O-1", "O-2", "O-3"]))
+    assert rows == [hold("O-1", "L1", 4, True), hold("O-1", "L2", 3), hold("O-2", "L5", 1)]
 
 
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
