@@ -145,8 +145,6 @@ class MasterDataIn(_Body):
 # pydantic's time) and by pydantic when msgspec refuses it: pydantic's lax rules may
 # still accept it (``"seq": "7"``), and its errors make the 422. Each reads only its own
 # constraint of a field below, so the two check the same thing.
-
-
 _Text40 = Annotated[
     str, Field(min_length=1, max_length=40), msgspec.Meta(min_length=1, max_length=40)
 ]
