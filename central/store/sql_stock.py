@@ -209,8 +209,9 @@ class StockSql(SqlBase):
     def replace_reservations_of(self, held: Mapping[str, Sequence[ReservationRow]]) -> None:
         # An order whose rows this transaction read has only its changed rows written: a
         # pick changes the quantity of one row, and an UPDATE of it leaves both indexes
-        # alone where deleting and inserting every row rewrote them (40 orders of a push:
-        # 0.28 ms instead of 0.51 ms). Other orders have their rows replaced.
+        # alone where deleting and inserting every row rewrote them (40 orders among
+        # 20,000 reservation rows: 0.30 ms instead of 0.67 ms). Other orders have their
+        # rows replaced.
         read = self._held_as_read
         whole: list[str] = []
         gone: list[tuple[Any, ...]] = []
@@ -220,7 +221,8 @@ class StockSql(SqlBase):
             kept = [r for r in rows if r.qty > 0]
             now = {(r.warehouse, r.location, r.sku, r.lot): r for r in kept}
             before = read.get(order_id)
-            if before is None or len(now) != len(kept) or any(r.order_id != order_id for r in kept):
+            mine = len(now) == len(kept) and all(r.order_id == order_id for r in kept)
+            if before is None or not mine:
                 whole.append(order_id)
                 added.extend(kept)
             else:
@@ -231,7 +233,10 @@ class StockSql(SqlBase):
                     elif old != r:
                         changed.append((r.qty, r.level, int(r.picking), order_id, *key))
                 gone.extend((order_id, *key) for key in before.keys() - now.keys())
-            read[order_id] = now
+            if mine:
+                read[order_id] = now
+            else:  # rows of other orders, or one key twice (the insert refuses it)
+                read.pop(order_id, None)
         self._many("DELETE FROM reservations WHERE order_id = ?", [(o,) for o in whole])
         self._many(f"DELETE FROM reservations WHERE order_id = ? AND {_KEY}", gone)
         self._many(

@@ -148,7 +148,7 @@ class SqlTx(StockSql):
         # An order whose indexed columns are as this transaction read them (the usual
         # case: a pick or a scan changes the document only) gets its document and score
         # written alone: SQLite rewrites the entries of every index on a column an UPDATE
-        # sets, changed or not (0.12 ms instead of 0.37 ms for 40 orders).
+        # sets, changed or not (40 orders among 100,000: 0.18 ms instead of 0.33 ms).
         indexed = self._indexed_as_read
         whole: list[tuple[Any, ...]] = []
         doc_only: list[tuple[Any, ...]] = []
