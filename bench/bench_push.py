@@ -1,9 +1,10 @@
 """Push throughput into the central server (SQLite, real HTTP on loopback) beside a raw
 ``executemany`` of the same rows into a bare SQLite table on the same machine.
 
-    python bench/bench_push.py [--batches N] [--batch-size N]
+    python bench/bench_push.py [--batches N] [--batch-size N] [--warmup N]
 
-Prints ops/s for both and their ratio (target: central >= 1/4 of raw).
+Prints ops/s for both and their ratio (target: central >= 1/4 of raw), timed after a few
+untimed batches on each side (a new server's first pushes also warm it up).
 """
 
 from __future__ import annotations
@@ -199,6 +200,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=500)
+    # The first pushes into a new server also prepare its statements, parse its master
+    # data and fill its page cache; they are sent, not timed.
+    parser.add_argument("--warmup", type=int, default=3, help="untimed batches first")
     args = parser.parse_args()
     size = args.batch_size
     central_s: list[float] = []
@@ -216,7 +220,7 @@ def main() -> int:
         raw = RawTable(work / "raw.db")
         try:
             orders, bins = seed(url, admin)
-            batches = [make_ops(b, size, orders, bins) for b in range(args.batches)]
+            batches = [make_ops(b, size, orders, bins) for b in range(args.warmup + args.batches)]
             # The device encodes a batch once when it builds it (compact, as its httpx
             # client does); the server's work is timed.
             bodies = [
@@ -226,14 +230,17 @@ def main() -> int:
             headers = {"Authorization": f"Bearer {device}", "Content-Type": "application/json"}
             # Central and raw batches alternate, so both see the same load on a shared machine.
             with httpx.Client(base_url=url, headers=headers, timeout=120) as dev:
-                for body, ops in zip(bodies, batches, strict=True):
+                for n, (body, ops) in enumerate(zip(bodies, batches, strict=True)):
                     start = time.perf_counter()
                     result = dev.post("/v1/sync/push", content=body).raise_for_status().json()
-                    central_s.append(time.perf_counter() - start)
+                    took = time.perf_counter() - start
                     bad = [r for r in result["results"] if r["status"] != "applied"]
                     if bad:
                         raise SystemExit(f"unexpected results: {bad[:3]}")
-                    raw_s.append(raw.insert(ops))
+                    raw_took = raw.insert(ops)
+                    if n >= args.warmup:
+                        central_s.append(took)
+                        raw_s.append(raw_took)
         finally:
             raw.close()
             server.terminate()
@@ -242,7 +249,8 @@ def main() -> int:
     total = size * len(central_s)
     central_med, raw_med = statistics.median(central_s), statistics.median(raw_s)
     print(
-        f"ops pushed:            {total} in batches of {size} (half pick.confirmed, half stock.adjusted)"
+        f"ops pushed:            {total} in batches of {size} (half pick.confirmed, half stock.adjusted),"
+        f" after {args.warmup} untimed batches each"
     )
     print(
         f"central push (HTTP):   {size / central_med:10.0f} ops/s  (median {central_med * 1000:.1f} ms"
